@@ -1,0 +1,1 @@
+"""dualcam: proctored exams on two phones."""

@@ -1,0 +1,1 @@
+"""External parts behind small interfaces, each with an embedded and a scaled implementation."""

@@ -1,0 +1,98 @@
+"""Typed dependencies: who may call a route is visible in its signature (`Ops`, `Candidate`, `Device`, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.adapters.hub import Hub
+from app.adapters.storage import ObjectStore
+from app.clock import Clock
+from app.config import Settings
+from app.db import transaction
+from app.models import Role
+from app.services.auth import LoginPolicy, Principal, authenticate
+
+
+async def _db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a client's next request sees its own writes.
+DB = Annotated[AsyncSession, Depends(_db, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def _now(request: Request) -> datetime:
+    # One reading per request: every rule in a request judges the same instant.
+    return request.app.state.clock.now()
+
+
+def _store(request: Request) -> ObjectStore:
+    return request.app.state.store
+
+
+def _hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def _login_policy(request: Request) -> LoginPolicy:
+    s: Settings = request.app.state.settings
+    return LoginPolicy(
+        max_failures=s.login_max_failures,
+        window=timedelta(seconds=s.login_window_seconds),
+        token_ttl=timedelta(hours=s.token_ttl_hours),
+    )
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+Now = Annotated[datetime, Depends(_now)]
+Store = Annotated[ObjectStore, Depends(_store)]
+HubDep = Annotated[Hub, Depends(_hub)]
+Policy = Annotated[LoginPolicy, Depends(_login_policy)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require(*roles: Role) -> Callable[..., Any]:
+    """A dependency admitting only `roles`. The roles are kept on the function so the OpenAPI role
+    matrix (`x-roles`) is derived from the same object that enforces it."""
+
+    async def dependency(request: Request, db: DB, now: Now) -> Principal:
+        token = _bearer(request)
+        if token is None:
+            raise errors.NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
+        principal = await authenticate(db, token=token, now=now)
+        if principal is None:
+            raise errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in roles:
+            raise errors.Forbidden()
+        return principal
+
+    dependency.dualcam_roles = tuple(r.value for r in roles)  # type: ignore[attr-defined]
+    return dependency
+
+
+Ops = Annotated[Principal, Depends(require(Role.ops))]
+Staff = Annotated[Principal, Depends(require(Role.ops, Role.reviewer))]
+CandidateUser = Annotated[Principal, Depends(require(Role.candidate))]
+DeviceUser = Annotated[Principal, Depends(require(Role.device))]
+AnyUser = Annotated[Principal, Depends(require(*Role))]

@@ -1,0 +1,109 @@
+"""The one error handler, and the declaration of common errors on every route of the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import errors
+from app.logs import get_logger
+
+log = get_logger(__name__)
+
+InternalError = errors._error("InternalError", 500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error; please retry")
+
+
+def _render(error: errors.DualcamError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _on_dualcam_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DualcamError)
+    return _render(exc)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+    if any(p["type"] == "json_invalid" for p in problems):
+        return _render(errors.MalformedJson(details=jsonable_encoder(problems)))
+    return _render(errors.ValidationFailed(details=jsonable_encoder(problems)))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _render(errors.RouteNotFound())
+    if exc.status_code == 405:
+        return _render(errors.MethodNotAllowed(headers=dict(exc.headers or {})))
+    if exc.status_code == 413:
+        return _render(errors.PayloadTooLarge())
+    generic = errors._error("HttpError", exc.status_code, "http_error", "请求无法处理", str(exc.detail))
+    return _render(generic(headers=dict(exc.headers or {})))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.unhandled", path=request.url.path, method=request.method)
+    return _render(InternalError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DualcamError, _on_dualcam_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def _roles(dependant: Dependant) -> tuple[str, ...] | None:
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "dualcam_roles", None)
+        if roles is not None:
+            return tuple(roles)
+        nested = _roles(dep)
+        if nested is not None:
+            return nested
+    return None
+
+
+def _has_inputs(dependant: Dependant) -> bool:
+    if dependant.path_params or dependant.query_params or dependant.body_params or dependant.header_params:
+        return True
+    return any(_has_inputs(d) for d in dependant.dependencies)
+
+
+def declare_common_responses(router: APIRouter) -> None:
+    """Declare on each route the errors every route of its kind can give, and its roles as `x-roles`.
+    Applied to a router before it is included (idempotent: routers are module-level and apps are many in tests)."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        declared: list[type[errors.DualcamError]] = [InternalError]
+        roles = _roles(route.dependant)
+        extra: dict[str, Any] = dict(route.openapi_extra or {})
+        extra["x-roles"] = list(roles) if roles else ["anonymous"]
+        if roles:
+            declared += [errors.NotAuthenticated, errors.InvalidToken, errors.Forbidden]
+            extra["security"] = [{"bearer": []}]
+        if _has_inputs(route.dependant):
+            declared.append(errors.ValidationFailed)
+        if route.dependant.body_params:
+            declared.append(errors.MalformedJson)
+        for status, spec in errors.responses(*declared).items():
+            existing = route.responses.get(status)
+            if existing is None:
+                route.responses[status] = spec
+                # FastAPI builds response fields in APIRoute.__init__; responses added later need theirs too.
+                route.response_fields[status] = create_model_field(
+                    name=f"Response_{status}_{route.unique_id}", type_=errors.ErrorResponse, mode="serialization"
+                )
+            elif "description" in existing and spec["description"] not in existing["description"]:
+                existing["description"] = f"{existing['description']} | {spec['description']}"
+        route.openapi_extra = extra

@@ -1,0 +1,334 @@
+"""`dualcam`: serve, migrate, demo, and the ops operations of the API (exams, sessions, roster, status)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.adapters.storage import ObjectStore, open_object_store
+from app.clock import SystemClock
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker, transaction
+from app.models import SessionKind, StaffRole
+from app.services import demo as demo_service
+from app.services import exams, roster, sessions, sittings
+from app.services.audit import Actor
+from app.services.auth import create_staff
+
+cli = typer.Typer(help="dualcam: proctored exams on two phones", no_args_is_help=True, pretty_exceptions_enable=False)
+exam_cli = typer.Typer(help="Exams and notices", no_args_is_help=True)
+session_cli = typer.Typer(help="Sessions, questions and live status", no_args_is_help=True)
+roster_cli = typer.Typer(help="Roster import", no_args_is_help=True)
+staff_cli = typer.Typer(help="Ops and reviewer accounts", no_args_is_help=True)
+cli.add_typer(exam_cli, name="exam")
+cli.add_typer(session_cli, name="session")
+cli.add_typer(roster_cli, name="roster")
+cli.add_typer(staff_cli, name="staff")
+
+CLI_ACTOR = Actor("ops", "cli")
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitable[T]]) -> T:
+    """Run one unit of work in a transaction; a DualcamError exits 2 with the error as JSON on stderr."""
+    settings = Settings()
+
+    async def main() -> T:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as db:
+                return await work(db, open_object_store(settings.resolved_storage_url), settings, SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except errors.DualcamError as exc:
+        typer.echo(json.dumps(exc.body(), ensure_ascii=False, default=str), err=True)
+        raise typer.Exit(2) from exc
+
+
+def _emit(value: Any, as_json: bool) -> None:
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if as_json:
+        typer.echo(json.dumps(value, ensure_ascii=False, default=str, indent=2))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            typer.echo(f"{key}: {item}")
+    else:
+        typer.echo(str(value))
+
+
+def _when(value: str) -> datetime:
+    """ISO 8601; without an offset it is read in the exam's timezone."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}") from exc
+
+
+# --- server ------------------------------------------------------------------------------------------
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes["database_url"] = settings.resolved_database_url
+    command.upgrade(config, "head")
+    typer.echo("migrated")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: DUALCAM_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default: DUALCAM_PORT or 8000")] = None,
+) -> None:
+    """Serve the API and the phone apps."""
+    import uvicorn
+
+    from app.logs import configure_logging
+    from app.main import create_app
+
+    settings = Settings()
+    configure_logging(json_lines=settings.log_json)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None, ws="websockets-sansio")
+
+
+@cli.command()
+def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
+    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, now=now))
+    base = Settings().public_base_url.rstrip("/")
+    out = {
+        **asdict(seed),
+        "urls": {"main_camera": f"{base}/main/", "aux_camera": f"{base}/aux/", "api_docs": f"{base}/docs", "health": f"{base}/healthz"},
+    }
+    if as_json:
+        _emit(out, True)
+        return
+    typer.echo(
+        f"""dualcam 演示考试已创建 / demo exam created: {seed.exam_id}
+
+  考务 Ops:        {seed.ops_username} / {seed.ops_password}   (POST {base}/api/v1/auth/staff/login)
+  考生 Candidate:  {seed.candidate_name}  身份证号 ID {seed.candidate_id_number}  手机 {seed.candidate_phone}
+                   登录码 access code: {seed.candidate_access_code}   (POST {base}/api/v1/auth/candidate/login)
+  练习 Practice:   any time (session {seed.practice_session_id})
+  模拟 Mock:       waiting opens {seed.mock_waiting_opens_at:%Y-%m-%d %H:%M:%S %z} (session {seed.mock_session_id})
+  正式 Formal:     answer starts {seed.formal_answer_starts_at:%Y-%m-%d %H:%M %z} (session {seed.formal_session_id})
+
+  主机位 Main camera:  {base}/main/
+  辅机位 Aux camera:   {base}/aux/
+  API docs:            {base}/docs"""
+    )
+
+
+# --- staff -------------------------------------------------------------------------------------------
+
+
+@staff_cli.command("create")
+def staff_create(
+    username: str,
+    role: Annotated[StaffRole, typer.Option()] = StaffRole.ops,
+    display_name: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option(help="default: generated and printed")] = None,
+) -> None:
+    """Create an ops or reviewer account."""
+    import secrets
+
+    chosen = password or "Dc" + secrets.token_urlsafe(12)
+    staff = _run(
+        lambda db, store, s, now: create_staff(
+            db, username=username, display_name=display_name or username, role=role, password=chosen, now=now, actor=CLI_ACTOR
+        )
+    )
+    _emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, False)
+
+
+# --- exams -------------------------------------------------------------------------------------------
+
+
+@exam_cli.command("create")
+def exam_create(
+    title: Annotated[str, typer.Option()],
+    organizer: Annotated[str, typer.Option()],
+    province: Annotated[str, typer.Option()],
+    identity_category: Annotated[str, typer.Option()],
+    confirm_opens_at: Annotated[str, typer.Option(help="ISO 8601")],
+    confirm_closes_at: Annotated[str, typer.Option(help="ISO 8601")],
+    timezone: Annotated[str, typer.Option()] = "Asia/Shanghai",
+    support_phone: Annotated[str, typer.Option()] = "",
+    support_hours: Annotated[str, typer.Option()] = "",
+    rules_file: Annotated[Path | None, typer.Option(help="text file with the conduct rules")] = None,
+    self_registration: Annotated[bool, typer.Option()] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an exam."""
+    from app.schemas.exams import ExamCreate
+
+    body = ExamCreate(
+        title=title,
+        organizer=organizer,
+        province=province,
+        identity_category=identity_category,
+        timezone=timezone,
+        confirm_opens_at=_when(confirm_opens_at),
+        confirm_closes_at=_when(confirm_closes_at),
+        support_phone=support_phone,
+        support_hours=support_hours,
+        rules_text=rules_file.read_text(encoding="utf-8") if rules_file else "",
+        self_registration=self_registration,
+    )
+    exam = _run(lambda db, store, s, now: exams.create_exam(db, fields=body.model_dump(), now=now, actor=CLI_ACTOR))
+    _emit({"id": str(exam.id), "title": exam.title}, as_json)
+
+
+@exam_cli.command("list")
+def exam_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List exams."""
+    rows = _run(lambda db, store, s, now: exams.list_exams(db))
+    _emit([{"id": str(e.id), "title": e.title, "province": e.province, "identity_category": e.identity_category} for e in rows], as_json)
+
+
+@exam_cli.command("notice")
+def exam_notice(
+    exam_id: uuid.UUID,
+    title: Annotated[str, typer.Option()],
+    body: Annotated[str, typer.Option()],
+    pinned: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Publish a notice."""
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        exam = await exams.get_exam(db, exam_id)
+        return await exams.create_notice(db, exam=exam, title=title, body=body, pinned=pinned, now=now, actor=CLI_ACTOR)
+
+    notice = _run(work)
+    _emit({"id": str(notice.id)}, False)
+
+
+# --- sessions ----------------------------------------------------------------------------------------
+
+
+@session_cli.command("create")
+def session_create(
+    exam_id: uuid.UUID,
+    kind: Annotated[SessionKind, typer.Option()],
+    title: Annotated[str, typer.Option()],
+    waiting_opens_at: Annotated[str | None, typer.Option(help="mock/formal, ISO 8601")] = None,
+    answer_starts_at: Annotated[str | None, typer.Option()] = None,
+    answer_ends_at: Annotated[str | None, typer.Option()] = None,
+    upload_deadline: Annotated[str | None, typer.Option()] = None,
+    waiting_seconds: Annotated[int | None, typer.Option(help="practice")] = None,
+    answer_seconds: Annotated[int | None, typer.Option(help="practice")] = None,
+    upload_seconds: Annotated[int | None, typer.Option(help="practice")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add a session to an exam."""
+    from app.schemas.sessions import SessionCreate
+
+    parsed = SessionCreate(
+        kind=kind,
+        title=title,
+        waiting_opens_at=_when(waiting_opens_at) if waiting_opens_at else None,
+        answer_starts_at=_when(answer_starts_at) if answer_starts_at else None,
+        answer_ends_at=_when(answer_ends_at) if answer_ends_at else None,
+        upload_deadline=_when(upload_deadline) if upload_deadline else None,
+        waiting_seconds=waiting_seconds,
+        answer_seconds=answer_seconds,
+        upload_seconds=upload_seconds,
+    )
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        exam = await exams.get_exam(db, exam_id)
+        return await sessions.create_session(db, exam=exam, kind=kind, fields=parsed.model_dump(exclude={"kind"}), now=now, actor=CLI_ACTOR)
+
+    session = _run(work)
+    _emit({"id": str(session.id), "kind": session.kind.value, "title": session.title}, as_json)
+
+
+@session_cli.command("question")
+def session_question(session_id: uuid.UUID, text: Annotated[str, typer.Option()]) -> None:
+    """Add a question to a session."""
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        session = await sessions.get_session(db, session_id)
+        return await sessions.add_question(db, session=session, text=text, now=now, actor=CLI_ACTOR)
+
+    question = _run(work)
+    _emit({"id": str(question.id), "position": question.position}, False)
+
+
+@session_cli.command("status")
+def session_status(session_id: uuid.UUID, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Count the session's sittings per state, now."""
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        session = await sessions.get_session(db, session_id)
+        counts = await sittings.session_status(db, session=session, now=now)
+        return {"session_id": str(session.id), "now": now.isoformat(), "counts": {k.value: v for k, v in counts.items()}}
+
+    _emit(_run(work), as_json)
+
+
+# --- roster ------------------------------------------------------------------------------------------
+
+
+def _photos_from(path: Path | None) -> dict[str, bytes | None] | None:
+    if path is None:
+        return None
+    if path.is_dir():
+        return {p.name: p.read_bytes() if p.stat().st_size <= roster.MAX_PHOTO_BYTES else None for p in path.iterdir() if p.is_file()}
+    return roster.read_photo_archive(path.read_bytes())
+
+
+@roster_cli.command("import")
+def roster_import(
+    exam_id: uuid.UUID,
+    csv_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8 or GBK)")],
+    photos: Annotated[Path | None, typer.Option(exists=True, help="folder or zip of the photos named in the CSV")] = None,
+    dry_run: Annotated[bool, typer.Option()] = False,
+    codes_out: Annotated[Path | None, typer.Option(help="write name, phone, access code to this CSV")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import a roster (all rows or none); prints each candidate's access code."""
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        exam = await exams.get_exam(db, exam_id)
+        return await roster.import_roster(
+            db, exam=exam, csv_data=csv_path.read_bytes(), photos=_photos_from(photos), store=store, secret_key=s.secret_key, dry_run=dry_run, now=now, actor=CLI_ACTOR
+        )
+
+    result = _run(work)
+    if codes_out is not None:
+        with codes_out.open("w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["姓名", "身份证号(掩码)", "手机号", "登录码"])
+            writer.writerows([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
+    _emit(asdict(result), as_json)
+
+
+def main() -> None:
+    cli(prog_name="dualcam")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

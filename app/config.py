@@ -1,0 +1,75 @@
+"""Settings, read once from the environment (prefix DUALCAM_)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secret: refused when env is "production" (see _refuse_default_secret).
+DEV_SECRET = "dualcam-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DUALCAM_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    storage_url: str | None = None
+    redis_url: str | None = None
+    face_model_dir: Path | None = None
+    face_pack: str = "sface"
+    timezone: str = "Asia/Shanghai"
+    public_base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Keys the ID-number hash (HMAC) and nothing else; tokens are random and stored hashed.
+    secret_key: str = DEV_SECRET
+    # Clock: empty = system clock. A file path makes the server read "now" from that file
+    # (RFC 3339 text): how process-level tests move time without sleeping.
+    clock_file: Path | None = None
+    scheduler_enabled: bool = True
+    scheduler_tick_seconds: float = 1.0
+    token_ttl_hours: int = 24 * 14
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    log_json: bool = True
+    # argon2id cost; defaults are argon2-cffi's (RFC 9106 low-memory profile). Lowered only by the test suite.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("DUALCAM_SECRET_KEY must be set in production")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dualcam.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

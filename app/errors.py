@@ -1,0 +1,113 @@
+"""One error base, one catalogue, one handler.
+
+Every error renders as {"error": {"code", "message" (zh-CN), "message_en", "details"?}} and each route
+declares the ones it can raise through ``responses(...)`` so the OpenAPI schema lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    message_en: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class DualcamError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message: ClassVar[str] = "请求有误"
+    message_en: ClassVar[str] = "Bad request"
+    # Errors normally roll the request back ("bad input changes nothing"). The few that must leave a
+    # trace (a failed log-in counts toward the rate limit) set this, and the request scope commits.
+    keeps_changes: ClassVar[bool] = False
+
+    def __init__(self, *, details: Any | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(self.code)
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "message_en": self.message_en}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+def _error(name: str, status: int, code: str, zh: str, en: str) -> type[DualcamError]:
+    return type(name, (DualcamError,), {"status": status, "code": code, "message": zh, "message_en": en})
+
+
+# --- request shape ---------------------------------------------------------------------------
+MalformedJson = _error("MalformedJson", 400, "malformed_json", "请求体不是合法的 JSON", "The request body is not valid JSON")
+ValidationFailed = _error("ValidationFailed", 422, "validation_error", "请求参数不符合要求", "The request parameters are invalid")
+RouteNotFound = _error("RouteNotFound", 404, "not_found", "请求的地址不存在", "No such endpoint")
+MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
+PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "上传内容过大", "The upload is too large")
+
+# --- auth ------------------------------------------------------------------------------------
+NotAuthenticated = _error("NotAuthenticated", 401, "not_authenticated", "请先登录", "Please log in first")
+InvalidToken = _error("InvalidToken", 401, "invalid_token", "登录已失效，请重新登录", "Your login has expired or was revoked; please log in again")
+Forbidden = _error("Forbidden", 403, "forbidden", "当前身份无权执行此操作", "Your role may not do this")
+LoginFailed = _error("LoginFailed", 401, "login_failed", "账号或密码错误", "Wrong account or password")
+LoginFailed.keeps_changes = True
+TooManyLoginAttempts = _error("TooManyLoginAttempts", 429, "too_many_login_attempts", "登录失败次数过多，请稍后再试", "Too many failed log-in attempts; try again later")
+ExamChoiceRequired = _error("ExamChoiceRequired", 409, "exam_choice_required", "该账号报名了多个考试，请选择考试后登录", "This account is on several exams; choose the exam to log in")
+UsernameTaken = _error("UsernameTaken", 409, "username_taken", "用户名已被占用", "That username is taken")
+WeakPassword = _error("WeakPassword", 422, "weak_password", "密码至少 8 位，且需包含字母和数字", "A password needs at least 8 characters with letters and digits")
+
+# --- exams, sessions, questions, notices -------------------------------------------------------
+ExamNotFound = _error("ExamNotFound", 404, "exam_not_found", "考试不存在", "No such exam")
+SessionNotFound = _error("SessionNotFound", 404, "session_not_found", "场次不存在", "No such session")
+QuestionNotFound = _error("QuestionNotFound", 404, "question_not_found", "试题不存在", "No such question")
+NoticeNotFound = _error("NoticeNotFound", 404, "notice_not_found", "公告不存在", "No such notice")
+CandidateNotFound = _error("CandidateNotFound", 404, "candidate_not_found", "考生不存在", "No such candidate")
+SittingNotFound = _error("SittingNotFound", 404, "sitting_not_found", "考试记录不存在", "No such sitting")
+StaffNotFound = _error("StaffNotFound", 404, "staff_not_found", "工作人员账号不存在", "No such staff account")
+WindowOrder = _error("WindowOrder", 422, "window_order", "时间窗口顺序有误：须满足 候考开始 < 答题开始 < 答题结束 ≤ 上传截止", "Windows out of order: waiting opens < answer starts < answer ends <= upload deadline")
+ConfirmWindowOrder = _error("ConfirmWindowOrder", 422, "confirm_window_order", "确认开始时间须早于确认截止时间", "The confirmation window must open before it closes")
+SessionOverlap = _error("SessionOverlap", 409, "session_overlap", "与本考试的其他场次时间重叠", "The session overlaps another session of this exam")
+SessionKindFields = _error("SessionKindFields", 422, "session_kind_fields", "练习场次只填时长；模拟和正式场次只填时间点", "Practice sessions take durations only; mock and formal sessions take times only")
+SessionKindImmutable = _error("SessionKindImmutable", 409, "session_kind_immutable", "场次类型创建后不能修改", "A session's kind cannot change")
+SessionStarted = _error("SessionStarted", 409, "session_started", "场次已开始候考，不能再修改时间或试题", "The session's waiting window has opened; its times and questions are frozen")
+BadImage = _error("BadImage", 422, "bad_image", "图片格式不支持，请上传 JPEG 或 PNG", "Unsupported image: upload a JPEG or PNG")
+
+# --- candidate path ------------------------------------------------------------------------------
+ConfirmationNotOpen = _error("ConfirmationNotOpen", 409, "confirmation_not_open", "考试确认尚未开始", "Exam confirmation has not opened yet")
+ConfirmationClosed = _error("ConfirmationClosed", 409, "confirmation_closed", "考试确认已截止", "Exam confirmation has closed")
+IdentityCategoryMismatch = _error("IdentityCategoryMismatch", 422, "identity_category_mismatch", "所选身份类别与本考试不符", "The identity category does not match this exam")
+ProvinceMismatch = _error("ProvinceMismatch", 422, "province_mismatch", "所选省份与本考试不符", "The province does not match this exam")
+RulesNotAccepted = _error("RulesNotAccepted", 422, "rules_not_accepted", "请阅读并同意诚信承诺", "Please read and accept the conduct rules")
+NotConfirmed = _error("NotConfirmed", 409, "exam_not_confirmed", "请先确认考试", "Confirm the exam first")
+SelfRegistrationClosed = _error("SelfRegistrationClosed", 403, "self_registration_closed", "本考试不开放自行注册", "This exam does not allow self-registration")
+AlreadyRegistered = _error("AlreadyRegistered", 409, "already_registered", "该证件号或手机号已在本考试名单中", "That ID number or phone is already on this exam's roster")
+InvalidIdNumber = _error("InvalidIdNumber", 422, "invalid_id_number", "身份证号格式或校验位错误", "Invalid ID number (format or check digit)")
+InvalidPhone = _error("InvalidPhone", 422, "invalid_phone", "手机号格式错误", "Invalid mobile phone number")
+QuestionNotRevealed = _error("QuestionNotRevealed", 403, "question_not_revealed", "答题开始后才能查看试题", "The question is shown only once answering starts")
+NotPractice = _error("NotPractice", 409, "not_practice", "只有练习场次可以随时开始", "Only practice sessions start on demand")
+SittingClosed = _error("SittingClosed", 409, "sitting_closed", "本场考试已结束或已无法进入", "This sitting is over or can no longer be entered")
+
+# --- roster ----------------------------------------------------------------------------------------
+RosterRejected = _error("RosterRejected", 422, "roster_rejected", "名单中有错误行，未导入任何考生", "The roster has rejected rows; nothing was imported")
+RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单文件无法读取（需为 CSV，且含表头：姓名、身份证号、手机号）", "Unreadable roster (a CSV with a header: name, id_number, phone)")
+PhotoArchiveUnreadable = _error("PhotoArchiveUnreadable", 422, "photo_archive_unreadable", "照片压缩包无法读取（需为 zip）", "Unreadable photo archive (a zip is expected)")
+
+
+def responses(*errors: type[DualcamError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the errors a route can raise, grouped by status."""
+    by_status: dict[int, list[str]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error.code)
+    return {
+        status: {"model": ErrorResponse, "description": " | ".join(sorted(set(codes)))}
+        for status, codes in sorted(by_status.items())
+    }

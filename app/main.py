@@ -1,0 +1,101 @@
+"""create_app(settings): wires the adapters in the lifespan, mounts routers and the phone apps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.adapters.hub import Hub, MemoryHub
+from app.adapters.storage import open_object_store
+from app.api import auth, candidate, device, exams, roster, sessions, staff, system
+from app.api.errors import declare_common_responses, install_error_handlers
+from app.clock import Clock, FileClock, SystemClock
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker
+from app.logs import get_logger
+from app.security import configure_password_hashing
+from app.scheduler import Leadership, PostgresLeader, Scheduler, SoleLeader
+
+log = get_logger(__name__)
+
+CLIENTS_DIR = Path(__file__).resolve().parent.parent / "clients"
+
+
+def _default_clock(settings: Settings) -> Clock:
+    return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+
+
+def _open_hub(settings: Settings) -> Hub:
+    if settings.redis_url:
+        from app.adapters.redis_hub import RedisHub  # the realtime issue provides it
+
+        return RedisHub(settings.redis_url)
+    return MemoryHub()
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or _default_clock(settings)
+    configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.store = open_object_store(settings.resolved_storage_url)
+        app.state.hub = _open_hub(settings)
+        leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
+        app.state.scheduler = Scheduler(
+            sessionmaker=app.state.sessionmaker,
+            hub=app.state.hub,
+            clock=clock,
+            leadership=leadership,
+            tick_seconds=settings.scheduler_tick_seconds,
+        )
+        if settings.scheduler_enabled:
+            app.state.scheduler.start()
+        log.info("app.started", database=engine.url.render_as_string(hide_password=True), storage=settings.resolved_storage_url.split("?")[0])
+        try:
+            yield
+        finally:
+            if settings.scheduler_enabled:
+                await app.state.scheduler.stop()
+            await app.state.hub.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="dualcam",
+        version="0.1.0",
+        summary="Proctored online interviews and exams on two phones (main + aux camera)",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    install_error_handlers(app)
+    for module in (system, auth, exams, sessions, roster, staff, candidate, device):
+        declare_common_responses(module.router)
+        app.include_router(module.router)
+    _add_bearer_scheme(app)
+    for name in ("main", "aux"):
+        app.mount(f"/{name}", StaticFiles(directory=CLIENTS_DIR / f"{name}_cam", html=True), name=f"{name}_cam")
+    app.mount("/common", StaticFiles(directory=CLIENTS_DIR / "common"), name="common")
+    return app
+
+
+def _add_bearer_scheme(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

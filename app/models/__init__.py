@@ -1,0 +1,27 @@
+"""ORM models; importing this package registers every table on Base.metadata."""
+
+from app.models.accounts import AuthToken, LoginAttempt, Role, StaffRole, StaffUser
+from app.models.audit import AuditLog, PhaseAnnouncement
+from app.models.candidates import Candidate
+from app.models.exams import Exam, Notice
+from app.models.sessions import ExamSession, Question, SessionKind
+from app.models.sittings import Device, DeviceRole, Sitting
+
+__all__ = [
+    "AuditLog",
+    "AuthToken",
+    "Candidate",
+    "Device",
+    "DeviceRole",
+    "Exam",
+    "ExamSession",
+    "LoginAttempt",
+    "Notice",
+    "PhaseAnnouncement",
+    "Question",
+    "Role",
+    "SessionKind",
+    "Sitting",
+    "StaffRole",
+    "StaffUser",
+]

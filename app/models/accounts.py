@@ -1,0 +1,59 @@
+"""Staff accounts, bearer tokens and log-in attempts."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdMixin
+
+
+class Role(str, enum.Enum):
+    ops = "ops"
+    reviewer = "reviewer"
+    candidate = "candidate"
+    device = "device"
+
+
+class StaffRole(str, enum.Enum):
+    ops = "ops"
+    reviewer = "reviewer"
+
+
+class StaffUser(IdMixin, Base):
+    __tablename__ = "staff_users"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, native_enum=False, length=16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class AuthToken(IdMixin, Base):
+    """An opaque bearer token; only its sha256 is stored, so a database leak leaks no credential."""
+
+    __tablename__ = "auth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    candidate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginAttempt(IdMixin, Base):
+    """Failed log-ins per account key, for rate limiting that holds across processes."""
+
+    __tablename__ = "login_attempts"
+
+    key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]

@@ -1,0 +1,148 @@
+"""The scheduler: announces phases and records final decisions, in exactly one process.
+
+APScheduler (3.x, in-memory job store per process) runs a short tick in every process; a tick does work
+only in the leader. Leadership is a PostgreSQL session-level advisory lock held on a dedicated
+connection (released by the server if the process dies); with SQLite there is one process, the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.adapters.hub import Hub
+from app.clock import Clock
+from app.db import transaction
+from app.logs import get_logger
+from app.services import phases
+
+log = get_logger(__name__)
+
+# Any constant works; it names "the dualcam scheduler" among advisory locks of this database.
+ADVISORY_LOCK_KEY = 0x6475_616C_6361_6D
+
+
+class Leadership(Protocol):
+    async def hold(self) -> bool:
+        """True while this process is the leader; tries to become it when not."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+class SoleLeader:
+    """SQLite: one process, always the leader."""
+
+    async def hold(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+class PostgresLeader:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def hold(self) -> bool:
+        if self._conn is not None:
+            try:  # still ours only while the connection that holds the lock is alive
+                await self._conn.execute(text("SELECT 1"))
+                return True
+            except Exception as exc:
+                log.warning("scheduler.leader.lost", error=repr(exc))
+                await self._drop()
+        conn = await self._engine.connect()
+        try:
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})).scalar()
+            await conn.commit()  # the lock is session-level: it outlives this transaction
+        except Exception:
+            await conn.close()
+            raise
+        if got:
+            self._conn = conn
+            log.info("scheduler.leader.acquired")
+            return True
+        await conn.close()
+        return False
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.invalidate()
+            except Exception:  # the connection is already broken; the server frees the lock
+                pass
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                await self._conn.commit()
+            finally:
+                await self._conn.close()
+                self._conn = None
+
+
+async def run_due(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now: datetime) -> int:
+    """One pass: announce every phase whose time has come, each in its own transaction, then publish."""
+    async with transaction(sessionmaker) as db:
+        due = await phases.find_due(db, now=now)
+    announced = 0
+    for item in due:
+        try:
+            async with transaction(sessionmaker) as db:
+                outbox = await phases.announce(db, due=item, now=now)
+        except IntegrityError:
+            continue  # another process or an earlier pass announced it
+        announced += 1
+        log.info("scheduler.phase.announced", key=item.key, late_seconds=round((now - item.at).total_seconds(), 3))
+        for channel, message in outbox.messages:
+            await hub.publish(channel, message)
+    return announced
+
+
+class Scheduler:
+    def __init__(
+        self, *, sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, clock: Clock, leadership: Leadership, tick_seconds: float
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._hub = hub
+        self._clock = clock
+        self._leadership = leadership
+        self._tick_seconds = tick_seconds
+        self._aps = AsyncIOScheduler()
+        self._lock = asyncio.Lock()
+        self.is_leader = False
+
+    async def tick(self) -> int:
+        async with self._lock:  # a slow pass is never overlapped by the next tick
+            try:
+                self.is_leader = await self._leadership.hold()
+                if not self.is_leader:
+                    return 0
+                return await run_due(self._sessionmaker, self._hub, self._clock.now())
+            except Exception:
+                log.exception("scheduler.tick.failed")
+                return 0
+
+    def start(self) -> None:
+        self._aps.add_job(
+            self.tick, "interval", seconds=self._tick_seconds, id="tick", max_instances=1, coalesce=True
+        )
+        self._aps.start()
+        # First pass right away: catch up on whatever was due while the process was down.
+        self._first = asyncio.get_running_loop().create_task(self.tick())
+
+    async def stop(self) -> None:
+        self._aps.shutdown(wait=False)
+        async with self._lock:
+            await self._leadership.release()
+            self.is_leader = False

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.models import Candidate, DeviceRole, SessionKind
+from app.schemas import Input, Output
+from app.schemas.sessions import QuestionOut, WindowsOut
+from app.services.candidates import SessionView, SittingView
+from app.services.lifecycle import SittingState
+from app.services.timezones import to_local
+
+
+class Registration(Input):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=18, max_length=18)
+    phone: str = Field(min_length=11, max_length=20)
+    password: str = Field(min_length=8, max_length=128)
+
+
+class ConfirmIn(Input):
+    identity_category: str = Field(min_length=1, max_length=32, examples=["其他"])
+    province: str = Field(min_length=1, max_length=32, examples=["山东"])
+    accept_rules: bool = Field(description="已阅读并同意诚信承诺 / read and accepted the conduct rules")
+
+
+class CandidateOut(Output):
+    id: uuid.UUID
+    exam_id: uuid.UUID
+    name: str
+    id_number_masked: str
+    phone: str
+    has_photo: bool
+    identity_verified_at: datetime | None
+    confirmed_at: datetime | None
+    must_set_password: bool
+
+    @classmethod
+    def of(cls, candidate: Candidate, timezone: str) -> CandidateOut:
+        return cls(
+            id=candidate.id,
+            exam_id=candidate.exam_id,
+            name=candidate.name,
+            id_number_masked=candidate.id_number_masked,
+            phone=candidate.phone,
+            has_photo=candidate.photo_key is not None,
+            identity_verified_at=to_local(candidate.identity_verified_at, timezone),
+            confirmed_at=to_local(candidate.confirmed_at, timezone),
+            must_set_password=candidate.password_hash is None,
+        )
+
+
+class SittingOut(Output):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    kind: SessionKind
+    attempt: int
+    state: SittingState
+    windows: WindowsOut
+    server_now: datetime
+
+    @classmethod
+    def of(cls, view: SittingView, timezone: str, now: datetime) -> SittingOut:
+        return cls(
+            id=view.sitting.id,
+            session_id=view.session.id,
+            kind=view.session.kind,
+            attempt=view.sitting.attempt,
+            state=view.state,
+            windows=WindowsOut.of(view.windows, timezone),
+            server_now=to_local(now, timezone),
+        )
+
+
+class CandidateSessionOut(Output):
+    id: uuid.UUID
+    kind: SessionKind
+    title: str
+    timezone: str
+    waiting_opens_at: datetime | None
+    answer_starts_at: datetime | None
+    answer_ends_at: datetime | None
+    upload_deadline: datetime | None
+    waiting_seconds: int | None
+    answer_seconds: int | None
+    upload_seconds: int | None
+    sitting: SittingOut | None
+
+    @classmethod
+    def of(cls, view: SessionView, timezone: str, now: datetime) -> CandidateSessionOut:
+        s = view.session
+        return cls(
+            id=s.id,
+            kind=s.kind,
+            title=s.title,
+            timezone=timezone,
+            waiting_opens_at=to_local(s.waiting_opens_at, timezone),
+            answer_starts_at=to_local(s.answer_starts_at, timezone),
+            answer_ends_at=to_local(s.answer_ends_at, timezone),
+            upload_deadline=to_local(s.upload_deadline, timezone),
+            waiting_seconds=s.waiting_seconds,
+            answer_seconds=s.answer_seconds,
+            upload_seconds=s.upload_seconds,
+            sitting=SittingOut.of(view.sitting, timezone, now) if view.sitting else None,
+        )
+
+
+class QuestionsOut(Output):
+    sitting_id: uuid.UUID
+    questions: list[QuestionOut]
+
+
+class DeviceLoginIn(Input):
+    role: DeviceRole
+
+
+class DeviceLoginOut(Output):
+    device_id: uuid.UUID
+    sitting_id: uuid.UUID
+    role: DeviceRole
+    token: str
+    expires_at: datetime

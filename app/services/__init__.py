@@ -1,0 +1,1 @@
+"""The rules. Services take the database session first and keyword-only arguments; they flush, never commit."""

@@ -1,0 +1,222 @@
+"""Log-in, bearer tokens, and the principal behind a request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.models import AuthToken, Candidate, Device, LoginAttempt, Role, StaffRole, StaffUser
+from app.security import (
+    access_code_matches,
+    hash_password,
+    id_number_digest,
+    login_key,
+    new_token,
+    normalize_id_number,
+    normalize_phone,
+    strong_enough,
+    token_digest,
+    verify_password,
+)
+from app.services.audit import Actor, record
+
+_TOKEN_PREFIX = {Role.ops: "dco", Role.reviewer: "dcr", Role.candidate: "dcc", Role.device: "dcd"}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    token_id: uuid.UUID
+    staff: StaffUser | None = None
+    candidate: Candidate | None = None
+    device: Device | None = None
+
+    @property
+    def actor(self) -> Actor:
+        subject = self.staff or self.device or self.candidate
+        return Actor(self.role.value, str(subject.id) if subject else None)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    role: Role
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    max_failures: int
+    window: timedelta
+    token_ttl: timedelta
+
+
+async def issue_token(
+    db: AsyncSession,
+    *,
+    role: Role,
+    now: datetime,
+    ttl: timedelta,
+    staff_id: uuid.UUID | None = None,
+    candidate_id: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
+) -> IssuedToken:
+    token = new_token(_TOKEN_PREFIX[role])
+    expires_at = now + ttl
+    db.add(
+        AuthToken(
+            token_hash=token_digest(token),
+            role=role,
+            staff_id=staff_id,
+            candidate_id=candidate_id,
+            device_id=device_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    await db.flush()
+    return IssuedToken(token, role, expires_at)
+
+
+async def authenticate(db: AsyncSession, *, token: str, now: datetime) -> Principal | None:
+    row = await db.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if row.role in (Role.ops, Role.reviewer):
+        staff = await db.get(StaffUser, row.staff_id)
+        if staff is None or staff.disabled_at is not None or staff.role.value != row.role.value:
+            return None
+        return Principal(row.role, row.id, staff=staff)
+    if row.role is Role.candidate:
+        candidate = await db.get(Candidate, row.candidate_id)
+        return Principal(row.role, row.id, candidate=candidate) if candidate else None
+    device = await db.get(Device, row.device_id)
+    if device is None or device.superseded_at is not None:
+        return None
+    candidate = await db.get(Candidate, device.candidate_id)
+    return Principal(row.role, row.id, candidate=candidate, device=device) if candidate else None
+
+
+async def revoke(db: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
+    row = await db.get(AuthToken, token_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+
+
+async def revoke_device_tokens(db: AsyncSession, *, device_id: uuid.UUID, now: datetime) -> None:
+    rows = await db.scalars(select(AuthToken).where(AuthToken.device_id == device_id, AuthToken.revoked_at.is_(None)))
+    for row in rows:
+        row.revoked_at = now
+
+
+async def _check_rate(db: AsyncSession, *, key: str, now: datetime, policy: LoginPolicy) -> None:
+    since = now - policy.window
+    failures = await db.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key_hash == key, LoginAttempt.at > since)
+    )
+    if failures is not None and failures >= policy.max_failures:
+        oldest = await db.scalar(
+            select(func.min(LoginAttempt.at)).where(LoginAttempt.key_hash == key, LoginAttempt.at > since)
+        )
+        retry = int(((oldest or now) + policy.window - now).total_seconds()) + 1
+        raise errors.TooManyLoginAttempts(headers={"Retry-After": str(max(retry, 1))})
+
+
+def _note_failure(db: AsyncSession, *, key: str, now: datetime) -> None:
+    db.add(LoginAttempt(key_hash=key, at=now))
+
+
+async def _clear_failures(db: AsyncSession, *, key: str) -> None:
+    await db.execute(delete(LoginAttempt).where(LoginAttempt.key_hash == key))
+
+
+async def staff_login(
+    db: AsyncSession, *, username: str, password: str, now: datetime, policy: LoginPolicy
+) -> IssuedToken:
+    key = login_key(f"staff:{username}")
+    await _check_rate(db, key=key, now=now, policy=policy)
+    staff = await db.scalar(select(StaffUser).where(StaffUser.username == username))
+    if not verify_password(password, staff.password_hash if staff else None) or staff is None or staff.disabled_at:
+        _note_failure(db, key=key, now=now)
+        raise errors.LoginFailed()
+    await _clear_failures(db, key=key)
+    role = Role(staff.role.value)
+    record(db, at=now, actor=Actor(role.value, str(staff.id)), action="auth.login", target_kind="staff", target_id=staff.id)
+    return await issue_token(db, role=role, now=now, ttl=policy.token_ttl, staff_id=staff.id)
+
+
+async def candidate_login(
+    db: AsyncSession,
+    *,
+    identifier: str,
+    secret: str,
+    exam_id: uuid.UUID | None,
+    now: datetime,
+    policy: LoginPolicy,
+    secret_key: str,
+) -> IssuedToken:
+    """Log in by ID number or phone, with the candidate's password or, until one is set, the ops-issued access code."""
+    key = login_key(f"candidate:{exam_id or ''}:{identifier}")
+    await _check_rate(db, key=key, now=now, policy=policy)
+    query = select(Candidate).where(
+        or_(
+            Candidate.id_number_hash == id_number_digest(secret_key, normalize_id_number(identifier)),
+            Candidate.phone == normalize_phone(identifier),
+        )
+    )
+    if exam_id is not None:
+        query = query.where(Candidate.exam_id == exam_id)
+    matches = [c for c in (await db.scalars(query)).all() if secret_matches(c, secret, secret_key)]
+    if not matches:
+        verify_password(secret, None)  # same cost as a real check: no account enumeration by timing
+        _note_failure(db, key=key, now=now)
+        raise errors.LoginFailed()
+    if len(matches) > 1:
+        raise errors.ExamChoiceRequired(details={"exam_ids": sorted(str(c.exam_id) for c in matches)})
+    candidate = matches[0]
+    await _clear_failures(db, key=key)
+    record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="auth.login", target_kind="candidate", target_id=candidate.id)
+    return await issue_token(db, role=Role.candidate, now=now, ttl=policy.token_ttl, candidate_id=candidate.id)
+
+
+def secret_matches(candidate: Candidate, secret: str, secret_key: str) -> bool:
+    if candidate.password_hash is not None:
+        return verify_password(secret, candidate.password_hash)
+    return access_code_matches(secret_key, secret, candidate.access_code_hash)
+
+
+async def set_candidate_password(
+    db: AsyncSession, *, candidate: Candidate, current: str, new: str, secret_key: str, now: datetime
+) -> None:
+    if not secret_matches(candidate, current, secret_key):
+        raise errors.LoginFailed()
+    if not strong_enough(new):
+        raise errors.WeakPassword()
+    candidate.password_hash = hash_password(new)
+    candidate.access_code_hash = None  # the code was the first credential; the password replaces it
+    record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.password.set", target_kind="candidate", target_id=candidate.id)
+
+
+async def create_staff(
+    db: AsyncSession, *, username: str, display_name: str, role: StaffRole, password: str, now: datetime, actor: Actor
+) -> StaffUser:
+    if not strong_enough(password):
+        raise errors.WeakPassword()
+    if await db.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise errors.UsernameTaken()
+    staff = StaffUser(
+        username=username, display_name=display_name, role=role, password_hash=hash_password(password), created_at=now
+    )
+    db.add(staff)
+    await db.flush()
+    record(db, at=now, actor=actor, action="staff.create", target_kind="staff", target_id=staff.id, details={"username": username, "role": role.value})
+    return staff
+
+
+async def list_staff(db: AsyncSession) -> list[StaffUser]:
+    return list((await db.scalars(select(StaffUser).order_by(StaffUser.username))).all())

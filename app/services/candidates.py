@@ -1,0 +1,202 @@
+"""The candidate's path: self-registration, confirmation, sessions, practice attempts, questions."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.models import Candidate, Exam, ExamSession, Question, SessionKind, Sitting
+from app.security import (
+    hash_password,
+    id_number_digest,
+    mask_id_number,
+    normalize_id_number,
+    normalize_phone,
+    strong_enough,
+    valid_id_number,
+    valid_phone,
+)
+from app.services.audit import Actor, record
+from app.services.lifecycle import SittingState, Windows, state_of, windows_for
+from app.services.sessions import ensure_sittings, list_questions, list_sessions
+
+
+def rules_digest(exam: Exam) -> str:
+    return hashlib.sha256(exam.rules_text.encode()).hexdigest()
+
+
+async def get_candidate(db: AsyncSession, candidate_id: uuid.UUID, *, exam_id: uuid.UUID | None = None) -> Candidate:
+    query = select(Candidate).where(Candidate.id == candidate_id)
+    if exam_id is not None:
+        query = query.where(Candidate.exam_id == exam_id)
+    candidate = await db.scalar(query)
+    if candidate is None:
+        raise errors.CandidateNotFound()
+    return candidate
+
+
+async def list_candidates(db: AsyncSession, *, exam_id: uuid.UUID, offset: int = 0, limit: int = 100) -> tuple[int, list[Candidate]]:
+    total = await db.scalar(select(func.count()).select_from(Candidate).where(Candidate.exam_id == exam_id))
+    query = select(Candidate).where(Candidate.exam_id == exam_id).order_by(Candidate.created_at, Candidate.name).offset(offset).limit(limit)
+    return total or 0, list((await db.scalars(query)).all())
+
+
+async def register(
+    db: AsyncSession,
+    *,
+    exam: Exam,
+    name: str,
+    id_number: str,
+    phone: str,
+    password: str,
+    now: datetime,
+    secret_key: str,
+) -> Candidate:
+    if not exam.self_registration:
+        raise errors.SelfRegistrationClosed()
+    id_number, phone = normalize_id_number(id_number), normalize_phone(phone)
+    if not valid_id_number(id_number):
+        raise errors.InvalidIdNumber()
+    if not valid_phone(phone):
+        raise errors.InvalidPhone()
+    if not strong_enough(password):
+        raise errors.WeakPassword()
+    digest = id_number_digest(secret_key, id_number)
+    taken = await db.scalar(
+        select(Candidate.id).where(Candidate.exam_id == exam.id, or_(Candidate.id_number_hash == digest, Candidate.phone == phone))
+    )
+    if taken is not None:
+        raise errors.AlreadyRegistered()
+    candidate = Candidate(
+        exam_id=exam.id,
+        name=name.strip(),
+        id_number_hash=digest,
+        id_number_masked=mask_id_number(id_number),
+        phone=phone,
+        password_hash=hash_password(password),
+        created_at=now,
+    )
+    db.add(candidate)
+    await db.flush()
+    record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.register", target_kind="candidate", target_id=candidate.id)
+    return candidate
+
+
+async def confirm(
+    db: AsyncSession,
+    *,
+    candidate: Candidate,
+    exam: Exam,
+    identity_category: str,
+    province: str,
+    accept_rules: bool,
+    now: datetime,
+) -> Candidate:
+    """Confirm taking the exam: inside its window, for its identity category and province, accepting its rules."""
+    if candidate.confirmed_at is not None:
+        return candidate  # idempotent: a double tap on a slow network must not fail
+    if now < exam.confirm_opens_at:
+        raise errors.ConfirmationNotOpen(details={"opens_at": exam.confirm_opens_at.isoformat()})
+    if now >= exam.confirm_closes_at:
+        raise errors.ConfirmationClosed(details={"closed_at": exam.confirm_closes_at.isoformat()})
+    if identity_category.strip() != exam.identity_category:
+        raise errors.IdentityCategoryMismatch()
+    if province.strip() != exam.province:
+        raise errors.ProvinceMismatch()
+    if not accept_rules:
+        raise errors.RulesNotAccepted()
+    candidate.confirmed_at = now
+    candidate.confirmed_rules_sha256 = rules_digest(exam)
+    await db.flush()
+    await ensure_sittings(db, exam_id=exam.id, now=now)
+    record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.confirm", target_kind="candidate", target_id=candidate.id, details={"rules_sha256": candidate.confirmed_rules_sha256})
+    return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class SittingView:
+    sitting: Sitting
+    session: ExamSession
+    windows: Windows
+    state: SittingState
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    session: ExamSession
+    sitting: SittingView | None
+
+
+async def sessions_for(db: AsyncSession, *, candidate: Candidate, now: datetime) -> list[SessionView]:
+    """Every session of the candidate's exam with the candidate's sitting in it (latest attempt for practice)."""
+    sessions = await list_sessions(db, exam_id=candidate.exam_id)
+    sittings = (await db.scalars(select(Sitting).where(Sitting.candidate_id == candidate.id).order_by(Sitting.attempt))).all()
+    latest = {s.session_id: s for s in sittings}  # ordered by attempt: the last one wins
+    views = []
+    for session in sessions:
+        sitting = latest.get(session.id)
+        views.append(SessionView(session, view_of(session, sitting, now) if sitting else None))
+    return views
+
+
+def view_of(session: ExamSession, sitting: Sitting, now: datetime) -> SittingView:
+    return SittingView(sitting, session, windows_for(session, sitting), state_of(session, sitting, now))
+
+
+async def get_sitting(db: AsyncSession, *, candidate_id: uuid.UUID, sitting_id: uuid.UUID, now: datetime) -> SittingView:
+    """Scoped by owner in the query: another candidate's sitting is simply not found."""
+    row = (
+        await db.execute(
+            select(Sitting, ExamSession)
+            .join(ExamSession, ExamSession.id == Sitting.session_id)
+            .where(Sitting.id == sitting_id, Sitting.candidate_id == candidate_id)
+        )
+    ).first()
+    if row is None:
+        raise errors.SittingNotFound()
+    return view_of(row.ExamSession, row.Sitting, now)
+
+
+async def start_practice(
+    db: AsyncSession, *, candidate: Candidate, session_id: uuid.UUID, now: datetime
+) -> SittingView:
+    """Practice without limit: each call starts a new attempt with a question drawn from the practice pool."""
+    session = await db.scalar(select(ExamSession).where(ExamSession.id == session_id, ExamSession.exam_id == candidate.exam_id))
+    if session is None:
+        raise errors.SessionNotFound()
+    if session.kind is not SessionKind.practice:
+        raise errors.NotPractice()
+    last = await db.scalar(select(func.max(Sitting.attempt)).where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id))
+    pool = await list_questions(db, session_id=session.id)
+    sitting = Sitting(
+        candidate_id=candidate.id,
+        session_id=session.id,
+        attempt=(last or 0) + 1,
+        started_at=now,
+        question_id=random.choice(pool).id if pool else None,
+        created_at=now,
+    )
+    db.add(sitting)
+    await db.flush()
+    return view_of(session, sitting, now)
+
+
+async def revealed_questions(db: AsyncSession, *, view: SittingView, now: datetime) -> list[Question]:
+    """The one gate every candidate- or device-facing question read goes through."""
+    if now < view.windows.answer_starts_at:
+        raise errors.QuestionNotRevealed(details={"answer_starts_at": view.windows.answer_starts_at.isoformat()})
+    if view.state is SittingState.absent:
+        raise errors.SittingClosed()  # a candidate who missed the waiting window never sees the question
+    if view.session.kind is SessionKind.practice:
+        if view.sitting.question_id is None:
+            return []
+        question = await db.get(Question, view.sitting.question_id)
+        return [question] if question else []
+    return await list_questions(db, session_id=view.session.id)

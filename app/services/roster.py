@@ -1,0 +1,287 @@
+"""Roster import: a CSV (UTF-8 or GBK) of name, ID number, phone and an optional photo file name.
+
+All or nothing: if any row is rejected, nothing is imported and every rejected row is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.adapters.storage import ObjectStore
+from app.models import Candidate, Exam
+from app.security import (
+    access_code_digest,
+    id_number_digest,
+    mask_id_number,
+    new_access_code,
+    normalize_id_number,
+    normalize_phone,
+    valid_id_number,
+    valid_phone,
+)
+from app.services.audit import Actor, record
+from app.services.images import sniff_image
+
+MAX_ROWS = 50_000
+MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+HEADER_ALIASES = {
+    "name": {"name", "姓名"},
+    "id_number": {"id_number", "身份证号", "身份证号码", "证件号码", "证件号"},
+    "phone": {"phone", "手机号", "手机号码", "手机", "联系电话"},
+    "photo": {"photo", "照片", "照片文件", "照片文件名"},
+}
+REQUIRED = ("name", "id_number", "phone")
+
+ROW_ERRORS: dict[str, tuple[str, str]] = {
+    "bad_encoding": ("该行编码无法识别（请使用 UTF-8 或 GBK）", "Unreadable encoding in this row (use UTF-8 or GBK)"),
+    "missing_name": ("姓名为空", "The name is empty"),
+    "name_too_long": ("姓名过长（最多 100 字）", "The name is too long (100 characters at most)"),
+    "invalid_id_number": ("身份证号格式或校验位错误", "Invalid ID number (format or check digit)"),
+    "invalid_phone": ("手机号格式错误", "Invalid mobile phone number"),
+    "duplicate_id_number": ("身份证号与名单中其他行重复", "The ID number repeats another row of the file"),
+    "duplicate_phone": ("手机号与名单中其他行重复", "The phone repeats another row of the file"),
+    "id_number_on_roster": ("该身份证号已在本考试名单中", "The ID number is already on this exam's roster"),
+    "phone_on_roster": ("该手机号已在本考试名单中", "The phone is already on this exam's roster"),
+    "photo_missing": ("照片文件未在压缩包中找到", "The photo file is not in the archive"),
+    "photo_not_image": ("照片不是 JPEG 或 PNG 图片", "The photo is not a JPEG or PNG image"),
+    "photo_too_large": ("照片超过 10 MB", "The photo is larger than 10 MB"),
+}
+
+
+@dataclass
+class RowReport:
+    row: int
+    name: str
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def reject(self, code: str) -> None:
+        zh, en = ROW_ERRORS[code]
+        self.errors.append({"code": code, "message": zh, "message_en": en})
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    row: int
+    candidate_id: uuid.UUID
+    name: str
+    id_number_masked: str
+    phone: str
+    access_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    dry_run: bool
+    rows: int
+    imported: list[Imported]
+
+
+@dataclass
+class _Row:
+    line: int
+    name: str
+    id_number: str
+    phone: str
+    photo: str
+    report: RowReport
+
+
+def _decode_lines(data: bytes) -> list[tuple[int, str | None]]:
+    """Decode the whole file as UTF-8 or else GBK (GB18030); a file that is neither is decoded line by line,
+    and the lines that are neither come back as None (reported per row)."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return list(enumerate(data.decode(encoding).splitlines(), start=1))
+        except UnicodeDecodeError:
+            continue
+    lines: list[tuple[int, str | None]] = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        text: str | None = None
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        lines.append((number, text))
+    return lines
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, title in enumerate(header):
+        key = title.strip().lower().lstrip("\ufeff")
+        for canonical, aliases in HEADER_ALIASES.items():
+            if key in aliases and canonical not in columns:
+                columns[canonical] = index
+    if any(name not in columns for name in REQUIRED):
+        raise errors.RosterUnreadable(details={"header": header})
+    return columns
+
+
+def parse_rows(data: bytes) -> tuple[list[_Row], list[RowReport]]:
+    lines = _decode_lines(data)
+    if not lines or lines[0][1] is None:
+        raise errors.RosterUnreadable()
+    columns = _header_map(next(csv.reader([lines[0][1]])))
+    rows: list[_Row] = []
+    undecodable: list[RowReport] = []
+    for number, text in lines[1:]:
+        if text is None:
+            report = RowReport(number, "")
+            report.reject("bad_encoding")
+            undecodable.append(report)
+            continue
+        if not text.strip():
+            continue
+        cells = next(csv.reader([text]))
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            index = columns.get(name)
+            return cells[index].strip() if index is not None and index < len(cells) else ""
+
+        name = cell("name")
+        rows.append(_Row(number, name, normalize_id_number(cell("id_number")), normalize_phone(cell("phone")), cell("photo"), RowReport(number, name)))
+    if len(rows) + len(undecodable) > MAX_ROWS:
+        raise errors.PayloadTooLarge()
+    if not rows and not undecodable:
+        raise errors.RosterUnreadable(details={"reason": "no rows"})
+    return rows, undecodable
+
+
+def read_photo_archive(data: bytes) -> dict[str, bytes | None]:
+    """Photos by base file name. Zips made on Chinese Windows store GBK names without the UTF-8 flag."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise errors.PhotoArchiveUnreadable() from exc
+    photos: dict[str, bytes | None] = {}
+    total = 0
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename
+            if not info.flag_bits & 0x800:
+                try:
+                    name = name.encode("cp437").decode("gb18030")
+                except (UnicodeEncodeError, UnicodeDecodeError):
+                    pass
+            total += info.file_size
+            if total > MAX_ARCHIVE_BYTES:
+                raise errors.PayloadTooLarge()
+            # An oversized entry is kept as None so its row gets a precise error, not the whole import.
+            photos[PurePosixPath(name).name] = None if info.file_size > MAX_PHOTO_BYTES else archive.read(info)
+    return photos
+
+
+async def import_roster(
+    db: AsyncSession,
+    *,
+    exam: Exam,
+    csv_data: bytes,
+    photos: dict[str, bytes | None] | None,
+    store: ObjectStore,
+    secret_key: str,
+    dry_run: bool,
+    now: datetime,
+    actor: Actor,
+) -> ImportResult:
+    rows, reports = parse_rows(csv_data)
+    photos = photos or {}
+    existing = (await db.execute(select(Candidate.id_number_hash, Candidate.phone).where(Candidate.exam_id == exam.id))).all()
+    known_ids = {r.id_number_hash for r in existing}
+    known_phones = {r.phone for r in existing}
+    seen_ids: set[str] = set()
+    seen_phones: set[str] = set()
+    for row in rows:
+        report = row.report
+        if not row.name:
+            report.reject("missing_name")
+        elif len(row.name) > 100:
+            report.reject("name_too_long")
+        if not valid_id_number(row.id_number):
+            report.reject("invalid_id_number")
+        else:
+            digest = id_number_digest(secret_key, row.id_number)
+            if digest in known_ids:
+                report.reject("id_number_on_roster")
+            elif digest in seen_ids:
+                report.reject("duplicate_id_number")
+            seen_ids.add(digest)
+        if not valid_phone(row.phone):
+            report.reject("invalid_phone")
+        elif row.phone in known_phones:
+            report.reject("phone_on_roster")
+        elif row.phone in seen_phones:
+            report.reject("duplicate_phone")
+        seen_phones.add(row.phone)
+        if row.photo:
+            name = PurePosixPath(row.photo).name
+            _check_photo(report, present=name in photos, data=photos.get(name))
+        reports.append(report)
+    rejected = sorted((r for r in reports if r.errors), key=lambda r: r.row)
+    if rejected:
+        raise errors.RosterRejected(
+            details={"rows": len(reports), "rejected": [{"row": r.row, "name": r.name, "errors": r.errors} for r in rejected]}
+        )
+    if dry_run:
+        return ImportResult(dry_run=True, rows=len(rows), imported=[])
+    imported = []
+    for row in rows:
+        code = new_access_code()
+        candidate = Candidate(
+            exam_id=exam.id,
+            name=row.name,
+            id_number_hash=id_number_digest(secret_key, row.id_number),
+            id_number_masked=mask_id_number(row.id_number),
+            phone=row.phone,
+            access_code_hash=access_code_digest(secret_key, code),
+            created_at=now,
+        )
+        db.add(candidate)
+        await db.flush()
+        if row.photo:
+            data = photos[PurePosixPath(row.photo).name]
+            assert data is not None  # checked above
+            candidate.photo_key = f"id-photos/{exam.id}/{candidate.id}"
+            await store.put(candidate.photo_key, data, content_type=sniff_image(data))
+        imported.append(Imported(row.line, candidate.id, row.name, candidate.id_number_masked, row.phone, code))
+    record(db, at=now, actor=actor, action="roster.import", target_kind="exam", target_id=exam.id, details={"rows": len(rows)})
+    return ImportResult(dry_run=False, rows=len(rows), imported=imported)
+
+
+def _check_photo(report: RowReport, *, present: bool, data: bytes | None) -> None:
+    if not present:
+        report.reject("photo_missing")
+    elif data is None:
+        report.reject("photo_too_large")
+    else:
+        try:
+            sniff_image(data)
+        except errors.DualcamError:
+            report.reject("photo_not_image")
+
+
+async def reissue_access_code(
+    db: AsyncSession, *, candidate: Candidate, secret_key: str, now: datetime, actor: Actor
+) -> str:
+    """A forgotten password: ops issue a fresh code, which replaces the password until the candidate sets a new one."""
+    code = new_access_code()
+    candidate.access_code_hash = access_code_digest(secret_key, code)
+    candidate.password_hash = None
+    record(db, at=now, actor=actor, action="candidate.access_code.reissue", target_kind="candidate", target_id=candidate.id)
+    return code

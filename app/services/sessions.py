@@ -1,0 +1,187 @@
+"""Sessions (场次), their questions, and the sittings that bind confirmed candidates to them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.adapters.storage import ObjectStore
+from app.models import Candidate, Exam, ExamSession, Question, SessionKind, Sitting
+from app.services.audit import Actor, record
+from app.services.images import sniff_image
+from app.services.timezones import to_utc
+
+TIME_FIELDS = ("waiting_opens_at", "answer_starts_at", "answer_ends_at", "upload_deadline")
+DURATION_FIELDS = ("waiting_seconds", "answer_seconds", "upload_seconds")
+
+
+async def get_session(db: AsyncSession, session_id: uuid.UUID, *, exam_id: uuid.UUID | None = None) -> ExamSession:
+    query = select(ExamSession).where(ExamSession.id == session_id)
+    if exam_id is not None:
+        query = query.where(ExamSession.exam_id == exam_id)
+    session = await db.scalar(query)
+    if session is None:
+        raise errors.SessionNotFound()
+    return session
+
+
+async def list_sessions(db: AsyncSession, *, exam_id: uuid.UUID) -> list[ExamSession]:
+    query = (
+        select(ExamSession)
+        .where(ExamSession.exam_id == exam_id)
+        .order_by(ExamSession.kind != SessionKind.practice, ExamSession.waiting_opens_at, ExamSession.created_at)
+    )
+    return list((await db.scalars(query)).all())
+
+
+def _check_shape(session: ExamSession) -> None:
+    times = [getattr(session, f) for f in TIME_FIELDS]
+    durations = [getattr(session, f) for f in DURATION_FIELDS]
+    if session.kind is SessionKind.practice:
+        if any(t is not None for t in times) or any(d is None for d in durations):
+            raise errors.SessionKindFields()
+        return
+    if any(t is None for t in times) or any(d is not None for d in durations):
+        raise errors.SessionKindFields()
+    opens, starts, ends, deadline = times
+    if not (opens < starts < ends <= deadline):
+        raise errors.WindowOrder()
+
+
+async def _check_overlap(db: AsyncSession, session: ExamSession) -> None:
+    """Two timed sessions of one exam may not share any of [waiting opens, answer ends)."""
+    if session.kind is SessionKind.practice:
+        return
+    query = select(ExamSession.id, ExamSession.title).where(
+        ExamSession.exam_id == session.exam_id,
+        ExamSession.kind != SessionKind.practice,
+        ExamSession.waiting_opens_at < session.answer_ends_at,
+        ExamSession.answer_ends_at > session.waiting_opens_at,
+    )
+    if session.id is not None:
+        query = query.where(ExamSession.id != session.id)
+    clash = (await db.execute(query)).first()
+    if clash is not None:
+        raise errors.SessionOverlap(details={"session_id": str(clash.id), "title": clash.title})
+
+
+def _assign(session: ExamSession, fields: dict[str, Any], timezone: str) -> None:
+    for name, value in fields.items():
+        if name in TIME_FIELDS and value is not None:
+            value = to_utc(value, timezone)
+        setattr(session, name, value)
+
+
+async def create_session(
+    db: AsyncSession, *, exam: Exam, kind: SessionKind, fields: dict[str, Any], now: datetime, actor: Actor
+) -> ExamSession:
+    session = ExamSession(exam_id=exam.id, kind=kind, created_at=now)
+    _assign(session, {name: fields.get(name) for name in (*TIME_FIELDS, *DURATION_FIELDS, "title")}, exam.timezone)
+    _check_shape(session)
+    await _check_overlap(db, session)
+    db.add(session)
+    await db.flush()
+    await ensure_sittings(db, exam_id=exam.id, now=now)
+    record(db, at=now, actor=actor, action="session.create", target_kind="session", target_id=session.id, details={"kind": kind.value, "title": session.title})
+    return session
+
+
+def _frozen(session: ExamSession, now: datetime) -> bool:
+    """Timed sessions freeze once their waiting window opens: candidates may already be inside."""
+    return session.kind is not SessionKind.practice and session.waiting_opens_at is not None and now >= session.waiting_opens_at
+
+
+async def update_session(
+    db: AsyncSession, *, exam: Exam, session: ExamSession, fields: dict[str, Any], now: datetime, actor: Actor
+) -> ExamSession:
+    if "kind" in fields and fields.pop("kind") is not session.kind:
+        raise errors.SessionKindImmutable()
+    if _frozen(session, now) and set(fields) & {*TIME_FIELDS, *DURATION_FIELDS}:
+        raise errors.SessionStarted()
+    _assign(session, fields, exam.timezone)
+    _check_shape(session)
+    if _frozen(session, now):  # times after the change must not have moved into the past either
+        raise errors.SessionStarted()
+    await _check_overlap(db, session)
+    record(db, at=now, actor=actor, action="session.update", target_kind="session", target_id=session.id, details={"fields": sorted(fields)})
+    return session
+
+
+async def ensure_sittings(db: AsyncSession, *, exam_id: uuid.UUID, now: datetime) -> int:
+    """Create the missing sitting of every confirmed candidate in every timed session (idempotent)."""
+    sessions = (
+        await db.scalars(select(ExamSession.id).where(ExamSession.exam_id == exam_id, ExamSession.kind != SessionKind.practice))
+    ).all()
+    candidates = (
+        await db.scalars(select(Candidate.id).where(Candidate.exam_id == exam_id, Candidate.confirmed_at.is_not(None)))
+    ).all()
+    if not sessions or not candidates:
+        return 0
+    existing = set(
+        (
+            await db.execute(
+                select(Sitting.candidate_id, Sitting.session_id).where(Sitting.session_id.in_(sessions), Sitting.attempt == 1)
+            )
+        ).all()
+    )
+    created = 0
+    for session_id in sessions:
+        for candidate_id in candidates:
+            if (candidate_id, session_id) not in existing:
+                db.add(Sitting(candidate_id=candidate_id, session_id=session_id, attempt=1, created_at=now))
+                created += 1
+    await db.flush()
+    return created
+
+
+# --- questions ---------------------------------------------------------------------------------------
+
+
+async def list_questions(db: AsyncSession, *, session_id: uuid.UUID) -> list[Question]:
+    query = select(Question).where(Question.session_id == session_id).order_by(Question.position)
+    return list((await db.scalars(query)).all())
+
+
+async def get_question(db: AsyncSession, question_id: uuid.UUID) -> Question:
+    question = await db.get(Question, question_id)
+    if question is None:
+        raise errors.QuestionNotFound()
+    return question
+
+
+async def add_question(
+    db: AsyncSession, *, session: ExamSession, text: str, now: datetime, actor: Actor
+) -> Question:
+    if _frozen(session, now):
+        raise errors.SessionStarted()
+    last = await db.scalar(select(func.max(Question.position)).where(Question.session_id == session.id))
+    question = Question(session_id=session.id, position=(last or 0) + 1, text=text, created_at=now)
+    db.add(question)
+    await db.flush()
+    record(db, at=now, actor=actor, action="question.create", target_kind="question", target_id=question.id, details={"session_id": str(session.id)})
+    return question
+
+
+async def set_question_image(
+    db: AsyncSession,
+    *,
+    session: ExamSession,
+    question: Question,
+    data: bytes,
+    store: ObjectStore,
+    now: datetime,
+    actor: Actor,
+) -> Question:
+    if _frozen(session, now):
+        raise errors.SessionStarted()
+    content_type = sniff_image(data)
+    key = f"questions/{session.id}/{question.id}"
+    await store.put(key, data, content_type=content_type)
+    question.image_key, question.image_type = key, content_type
+    record(db, at=now, actor=actor, action="question.image.set", target_kind="question", target_id=question.id, details={"bytes": len(data)})
+    return question

@@ -1,0 +1,117 @@
+"""Facts about a sitting, written by the device, face and upload services (the hooks they call), and the
+ops views of sittings. Each hook checks the state at `now`, so a late call cannot revive a closed sitting."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.models import Candidate, Device, DeviceRole, ExamSession, Role, Sitting
+from app.services import auth
+from app.services.audit import Actor, record
+from app.services.candidates import SittingView, view_of
+from app.services.lifecycle import FINAL_STATES, SittingState, state_of
+
+
+def mark_face_passed(sitting: Sitting, *, view_state: SittingState, now: datetime) -> bool:
+    """The waiting-room face gate passed (face issue). Counts only while waiting."""
+    if view_state not in (SittingState.waiting, SittingState.ready):
+        return False
+    sitting.face_passed_at = now
+    return True
+
+
+def mark_ready(db: AsyncSession, *, view: SittingView, now: datetime) -> SittingState:
+    """Face passed and both phones online (realtime issue calls this): the candidate may enter."""
+    if view.state is SittingState.waiting and view.sitting.ready_at is None:
+        view.sitting.ready_at = now
+        record(db, at=now, actor=Actor("system"), action="sitting.ready", target_kind="sitting", target_id=view.sitting.id)
+        return SittingState.ready
+    return view.state
+
+
+def stop_recording(db: AsyncSession, *, view: SittingView, now: datetime, actor: Actor) -> SittingState:
+    """Manual early stop during answering."""
+    if view.state is not SittingState.answering:
+        raise errors.SittingClosed()
+    view.sitting.recording_stopped_at = now
+    record(db, at=now, actor=actor, action="sitting.recording.stop", target_kind="sitting", target_id=view.sitting.id)
+    return SittingState.recorded
+
+
+def terminate(db: AsyncSession, *, view: SittingView, reason: str, now: datetime, actor: Actor) -> SittingState:
+    """Interruption policy broken (realtime issue) or an ops decision."""
+    if view.state in FINAL_STATES:
+        return view.state
+    view.sitting.terminated_at, view.sitting.terminated_reason = now, reason
+    record(db, at=now, actor=actor, action="sitting.terminate", target_kind="sitting", target_id=view.sitting.id, details={"reason": reason})
+    return SittingState.terminated
+
+
+def mark_uploaded(db: AsyncSession, *, view: SittingView, now: datetime) -> SittingState:
+    """Both recordings verified (uploads issue), before the deadline."""
+    if view.state is not SittingState.recorded:
+        return view.state
+    view.sitting.uploaded_at = now
+    record(db, at=now, actor=Actor("system"), action="sitting.uploaded", target_kind="sitting", target_id=view.sitting.id)
+    return SittingState.uploaded
+
+
+async def login_device(
+    db: AsyncSession, *, candidate: Candidate, view: SittingView, role: DeviceRole, now: datetime, ttl: timedelta
+) -> tuple[Device, auth.IssuedToken]:
+    """Log a phone in as main or aux for a sitting; a new log-in of a role supersedes the previous phone."""
+    if view.state in FINAL_STATES:
+        raise errors.SittingClosed()
+    previous = (
+        await db.scalars(
+            select(Device).where(Device.sitting_id == view.sitting.id, Device.role == role, Device.superseded_at.is_(None))
+        )
+    ).all()
+    for old in previous:
+        old.superseded_at = now
+        await auth.revoke_device_tokens(db, device_id=old.id, now=now)
+    device = Device(sitting_id=view.sitting.id, candidate_id=candidate.id, role=role, created_at=now)
+    db.add(device)
+    await db.flush()
+    record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="device.login", target_kind="device", target_id=device.id, details={"role": role.value, "sitting_id": str(view.sitting.id), "superseded": [str(d.id) for d in previous]})
+    issued = await auth.issue_token(db, role=Role.device, now=now, ttl=ttl, device_id=device.id)
+    return device, issued
+
+
+@dataclass(frozen=True, slots=True)
+class SittingRow:
+    sitting: Sitting
+    candidate: Candidate
+    state: SittingState
+
+
+async def session_sittings(db: AsyncSession, *, session: ExamSession, now: datetime) -> list[SittingRow]:
+    rows = await db.execute(
+        select(Sitting, Candidate)
+        .join(Candidate, Candidate.id == Sitting.candidate_id)
+        .where(Sitting.session_id == session.id)
+        .order_by(Candidate.name, Sitting.attempt)
+    )
+    return [SittingRow(r.Sitting, r.Candidate, state_of(session, r.Sitting, now)) for r in rows]
+
+
+async def session_status(db: AsyncSession, *, session: ExamSession, now: datetime) -> dict[SittingState, int]:
+    counts = Counter(row.state for row in await session_sittings(db, session=session, now=now))
+    return {state: counts.get(state, 0) for state in SittingState}
+
+
+async def get_sitting_for_device(db: AsyncSession, *, device: Device, now: datetime) -> SittingView:
+    row = (
+        await db.execute(
+            select(Sitting, ExamSession).join(ExamSession, ExamSession.id == Sitting.session_id).where(Sitting.id == device.sitting_id)
+        )
+    ).first()
+    if row is None:
+        raise errors.SittingNotFound()
+    return view_of(row.ExamSession, row.Sitting, now)

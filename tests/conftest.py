@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.clock import FakeClock
+from app.config import Settings
+from app.main import create_app
+from tests.support import databases
+from tests.support.api import Api, SchemaChecker
+
+# 2026-06-01 08:00 in Beijing: the fake clock's start in every test.
+T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
+PG_MODE = bool(os.environ.get("DUALCAM_TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | Path]:
+    if PG_MODE:
+        url = databases.create_pg_database(os.environ["DUALCAM_TEST_DATABASE_URL"])
+        yield url
+        databases.drop_pg_database(url, os.environ["DUALCAM_TEST_DATABASE_URL"])
+    else:
+        yield databases.sqlite_template(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture
+async def database_url(database_template: str | Path, tmp_path: Path) -> str:
+    if isinstance(database_template, Path):
+        return databases.sqlite_copy(database_template, tmp_path)
+    await databases.truncate_all(database_template)
+    return database_template
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        storage_url=None,
+        redis_url=None,
+        scheduler_enabled=False,  # tests drive the scheduler's tick with the fake clock
+        log_json=False,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FakeClock) -> AsyncIterator[object]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def schema_checker() -> SchemaChecker:
+    return SchemaChecker(create_app(Settings(env="test")))
+
+
+@pytest.fixture
+async def api(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> AsyncIterator[Api]:
+    checker = schema_checker
+
+    async def check(response: httpx.Response) -> None:
+        checker.check(response.request.method, response.request.url.path, response.status_code)
+
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
+        yield Api(client=client, app=app, clock=clock)  # type: ignore[arg-type]

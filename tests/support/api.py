@@ -1,0 +1,144 @@
+"""A thin test client over the public HTTP API, with role helpers, that checks every response
+against the OpenAPI schema: a status a route does not declare fails the test that saw it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.clock import FakeClock
+from app.models import StaffRole
+from app.services.auth import create_staff
+from app.services.audit import Actor
+from app.db import transaction
+
+PASSWORD = "Passw0rd-test"
+
+
+def id_number(seq: int, prefix: str = "370102199001") -> str:
+    """A valid (check digit) fictitious ID number, distinct per seq."""
+    body = f"{prefix}{seq:05d}"[:17]
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def phone(seq: int) -> str:
+    return f"139{seq:08d}"
+
+
+class SchemaChecker:
+    def __init__(self, app: FastAPI) -> None:
+        schema = app.openapi()
+        self.routes: list[tuple[re.Pattern[str], str, dict[str, Any]]] = []
+        for path, operations in schema["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+            for method, operation in operations.items():
+                self.routes.append((pattern, method.upper(), operation))
+
+    def check(self, method: str, path: str, status: int) -> None:
+        for pattern, route_method, operation in self.routes:
+            if route_method == method and pattern.match(path):
+                declared = operation["responses"]
+                assert str(status) in declared, f"{method} {path} answered {status}, not declared: {sorted(declared)}"
+                return
+        # Paths outside the schema (static apps, unknown paths) answer from the framework.
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    app: FastAPI
+    clock: FakeClock
+
+    def auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, url: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers.update(self.auth(token))
+        return await self.client.request(method, url, headers=headers, **kwargs)
+
+    async def ok(self, method: str, url: str, token: str | None = None, status: int = 200, **kwargs: Any) -> Any:
+        response = await self.request(method, url, token, **kwargs)
+        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    # --- staff ---------------------------------------------------------------------------------
+    async def staff(self, role: StaffRole = StaffRole.ops, username: str | None = None) -> str:
+        """Bootstrap a staff account (the first ops account comes from the CLI in real life) and log in."""
+        username = username or f"{role.value}-{uuid.uuid4().hex[:8]}"
+        async with transaction(self.app.state.sessionmaker) as db:
+            await create_staff(db, username=username, display_name=username, role=role, password=PASSWORD, now=self.clock.now(), actor=Actor("system", "test"))
+        body = await self.ok("POST", "/api/v1/auth/staff/login", json={"username": username, "password": PASSWORD})
+        return body["token"]
+
+    # --- exam set-up through the ops API ------------------------------------------------------------
+    async def exam(self, ops: str, **fields: Any) -> dict[str, Any]:
+        now = self.clock.now()
+        body = {
+            "title": "2026年某单位公开招聘面试",
+            "organizer": "某单位",
+            "province": "山东",
+            "identity_category": "其他",
+            "confirm_opens_at": (now.replace(hour=0, minute=0, second=0)).isoformat(),
+            "confirm_closes_at": now.replace(year=now.year + 1).isoformat(),
+            "rules_text": "诚信承诺：不得退出视频录制过程。",
+            "support_phone": "400-000-0000",
+            "support_hours": "08:00-20:00",
+        }
+        body.update(fields)
+        return await self.ok("POST", "/api/v1/ops/exams", ops, status=201, json=body)
+
+    async def session(self, ops: str, exam_id: str, kind: str = "formal", **fields: Any) -> dict[str, Any]:
+        body = {"kind": kind, "title": f"{kind} session", **fields}
+        return await self.ok("POST", f"/api/v1/ops/exams/{exam_id}/sessions", ops, status=201, json=body)
+
+    async def timed_session(
+        self, ops: str, exam_id: str, opens: datetime, starts: datetime, ends: datetime, deadline: datetime, kind: str = "formal"
+    ) -> dict[str, Any]:
+        return await self.session(
+            ops,
+            exam_id,
+            kind,
+            waiting_opens_at=opens.isoformat(),
+            answer_starts_at=starts.isoformat(),
+            answer_ends_at=ends.isoformat(),
+            upload_deadline=deadline.isoformat(),
+        )
+
+    async def question(self, ops: str, session_id: str, text: str) -> dict[str, Any]:
+        return await self.ok("POST", f"/api/v1/ops/sessions/{session_id}/questions", ops, status=201, json={"text": text})
+
+    async def roster(self, ops: str, exam_id: str, rows: list[tuple[str, str, str]], encoding: str = "utf-8") -> list[dict[str, Any]]:
+        csv_text = "姓名,身份证号,手机号\n" + "".join(f"{n},{i},{p}\n" for n, i, p in rows)
+        files = {"csv_file": ("roster.csv", csv_text.encode(encoding), "text/csv")}
+        body = await self.ok("POST", f"/api/v1/ops/exams/{exam_id}/roster", ops, status=201, files=files)
+        return body["imported"]
+
+    async def candidate(self, ops: str, exam_id: str, seq: int = 1, name: str = "张三") -> tuple[dict[str, Any], str]:
+        """Import one candidate and log in with the issued access code: (imported row, candidate token)."""
+        (row,) = await self.roster(ops, exam_id, [(name, id_number(seq), phone(seq))])
+        body = await self.ok("POST", "/api/v1/auth/candidate/login", json={"identifier": id_number(seq), "secret": row["access_code"]})
+        return row, body["token"]
+
+    async def confirm(self, token: str) -> dict[str, Any]:
+        return await self.ok(
+            "POST", "/api/v1/candidate/confirmation", token, json={"identity_category": "其他", "province": "山东", "accept_rules": True}
+        )
+
+    async def sitting_of(self, token: str, session_id: str) -> dict[str, Any]:
+        sessions = await self.ok("GET", "/api/v1/candidate/sessions", token)
+        (match,) = [s for s in sessions if s["id"] == session_id]
+        assert match["sitting"] is not None
+        return match["sitting"]
+
+    async def device(self, token: str, sitting_id: str, role: str) -> str:
+        body = await self.ok("POST", f"/api/v1/candidate/sittings/{sitting_id}/devices", token, status=201, json={"role": role})
+        return body["token"]
