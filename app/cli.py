@@ -110,7 +110,7 @@ def serve(
 
     settings = Settings()
     configure_logging(json_lines=settings.log_json)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None, ws="websockets-sansio")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None, access_log=False, ws="websockets-sansio")
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app.adapters.hub import Hub, MemoryHub
 from app.adapters.storage import open_object_store
 from app.api import auth, candidate, device, exams, roster, sessions, staff, system
+from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
 from app.clock import Clock, FileClock, SystemClock
 from app.config import Settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.settings = settings
     app.state.clock = clock
     install_error_handlers(app)
+    app.add_middleware(AccessLog)
     for module in (system, auth, exams, sessions, roster, staff, candidate, device):
         declare_common_responses(module.router)
         app.include_router(module.router)
