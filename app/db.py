@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -74,9 +75,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+class Publisher(Protocol):
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+
+def publish_after_commit(db: AsyncSession, channel: str, message: dict[str, Any]) -> None:
+    """Queue a realtime message; it goes out only if (and after) the transaction commits."""
+    db.info.setdefault("outbox", []).append((channel, message))
+
+
 @asynccontextmanager
-async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The one place that commits: a request or a job wrapper."""
+async def transaction(factory: async_sessionmaker[AsyncSession], hub: Publisher | None = None) -> AsyncIterator[AsyncSession]:
+    """The one place that commits: a request or a job wrapper. Queued messages are published after the commit."""
     async with factory() as session:
         try:
             yield session
@@ -87,3 +97,7 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
             else:
                 await session.rollback()
             raise
+        outbox = session.info.pop("outbox", [])
+        if hub is not None:
+            for channel, message in outbox:
+                await hub.publish(channel, message)

@@ -72,3 +72,7 @@ def candidate_channel(candidate_id: object) -> str:
 
 def sitting_channel(sitting_id: object) -> str:
     return f"sitting:{sitting_id}"
+
+
+def device_channel(device_id: object) -> str:
+    return f"device:{device_id}"

@@ -20,7 +20,7 @@ from app.services.auth import LoginPolicy, Principal, authenticate
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(request.app.state.sessionmaker) as session:
+    async with transaction(request.app.state.sessionmaker, request.app.state.hub) as session:
         yield session
 
 

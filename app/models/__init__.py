@@ -4,6 +4,7 @@ from app.models.accounts import AuthToken, LoginAttempt, Role, StaffRole, StaffU
 from app.models.audit import AuditLog, PhaseAnnouncement
 from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
+from app.models.proctoring import Interruption, PairingToken, ProctorEvent
 from app.models.sessions import ExamSession, Question, SessionKind
 from app.models.sittings import Device, DeviceRole, Sitting
 
@@ -14,10 +15,13 @@ __all__ = [
     "Device",
     "DeviceRole",
     "Exam",
+    "Interruption",
     "ExamSession",
     "LoginAttempt",
     "Notice",
+    "PairingToken",
     "PhaseAnnouncement",
+    "ProctorEvent",
     "Question",
     "Role",
     "SessionKind",

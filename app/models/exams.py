@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -27,6 +27,10 @@ class Exam(IdMixin, Base):
     support_hours: Mapped[str] = mapped_column(String(200), default="")
     rules_text: Mapped[str] = mapped_column(Text, default="")
     self_registration: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Interruption policy during answering (seed: 不得退出视频录制过程; a common rule: back within 2 minutes,
+    # at most once). More interruptions than the limit, or one longer than the grace, terminate the sitting.
+    interruption_limit: Mapped[int] = mapped_column(Integer, default=1)
+    interruption_grace_seconds: Mapped[int] = mapped_column(Integer, default=120)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -10,7 +10,9 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -56,4 +58,9 @@ class Device(IdMixin, Base):
     role: Mapped[DeviceRole] = mapped_column(Enum(DeviceRole, native_enum=False, length=8))
     created_at: Mapped[datetime]
     superseded_at: Mapped[datetime | None]
+    # Presence: online while connected_at is set, disconnected_at is not, and heartbeats keep last_seen_at fresh.
+    connected_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+    # The last heartbeat's telemetry: battery, charging, network, free_storage, visibility.
+    telemetry: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

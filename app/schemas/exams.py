@@ -40,6 +40,8 @@ class ExamCreate(_ExamFields):
     support_hours: str = Field(default="", max_length=200)
     rules_text: str = Field(default="", max_length=20000, description="诚信承诺 / conduct rules accepted on confirmation")
     self_registration: bool = False
+    interruption_limit: int = Field(default=1, ge=0, le=100, description="interruptions allowed while answering")
+    interruption_grace_seconds: int = Field(default=120, ge=0, le=3600, description="longest allowed interruption")
 
 
 class ExamUpdate(_ExamFields):
@@ -56,6 +58,8 @@ class ExamUpdate(_ExamFields):
     support_hours: str | None = Field(default=None, max_length=200)
     rules_text: str | None = Field(default=None, max_length=20000)
     self_registration: bool | None = None
+    interruption_limit: int | None = Field(default=None, ge=0, le=100)
+    interruption_grace_seconds: int | None = Field(default=None, ge=0, le=3600)
 
 
 class Support(Output):
@@ -77,6 +81,8 @@ class ExamOut(Output):
     support: Support
     rules_text: str
     self_registration: bool
+    interruption_limit: int
+    interruption_grace_seconds: int
 
     @classmethod
     def of(cls, exam: Exam) -> ExamOut:
@@ -93,6 +99,8 @@ class ExamOut(Output):
             support=Support(phone=exam.support_phone, qq=exam.support_qq, wechat=exam.support_wechat, hours=exam.support_hours),
             rules_text=exam.rules_text,
             self_registration=exam.self_registration,
+            interruption_limit=exam.interruption_limit,
+            interruption_grace_seconds=exam.interruption_grace_seconds,
         )
 
 

@@ -11,18 +11,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import Candidate, Device, DeviceRole, ExamSession, Role, Sitting
+from app.adapters.hub import device_channel, sitting_channel
+from app.db import publish_after_commit
+from app.models import Candidate, Device, DeviceRole, ExamSession, ProctorEvent, Role, Sitting
 from app.services import auth
 from app.services.audit import Actor, record
 from app.services.candidates import SittingView, view_of
 from app.services.lifecycle import FINAL_STATES, SittingState, state_of
 
 
-def mark_face_passed(sitting: Sitting, *, view_state: SittingState, now: datetime) -> bool:
-    """The waiting-room face gate passed (face issue). Counts only while waiting."""
-    if view_state not in (SittingState.waiting, SittingState.ready):
+def _announce(db: AsyncSession, view: SittingView, state: SittingState, **extra: object) -> None:
+    publish_after_commit(db, sitting_channel(view.sitting.id), {"type": "sitting.state", "sitting_id": str(view.sitting.id), "state": state.value, **extra})
+
+
+def mark_face_passed(db: AsyncSession, *, view: SittingView, now: datetime) -> bool:
+    """The waiting-room face gate passed (face issue calls this). Counts only while waiting; readiness
+    then needs both phones online (app.services.presence.refresh_readiness)."""
+    if view.state not in (SittingState.waiting, SittingState.ready):
         return False
-    sitting.face_passed_at = now
+    view.sitting.face_passed_at = now
+    record(db, at=now, actor=Actor("system"), action="sitting.face_passed", target_kind="sitting", target_id=view.sitting.id)
     return True
 
 
@@ -31,6 +39,7 @@ def mark_ready(db: AsyncSession, *, view: SittingView, now: datetime) -> Sitting
     if view.state is SittingState.waiting and view.sitting.ready_at is None:
         view.sitting.ready_at = now
         record(db, at=now, actor=Actor("system"), action="sitting.ready", target_kind="sitting", target_id=view.sitting.id)
+        _announce(db, view, SittingState.ready)
         return SittingState.ready
     return view.state
 
@@ -41,15 +50,20 @@ def stop_recording(db: AsyncSession, *, view: SittingView, now: datetime, actor:
         raise errors.SittingClosed()
     view.sitting.recording_stopped_at = now
     record(db, at=now, actor=actor, action="sitting.recording.stop", target_kind="sitting", target_id=view.sitting.id)
+    _announce(db, view, SittingState.recorded, command="stop")
     return SittingState.recorded
 
 
-def terminate(db: AsyncSession, *, view: SittingView, reason: str, now: datetime, actor: Actor) -> SittingState:
-    """Interruption policy broken (realtime issue) or an ops decision."""
+def terminate(
+    db: AsyncSession, *, view: SittingView, reason: str, now: datetime, actor: Actor, at: datetime | None = None
+) -> SittingState:
+    """Interruption policy broken (realtime issue) or an ops decision. `at` is when the rule was broken
+    (a late detection terminates as of that moment, so the state does not depend on when it was noticed)."""
     if view.state in FINAL_STATES:
         return view.state
-    view.sitting.terminated_at, view.sitting.terminated_reason = now, reason
-    record(db, at=now, actor=actor, action="sitting.terminate", target_kind="sitting", target_id=view.sitting.id, details={"reason": reason})
+    view.sitting.terminated_at, view.sitting.terminated_reason = at or now, reason
+    record(db, at=now, actor=actor, action="sitting.terminate", target_kind="sitting", target_id=view.sitting.id, details={"reason": reason, "at": (at or now).isoformat()})
+    _announce(db, view, SittingState.terminated, reason=reason, command="stop")
     return SittingState.terminated
 
 
@@ -59,6 +73,7 @@ def mark_uploaded(db: AsyncSession, *, view: SittingView, now: datetime) -> Sitt
         return view.state
     view.sitting.uploaded_at = now
     record(db, at=now, actor=Actor("system"), action="sitting.uploaded", target_kind="sitting", target_id=view.sitting.id)
+    _announce(db, view, SittingState.uploaded)
     return SittingState.uploaded
 
 
@@ -76,6 +91,9 @@ async def login_device(
     for old in previous:
         old.superseded_at = now
         await auth.revoke_device_tokens(db, device_id=old.id, now=now)
+        db.add(ProctorEvent(sitting_id=view.sitting.id, device_id=old.id, source="server", kind="device_superseded", at=now, details={"role": role.value}))
+        # The old phone's socket is told why and closed (wherever it is connected).
+        publish_after_commit(db, device_channel(old.id), {"type": "command", "command": "close", "reason": "superseded"})
     device = Device(sitting_id=view.sitting.id, candidate_id=candidate.id, role=role, created_at=now)
     db.add(device)
     await db.flush()
