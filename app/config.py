@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = 1.0
     token_ttl_hours: int = 24 * 14
+    # Phones send a heartbeat every heartbeat_seconds; silence longer than presence_timeout_seconds = offline.
+    heartbeat_seconds: int = Field(default=10, ge=1)
+    presence_timeout_seconds: int = Field(default=30, ge=2)
+    ws_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     log_json: bool = True

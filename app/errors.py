@@ -96,6 +96,18 @@ QuestionNotRevealed = _error("QuestionNotRevealed", 403, "question_not_revealed"
 NotPractice = _error("NotPractice", 409, "not_practice", "只有练习场次可以随时开始", "Only practice sessions start on demand")
 SittingClosed = _error("SittingClosed", 409, "sitting_closed", "本场考试已结束或已无法进入", "This sitting is over or can no longer be entered")
 
+# --- devices, pairing, realtime -----------------------------------------------------------------
+PairingTokenUnknown = _error("PairingTokenUnknown", 404, "pairing_token_unknown", "二维码无效，请在主机位重新生成", "Unknown pairing code; generate a new one on the main phone")
+PairingTokenUsed = _error("PairingTokenUsed", 409, "pairing_token_used", "二维码已被使用，请在主机位重新生成", "This pairing code was already used; generate a new one on the main phone")
+PairingTokenExpired = _error("PairingTokenExpired", 410, "pairing_token_expired", "二维码已过期，请在主机位重新生成", "This pairing code expired; generate a new one on the main phone")
+PairingOtherCandidate = _error("PairingOtherCandidate", 403, "pairing_other_candidate", "该手机已登录为其他考生的设备，不能扫描此二维码", "This phone is logged in for another candidate and cannot use this pairing code")
+MainDeviceOnly = _error("MainDeviceOnly", 403, "main_device_only", "只有主机位可以生成配对二维码", "Only the main phone can create a pairing code")
+MalformedMessage = _error("MalformedMessage", 400, "malformed_message", "消息格式错误", "Malformed message")
+UnknownMessageType = _error("UnknownMessageType", 400, "unknown_message_type", "未知的消息类型", "Unknown message type")
+FrameTooLarge = _error("FrameTooLarge", 413, "frame_too_large", "消息过大", "Message too large")
+NotYourDevice = _error("NotYourDevice", 403, "not_your_device", "消息中的设备或考生与当前登录不符", "The message names another device or candidate")
+UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知的事件类型", "Unknown event kind")
+
 # --- roster ----------------------------------------------------------------------------------------
 RosterRejected = _error("RosterRejected", 422, "roster_rejected", "名单中有错误行，未导入任何考生", "The roster has rejected rows; nothing was imported")
 RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单文件无法读取（需为 CSV，且含表头：姓名、身份证号、手机号）", "Unreadable roster (a CSV with a header: name, id_number, phone)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.adapters.hub import Hub, MemoryHub
 from app.adapters.storage import open_object_store
-from app.api import auth, candidate, device, exams, roster, sessions, staff, system
+from app.api import auth, candidate, device, devices, exams, roster, sessions, staff, system, ws
 from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
 from app.clock import Clock, FileClock, SystemClock
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             clock=clock,
             leadership=leadership,
             tick_seconds=settings.scheduler_tick_seconds,
+            presence_timeout=timedelta(seconds=settings.presence_timeout_seconds),
         )
         if settings.scheduler_enabled:
             app.state.scheduler.start()
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock
     install_error_handlers(app)
     app.add_middleware(AccessLog)
-    for module in (system, auth, exams, sessions, roster, staff, candidate, device):
+    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, ws):
         declare_common_responses(module.router)
         app.include_router(module.router)
     _add_bearer_scheme(app)

@@ -8,7 +8,7 @@ connection (released by the server if the process dies); with SQLite there is on
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,7 +20,7 @@ from app.adapters.hub import Hub
 from app.clock import Clock
 from app.db import transaction
 from app.logs import get_logger
-from app.services import phases
+from app.services import phases, presence
 
 log = get_logger(__name__)
 
@@ -109,15 +109,29 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now:
     return announced
 
 
+async def sweep_presence(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now: datetime, timeout: timedelta) -> int:
+    """Phones silent past the timeout go offline; interruptions past their grace break the policy."""
+    async with transaction(sessionmaker, hub) as db:
+        return await presence.sweep(db, now=now, timeout=timeout)
+
+
 class Scheduler:
     def __init__(
-        self, *, sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, clock: Clock, leadership: Leadership, tick_seconds: float
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        clock: Clock,
+        leadership: Leadership,
+        tick_seconds: float,
+        presence_timeout: timedelta = timedelta(seconds=30),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._hub = hub
         self._clock = clock
         self._leadership = leadership
         self._tick_seconds = tick_seconds
+        self._presence_timeout = presence_timeout
         self._aps = AsyncIOScheduler()
         self._lock = asyncio.Lock()
         self.is_leader = False
@@ -128,7 +142,10 @@ class Scheduler:
                 self.is_leader = await self._leadership.hold()
                 if not self.is_leader:
                     return 0
-                return await run_due(self._sessionmaker, self._hub, self._clock.now())
+                now = self._clock.now()
+                announced = await run_due(self._sessionmaker, self._hub, now)
+                await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
+                return announced
             except Exception:
                 log.exception("scheduler.tick.failed")
                 return 0

@@ -72,7 +72,7 @@ async def find_due(db: AsyncSession, *, now: datetime) -> list[Due]:
         .join(ExamSession, ExamSession.id == Sitting.session_id)
         .where(ExamSession.kind == SessionKind.practice, Sitting.started_at <= now, Sitting.started_at > now - PRACTICE_SPAN)
     )
-    for sitting, session in practice.tuples():
+    for sitting, session in practice:
         for phase, at in _boundaries(windows_for(session, sitting)):
             if at <= now:
                 candidates.append(Due(f"sitting:{sitting.id}:{phase.value}", phase, at, session.id, sitting.id))

@@ -133,3 +133,7 @@ async def get_sitting_for_device(db: AsyncSession, *, device: Device, now: datet
     if row is None:
         raise errors.SittingNotFound()
     return view_of(row.ExamSession, row.Sitting, now)
+
+
+async def get_sitting_row(db: AsyncSession, sitting_id: object) -> Sitting | None:
+    return await db.get(Sitting, sitting_id)

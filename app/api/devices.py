@@ -1,0 +1,111 @@
+"""Phones: QR pairing, events sent over REST (after a reconnect), manual early stop; ops read the event log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+
+from app import errors
+from app.api.deps import DB, DeviceUser, Now, SettingsDep, Staff
+from app.api.ws import apply_device_event
+from app.models import DeviceRole
+from app.schemas.auth import TokenOut
+from app.schemas.candidates import SittingOut
+from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut
+from app.services import pairing, presence, proctoring, sittings
+from app.services.auth import authenticate
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+
+class PairingClaimOut(TokenOut):
+    device_id: uuid.UUID
+    sitting_id: uuid.UUID
+
+
+class ProctorEventOut(BaseModel):
+    at: datetime
+    client_at: datetime | None
+    source: str
+    kind: str
+    device_id: uuid.UUID | None
+    details: dict
+
+
+@router.post(
+    "/device/pairing",
+    response_model=PairingOfferOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors.responses(errors.MainDeviceOnly, errors.SittingClosed, errors.SittingNotFound),
+)
+async def offer_pairing(principal: DeviceUser, db: DB, now: Now, settings: SettingsDep) -> PairingOfferOut:
+    """Main phone: a single-use pairing code (valid 120 s) as a URL and an SVG QR code for the aux phone."""
+    assert principal.device is not None
+    offer = await pairing.offer(db, main=principal.device, base_url=settings.public_base_url, now=now)
+    return PairingOfferOut(token=offer.token, url=offer.url, qr_svg=offer.qr_svg, expires_at=offer.expires_at)
+
+
+@router.post(
+    "/pairing/claim",
+    response_model=PairingClaimOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors.responses(
+        errors.PairingTokenUnknown, errors.PairingTokenUsed, errors.PairingTokenExpired, errors.PairingOtherCandidate, errors.SittingClosed
+    ),
+)
+async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now, settings: SettingsDep) -> PairingClaimOut:
+    """Aux phone: claim the code from the QR URL and become the candidate's aux camera (no typing).
+    A phone already logged in for another candidate (its token sent as Bearer) is refused."""
+    header = request.headers.get("authorization", "")
+    current = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else ""
+    claimer = await authenticate(db, token=current, now=now) if current else None
+    device, issued = await pairing.claim(db, token=body.token, claimer=claimer, now=now, ttl=timedelta(hours=settings.token_ttl_hours))
+    return PairingClaimOut(token=issued.token, role=issued.role, expires_at=issued.expires_at, device_id=device.id, sitting_id=device.sitting_id)
+
+
+@router.post(
+    "/device/events",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors.responses(errors.UnknownEventKind),
+)
+async def post_event(body: EventIn, principal: DeviceUser, db: DB, now: Now) -> None:
+    """Record a phone event (app hidden, call, lock, charger, network, battery, camera…) stamped with server time."""
+    assert principal.device is not None
+    if body.kind not in proctoring.DEVICE_EVENT_KINDS:
+        raise errors.UnknownEventKind(details={"kind": body.kind})
+    await apply_device_event(db, device_id=principal.device.id, kind=body.kind, client_at=body.client_at, details=body.details, now=now)
+
+
+@router.post(
+    "/device/stop",
+    response_model=SittingOut,
+    responses=errors.responses(errors.MainDeviceOnly, errors.SittingClosed),
+)
+async def stop_early(principal: DeviceUser, db: DB, now: Now) -> SittingOut:
+    """Main phone: stop answering before the end (after the candidate confirmed); both phones are told to stop."""
+    assert principal.device is not None
+    if principal.device.role is not DeviceRole.main:
+        raise errors.MainDeviceOnly()
+    view, exam = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)
+    sittings.stop_recording(db, view=view, now=now, actor=principal.actor)
+    view, _ = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)
+    return SittingOut.of(view, exam.timezone, now)
+
+
+@router.get(
+    "/ops/sittings/{sitting_id}/events",
+    response_model=list[ProctorEventOut],
+    responses=errors.responses(errors.SittingNotFound),
+    tags=["ops: sessions"],
+)
+async def sitting_events(sitting_id: uuid.UUID, principal: Staff, db: DB) -> list[ProctorEventOut]:
+    """Proctoring events of a sitting in server-time order (for reviewers)."""
+    if await sittings.get_sitting_row(db, sitting_id) is None:
+        raise errors.SittingNotFound()
+    return [ProctorEventOut.model_validate(e, from_attributes=True) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
+
+
+

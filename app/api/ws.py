@@ -1,0 +1,349 @@
+"""The realtime channel: one WebSocket per phone at /api/v1/ws (token in `?token=` or a Bearer header).
+
+Close codes: 4401 not authenticated or token invalid · 4409 superseded by a newer phone of the same role ·
+4410 the sitting is over · 4408 no message within the presence timeout · 1009 message too large.
+Protocol errors that do not end the connection come back as {"type": "error", "code", "message", "message_en"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect
+
+from app import errors
+from app.adapters.hub import device_channel, session_channel, sitting_channel
+from app.config import Settings
+from app.db import transaction
+from app.logs import get_logger
+from app.models import Device, Role
+from app.schemas.candidates import SittingOut
+from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
+from app.services import presence, proctoring
+from app.services.auth import Principal, authenticate
+from app.services.candidates import SittingView
+from app.services.lifecycle import FINAL_STATES, SittingState, facts_of, sitting_state
+
+log = get_logger(__name__)
+router = APIRouter()
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TIMEOUT = 4408
+CLOSE_SUPERSEDED = 4409
+CLOSE_SITTING_OVER = 4410
+CLOSE_TOO_LARGE = 1009
+
+
+class ConnectionState(enum.Enum):
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+_TRANSITIONS = {
+    ConnectionState.CONNECTING: {ConnectionState.OPEN, ConnectionState.CLOSED},
+    ConnectionState.OPEN: {ConnectionState.CLOSED},
+    ConnectionState.CLOSED: set(),
+}
+
+
+def _ms(moment: datetime) -> float:
+    return round(moment.timestamp() * 1000, 3)
+
+
+class Connection:
+    """One phone's socket. Illegal state transitions raise: a closed connection never sends again."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+        self.state = ConnectionState.CONNECTING
+        app = websocket.app
+        self.settings: Settings = app.state.settings
+        self.sessionmaker = app.state.sessionmaker
+        self.hub = app.state.hub
+        self.clock = app.state.clock
+        self.timeout = timedelta(seconds=self.settings.presence_timeout_seconds)
+        self.send_lock = asyncio.Lock()
+        self.device: Device | None = None
+        self.principal: Principal | None = None
+        self.view: SittingView | None = None
+        self.timezone = "Asia/Shanghai"
+        self.last_write: datetime | None = None
+        self.peer_online = False
+
+    def _move(self, target: ConnectionState) -> None:
+        if target not in _TRANSITIONS[self.state]:
+            raise RuntimeError(f"websocket connection: {self.state.value} → {target.value} is not allowed")
+        self.state = target
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.state is not ConnectionState.OPEN:
+            return
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+
+    async def error(self, error: errors.DualcamError) -> None:
+        await self.send({"type": "error", **error.body()["error"]})
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.state is ConnectionState.CLOSED:
+            return
+        was_open = self.state is ConnectionState.OPEN
+        self._move(ConnectionState.CLOSED)
+        if was_open:
+            with contextlib.suppress(Exception):  # the peer may already be gone
+                await self.ws.close(code=code, reason=reason)
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def open(self) -> bool:
+        await self.ws.accept()
+        self._move(ConnectionState.OPEN)
+        token = self.ws.query_params.get("token") or _bearer(self.ws.headers.get("authorization", ""))
+        if not token:
+            await self.error(errors.NotAuthenticated())
+            await self.close(CLOSE_UNAUTHENTICATED, "not_authenticated")
+            return False
+        now = self.clock.now()
+        async with transaction(self.sessionmaker, self.hub) as db:
+            principal = await authenticate(db, token=token, now=now)
+            if principal is None or principal.role is not Role.device or principal.device is None:
+                error: errors.DualcamError = errors.InvalidToken() if principal is None else errors.Forbidden()
+                await self.error(error)
+                await self.close(CLOSE_UNAUTHENTICATED, error.code)
+                return False
+            self.principal, self.device = principal, principal.device
+            view, exam = await presence.load_view(db, sitting_id=self.device.sitting_id, now=now)
+            self.timezone = exam.timezone
+            if view.state in FINAL_STATES:
+                await self._hello(view, now, peer_online=False)
+                await self.error(errors.SittingClosed())
+                await self.close(CLOSE_SITTING_OVER, "sitting_closed")
+                return False
+            self.view = await presence.connect(db, device=self.device, now=now, timeout=self.timeout)
+            devices = await presence.active_devices(db, sitting_id=self.device.sitting_id)
+            peer = next((d for role, d in devices.items() if role is not self.device.role), None)
+            self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
+            self.last_write = now
+        return True
+
+    def channels(self) -> tuple[str, ...]:
+        assert self.device is not None and self.view is not None
+        return (sitting_channel(self.device.sitting_id), session_channel(self.view.session.id), device_channel(self.device.id))
+
+    async def hello(self) -> None:
+        """Sent once subscribed, so nothing published after the phone reads `hello` can be missed."""
+        assert self.view is not None
+        now = self.clock.now()
+        await self._reload()
+        await self._hello(self.view, now, peer_online=self.peer_online)
+
+    async def _hello(self, view: SittingView, now: datetime, *, peer_online: bool) -> None:
+        assert self.device is not None
+        await self.send(
+            {
+                "type": "hello",
+                "server_time": now.isoformat(),
+                "epoch_ms": _ms(now),
+                "device": {"id": str(self.device.id), "role": self.device.role.value},
+                "sitting": SittingOut.of(view, self.timezone, now).model_dump(mode="json"),
+                "peer": {"online": peer_online},
+                "heartbeat_seconds": self.settings.heartbeat_seconds,
+                "presence_timeout_seconds": self.settings.presence_timeout_seconds,
+            }
+        )
+
+    async def finish(self, reason: str) -> None:
+        """The socket ended: the phone is offline as of now (unless it was replaced)."""
+        if self.device is None:
+            return
+        with contextlib.suppress(Exception):
+            async with transaction(self.sessionmaker, self.hub) as db:
+                device = await db.get(Device, self.device.id)
+                if device is not None:
+                    await presence.disconnect(db, device=device, now=self.clock.now(), timeout=self.timeout, reason=reason)
+
+    # --- hub → phone -------------------------------------------------------------------------------------
+
+    async def pump(self, messages: AsyncIterator[dict[str, Any]]) -> None:
+        async for message in messages:
+            if not await self.deliver(message):
+                return
+
+    async def deliver(self, message: dict[str, Any]) -> bool:
+        kind = message.get("type")
+        if kind == "command" and message.get("reason") == "superseded":
+            await self.send(message)
+            await self.close(CLOSE_SUPERSEDED, "superseded")
+            return False
+        if kind == "sitting.state":
+            await self._reload()
+        if kind == "phase" and message.get("sitting_id") not in (None, str(self.device.sitting_id if self.device else "")):
+            return True
+        if kind == "phase" and "questions" in message:
+            message = self._questions_for_me(message)
+        await self.send(message)
+        return True
+
+    def _questions_for_me(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The answer-start push carries the question; a phone whose sitting is absent never receives it."""
+        assert self.view is not None
+        state = sitting_state(self.view.windows, facts_of(self.view.sitting), self.clock.now())
+        if state in (SittingState.answering, SittingState.recorded):
+            return message
+        return {k: v for k, v in message.items() if k != "questions"} | {"state": state.value}
+
+    async def _reload(self) -> None:
+        assert self.device is not None
+        async with transaction(self.sessionmaker) as db:
+            self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
+
+    # --- phone → server --------------------------------------------------------------------------------
+
+    async def receive_loop(self) -> str:
+        while self.state is ConnectionState.OPEN:
+            try:
+                raw = await asyncio.wait_for(self.ws.receive(), timeout=self.settings.presence_timeout_seconds)
+            except TimeoutError:
+                await self.close(CLOSE_TIMEOUT, "timeout")
+                return "heartbeat_timeout"
+            if raw["type"] == "websocket.disconnect":
+                self._move(ConnectionState.CLOSED)
+                return "socket_closed"
+            text = raw.get("text")
+            if text is None:
+                await self.error(errors.MalformedMessage())
+                continue
+            if len(text.encode()) > self.settings.ws_max_message_bytes:
+                await self.error(errors.FrameTooLarge())
+                await self.close(CLOSE_TOO_LARGE, "frame_too_large")
+                return "frame_too_large"
+            try:
+                await self.handle(text)
+            except errors.DualcamError as exc:
+                await self.error(exc)
+        return "closed"
+
+    async def handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError as exc:
+            raise errors.MalformedMessage() from exc
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise errors.MalformedMessage()
+        handler = _HANDLERS.get(message["type"])
+        if handler is None:
+            raise errors.UnknownMessageType(details={"type": message["type"][:64]})
+        model, method = handler
+        try:
+            parsed = model.model_validate(message)
+        except ValidationError as exc:
+            raise errors.MalformedMessage(details=[{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]) from exc
+        await method(self, parsed)
+
+    async def on_ping(self, ping: TimePing) -> None:
+        t1 = self.clock.now()
+        await self.send({"type": "time.pong", "t0": ping.t0, "t1": _ms(t1), "t2": _ms(self.clock.now())})
+
+    def _mine(self, device_id: Any, candidate_id: Any = None) -> None:
+        assert self.device is not None
+        if (device_id is not None and device_id != self.device.id) or (candidate_id is not None and candidate_id != self.device.candidate_id):
+            raise errors.NotYourDevice()
+
+    async def on_heartbeat(self, beat: Heartbeat) -> None:
+        self._mine(beat.device_id, beat.candidate_id)
+        now = self.clock.now()
+        telemetry = beat.telemetry()
+        assert self.device is not None
+        # Heartbeats refresh presence in the database at most every few seconds (10,000 phones) unless
+        # something a proctor cares about changed.
+        changed = any(self.device.telemetry.get(k) != telemetry.get(k) for k in ("charging", "network", "visibility") if k in telemetry)
+        if not changed and self.last_write is not None and now - self.last_write < timedelta(seconds=self.settings.heartbeat_seconds / 2):
+            return
+        async with transaction(self.sessionmaker, self.hub) as db:
+            device = await db.get_one(Device, self.device.id)
+            await presence.heartbeat(db, device=device, telemetry=telemetry, now=now)
+            if device.disconnected_at is not None and device.superseded_at is None:
+                # The sweep marked us offline (e.g. a long network stall) but the socket survived: back online.
+                await presence.connect(db, device=device, now=now, timeout=self.timeout)
+            else:
+                view, _ = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
+                await presence.refresh_readiness(db, view=view, now=now, timeout=self.timeout)
+            self.device.telemetry = dict(device.telemetry)
+        self.last_write = now
+
+    async def on_event(self, event: Event) -> None:
+        self._mine(event.device_id)
+        await record_device_event(self, kind=event.kind, client_at=event.client_at, details=event.details)
+
+    async def on_recording(self, message: Recording) -> None:
+        await record_device_event(self, kind=message.type.replace(".", "_"), client_at=message.client_at, details=message.details)
+
+
+async def record_device_event(conn: Connection, *, kind: str, client_at: datetime | None, details: dict[str, Any]) -> None:
+    if kind not in proctoring.DEVICE_EVENT_KINDS:
+        raise errors.UnknownEventKind(details={"kind": kind})
+    assert conn.device is not None
+    now = conn.clock.now()
+    async with transaction(conn.sessionmaker, conn.hub) as db:
+        await apply_device_event(db, device_id=conn.device.id, kind=kind, client_at=client_at, details=details, now=now)
+
+
+async def apply_device_event(db: Any, *, device_id: Any, kind: str, client_at: datetime | None, details: dict[str, Any], now: datetime) -> None:
+    device = await db.get_one(Device, device_id)
+    await proctoring.device_event(db, device=device, kind=kind, now=now, client_at=client_at, details=details)
+    view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
+    await proctoring.enforce(db, view=view, exam=exam, now=now)
+
+
+_HANDLERS: dict[str, tuple[type, Any]] = {
+    "time.ping": (TimePing, Connection.on_ping),
+    "heartbeat": (Heartbeat, Connection.on_heartbeat),
+    "event": (Event, Connection.on_event),
+    "recording.started": (Recording, Connection.on_recording),
+    "recording.stopped": (Recording, Connection.on_recording),
+}
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@router.websocket("/api/v1/ws")
+async def realtime(websocket: WebSocket) -> None:
+    conn = Connection(websocket)
+    try:
+        if not await conn.open():
+            return
+    except WebSocketDisconnect:
+        await conn.finish("socket_closed")
+        return
+    reason = "closed"
+    try:
+        async with conn.hub.subscribe(*conn.channels()) as messages:
+            await conn.hello()
+            pump = asyncio.create_task(conn.pump(messages))
+            receive = asyncio.create_task(conn.receive_loop())
+            try:
+                done, _ = await asyncio.wait({pump, receive}, return_when=asyncio.FIRST_COMPLETED)
+                reason = receive.result() if receive in done else "superseded"
+            finally:
+                for task in (pump, receive):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                        await task
+    except WebSocketDisconnect:
+        reason = "socket_closed"
+    finally:
+        if conn.state is ConnectionState.OPEN:
+            await conn.close(1000)
+        await conn.finish(reason)

@@ -1,0 +1,71 @@
+"""QR pairing (the 小艺帮 way): the main phone shows a single-use, short-lived code; the aux phone that opens
+`{public_base_url}/aux/#pair=<token>` becomes the candidate's aux camera without typing anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import segno
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.adapters.hub import sitting_channel
+from app.db import publish_after_commit
+from app.models import Device, DeviceRole, PairingToken
+from app.security import new_token, token_digest
+from app.services import auth, proctoring, sittings
+from app.services.auth import Principal
+from app.services.candidates import get_candidate, get_sitting
+from app.services.lifecycle import FINAL_STATES
+
+PAIRING_TTL = timedelta(seconds=120)
+
+
+@dataclass(frozen=True, slots=True)
+class PairingOffer:
+    token: str
+    url: str
+    qr_svg: str
+    expires_at: datetime
+
+
+def pairing_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/aux/#pair={token}"
+
+
+async def offer(db: AsyncSession, *, main: Device, base_url: str, now: datetime) -> PairingOffer:
+    if main.role is not DeviceRole.main:
+        raise errors.MainDeviceOnly()
+    view = await get_sitting(db, candidate_id=main.candidate_id, sitting_id=main.sitting_id, now=now)
+    if view.state in FINAL_STATES:
+        raise errors.SittingClosed()
+    token = new_token("pair")
+    expires_at = now + PAIRING_TTL
+    db.add(PairingToken(token_hash=token_digest(token), sitting_id=main.sitting_id, candidate_id=main.candidate_id, created_by_device_id=main.id, created_at=now, expires_at=expires_at))
+    url = pairing_url(base_url, token)
+    svg = segno.make(url, error="m").svg_inline(scale=6, border=2, title="dualcam 辅机位配对 / aux pairing")
+    return PairingOffer(token=token, url=url, qr_svg=svg, expires_at=expires_at)
+
+
+async def claim(
+    db: AsyncSession, *, token: str, claimer: Principal | None, now: datetime, ttl: timedelta
+) -> tuple[Device, auth.IssuedToken]:
+    """The aux phone claims the code. A phone already logged in for another candidate is refused."""
+    row = await db.scalar(select(PairingToken).where(PairingToken.token_hash == token_digest(token)))
+    if row is None:
+        raise errors.PairingTokenUnknown()
+    if claimer is not None and claimer.candidate is not None and claimer.candidate.id != row.candidate_id:
+        raise errors.PairingOtherCandidate()
+    if row.used_at is not None:
+        raise errors.PairingTokenUsed()
+    if now >= row.expires_at:
+        raise errors.PairingTokenExpired()
+    candidate = await get_candidate(db, row.candidate_id)
+    view = await get_sitting(db, candidate_id=row.candidate_id, sitting_id=row.sitting_id, now=now)
+    device, issued = await sittings.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
+    row.used_at, row.used_by_device_id = now, device.id
+    proctoring.record(db, sitting_id=row.sitting_id, device_id=device.id, source="server", kind="paired", now=now)
+    publish_after_commit(db, sitting_channel(row.sitting_id), {"type": "pair.status", "paired": True, "aux_device_id": str(device.id), "at": now.isoformat()})
+    return device, issued

@@ -1,0 +1,99 @@
+"""Proctoring events from phones and from the server, interruptions, and the interruption policy in force."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Device, Exam, Interruption, ProctorEvent
+from app.services import sittings
+from app.services.audit import SYSTEM
+from app.services.candidates import SittingView
+from app.services.interruptions import Breach, Policy, Stretch, breach
+from app.services.lifecycle import SittingState
+
+# What a phone may report. Leaving/returning pairs open and close an interruption of that reason.
+DEVICE_EVENT_KINDS = frozenset(
+    {
+        "app_hidden", "app_visible", "call_started", "call_ended", "screen_locked", "screen_unlocked",
+        "charger_plugged", "charger_unplugged", "battery_low", "camera_error", "microphone_error",
+        "network_lost", "network_restored", "recording_started", "recording_stopped",
+    }
+)  # fmt: skip
+LEAVING = {"app_hidden": "away", "call_started": "call", "screen_locked": "lock"}
+RETURNING = {"app_visible": "away", "call_ended": "call", "screen_unlocked": "lock"}
+
+
+def record(
+    db: AsyncSession,
+    *,
+    sitting_id: uuid.UUID,
+    device_id: uuid.UUID | None,
+    source: str,
+    kind: str,
+    now: datetime,
+    client_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> ProctorEvent:
+    event = ProctorEvent(sitting_id=sitting_id, device_id=device_id, source=source, kind=kind, at=now, client_at=client_at, details=details or {})
+    db.add(event)
+    return event
+
+
+async def open_interruption(db: AsyncSession, *, device: Device, reason: str, now: datetime) -> None:
+    if await _open(db, device_id=device.id, reason=reason) is None:
+        db.add(Interruption(sitting_id=device.sitting_id, device_id=device.id, reason=reason, started_at=now))
+        await db.flush()
+
+
+async def close_interruption(db: AsyncSession, *, device: Device, reason: str, now: datetime) -> None:
+    interruption = await _open(db, device_id=device.id, reason=reason)
+    if interruption is not None:
+        interruption.ended_at = now
+
+
+async def _open(db: AsyncSession, *, device_id: uuid.UUID, reason: str) -> Interruption | None:
+    return await db.scalar(
+        select(Interruption).where(Interruption.device_id == device_id, Interruption.reason == reason, Interruption.ended_at.is_(None))
+    )
+
+
+async def device_event(
+    db: AsyncSession, *, device: Device, kind: str, now: datetime, client_at: datetime | None, details: dict[str, Any]
+) -> None:
+    record(db, sitting_id=device.sitting_id, device_id=device.id, source="device", kind=kind, now=now, client_at=client_at, details=details)
+    if kind in LEAVING:
+        await open_interruption(db, device=device, reason=LEAVING[kind], now=now)
+    elif kind in RETURNING:
+        await close_interruption(db, device=device, reason=RETURNING[kind], now=now)
+
+
+def policy_of(exam: Exam) -> Policy:
+    return Policy(limit=exam.interruption_limit, grace=timedelta(seconds=exam.interruption_grace_seconds))
+
+
+async def enforce(db: AsyncSession, *, view: SittingView, exam: Exam, now: datetime) -> Breach | None:
+    """Terminate the sitting if its interruptions broke the exam's policy while answering."""
+    if view.state not in (SittingState.answering, SittingState.recorded):
+        return None  # before answering nothing counts; final states stay as they are
+    rows = (await db.scalars(select(Interruption).where(Interruption.sitting_id == view.sitting.id))).all()
+    found = breach(
+        [Stretch(r.started_at, r.ended_at) for r in rows],
+        policy=policy_of(exam),
+        window_start=view.windows.answer_starts_at,
+        window_end=view.sitting.recording_stopped_at or view.windows.answer_ends_at,
+        now=now,
+    )
+    if found is not None:
+        record(db, sitting_id=view.sitting.id, device_id=None, source="server", kind="policy_broken", now=now, details={"reason": found.reason, "at": found.at.isoformat()})
+        sittings.terminate(db, view=view, reason=found.reason, now=now, actor=SYSTEM, at=found.at)
+    return found
+
+
+async def list_events(db: AsyncSession, *, sitting_id: uuid.UUID) -> list[ProctorEvent]:
+    query = select(ProctorEvent).where(ProctorEvent.sitting_id == sitting_id).order_by(ProctorEvent.at, ProctorEvent.id)
+    return list((await db.scalars(query)).all())
