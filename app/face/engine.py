@@ -1,0 +1,364 @@
+"""The face engine: detect (box, 5 landmarks, score), embed (unit vector), compare (cosine), per model pack.
+
+Both packs share the recognition path: insightface's ``norm_crop`` aligns the face from its 5 landmarks to the
+ArcFace 112×112 template and ``ArcFaceONNX`` runs the recogniser on onnxruntime. They differ in the detector: YuNet
+through OpenCV for ``sface``, SCRFD through ``insightface.app.FaceAnalysis`` for the buffalo packs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+from insightface.app import FaceAnalysis
+from insightface.model_zoo.arcface_onnx import ArcFaceONNX
+from insightface.utils.face_align import norm_crop
+
+from app.face import EmbeddingMismatch, FaceEngineBusy
+from app.face.images import decode_image, pad_border
+from app.face.packs import PackSpec, get_pack, require_pack
+from app.face.quality import Finding, assess
+from app.logs import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+# norm_crop calls scikit-image's deprecated SimilarityTransform.estimate on every alignment: without this filter each
+# verification prints a FutureWarning. It is insightface's to fix (scikit-image 2.2 removes the method; insightface is
+# pinned to 2.1 and scikit-image 0.26 is what it resolves to). Tests filter it in their own configuration.
+warnings.filterwarnings(
+    "ignore", message="`estimate` is deprecated", category=FutureWarning, module="insightface.utils.face_align"
+)
+
+# YuNet's cost grows with the input area: 16 ms at 640×480 against 5 ms at 320×240 here, while a candidate's face
+# (~150 px of a 640×480 capture) or an ID photo's stays far above its ~10 px floor at 320 (a face of 20 px in the
+# capture still counts for several_faces). Boxes and landmarks are scaled back, so alignment uses every pixel; the
+# similarities of tests/data/faces at 320 and 640 differ by < 0.05 (docs/face.md).
+YUNET_SIDE = 320
+YUNET_SCORE = 0.7
+YUNET_NMS = 0.3
+# SCRFD letterboxes into a square; 640 is insightface's own size for it.
+SCRFD_SIZE = (640, 640)
+SCRFD_SCORE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
+    # (5, 2) float32 in the ArcFace template's order: eye, eye, nose tip, mouth corner, mouth corner (image left first)
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    def moved(self, dx: float, dy: float) -> Face:
+        x1, y1, x2, y2 = self.box
+        return Face(
+            (x1 + dx, y1 + dy, x2 + dx, y2 + dy), self.landmarks + np.array([dx, dy], dtype=np.float32), self.score
+        )
+
+
+class FaceEngine(Protocol):
+    spec: PackSpec
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        """Faces in a BGR image, largest first."""
+        ...
+
+    def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """Unit-length embedding of one face found in ``image``."""
+        ...
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Cosine similarity of two embeddings of this pack."""
+        ...
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    # Spinning idle workers keep burning the cores that the API and the detector need between runs; on these shared
+    # 2-core machines that doubled the latency (DESIGN.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # SFace's graph lists its weights as inputs; ORT warns once per weight at load, which says nothing to us.
+    options.log_severity_level = 3
+    return options
+
+
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+class _ArcFaceRecogniser:
+    """Embedding and comparison shared by every pack: norm_crop alignment + an ArcFace-style ONNX recogniser."""
+
+    def __init__(self, recogniser: ArcFaceONNX) -> None:
+        self._recogniser = recogniser
+        self._size = int(recogniser.input_size[0])
+        self.dimension = int(recogniser.output_shape[-1])
+
+    def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        aligned = norm_crop(image, face.landmarks, image_size=self._size)
+        vector = np.asarray(self._recogniser.get_feat(aligned), dtype=np.float32).ravel()
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        if a.shape != (self.dimension,) or b.shape != (self.dimension,):
+            raise EmbeddingMismatch(f"embeddings {a.shape} and {b.shape}, this pack makes ({self.dimension},)")
+        return float(np.clip(np.dot(a, b), -1.0, 1.0))
+
+
+class SFacePack(_ArcFaceRecogniser):
+    """YuNet (OpenCV FaceDetectorYN) + SFace (ArcFaceONNX on onnxruntime). MIT + Apache-2.0."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.spec = get_pack("sface")
+        directory = require_pack(model_dir, self.spec)
+        self._detector = cv2.FaceDetectorYN.create(
+            str(directory / self.spec.detector.name), "", (YUNET_SIDE, YUNET_SIDE), YUNET_SCORE, YUNET_NMS, 50
+        )
+        # cv2's detector keeps its input size as state: one caller at a time.
+        self._detector_lock = threading.Lock()
+        self._detector_size = (YUNET_SIDE, YUNET_SIDE)
+        model = str(directory / self.spec.recogniser.name)
+        session = ort.InferenceSession(_weights_as_constants(model), session_options(), providers=PROVIDERS)
+        recogniser = ArcFaceONNX(model, session=session)
+        # SFace takes raw 0..255 RGB. insightface guesses mean/std from the first graph nodes, and a wrong guess
+        # (127.5/127.5) makes every pair score ~0.9: never leave it to the guess.
+        recogniser.input_mean, recogniser.input_std = 0.0, 1.0
+        super().__init__(recogniser)
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        height, width = image.shape[:2]
+        scale = min(1.0, YUNET_SIDE / max(height, width))
+        small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        size = (small.shape[1], small.shape[0])
+        with self._detector_lock:
+            if size != self._detector_size:  # resizing rebuilds the network's buffers: only when the size changes
+                self._detector.setInputSize(size)
+                self._detector_size = size
+            _, rows = self._detector.detect(small)
+        if rows is None:
+            return []
+        faces = []
+        # A row is x, y, w, h, then 5 landmarks (x, y) in the ArcFace order, then the score.
+        for row in rows:
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            faces.append(Face((x, y, x + w, y + h), landmarks, float(row[14])))
+        return sorted(faces, key=lambda f: f.width * f.height, reverse=True)
+
+
+def _weights_as_constants(model_file: str) -> bytes:
+    """The ONNX graph without its weights listed as graph inputs.
+
+    SFace (an MXNet export) lists every initializer as an input too, so ORT must treat the weights as overridable and
+    skips constant folding and the conv/batch-norm fusions: ~37 ms per embedding here instead of ~27 ms.
+    """
+    model = onnx.load(model_file)
+    weights = {initializer.name for initializer in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    serialized: bytes = model.SerializeToString()
+    return serialized
+
+
+class InsightfacePack(_ArcFaceRecogniser):
+    """SCRFD + ArcFace through insightface's FaceAnalysis (buffalo_s, buffalo_l). NON-COMMERCIAL weights."""
+
+    def __init__(self, model_dir: Path, pack: str) -> None:
+        self.spec = get_pack(pack)
+        # FaceAnalysis downloads from the internet when its model dir is missing: check our files first, then hand it
+        # the directory itself (an existing directory as `name` is used as is) with an explicit local root, so no
+        # path of it can reach ensure_available()'s download.
+        directory = require_pack(model_dir, self.spec).resolve()
+        analysis = FaceAnalysis(
+            name=str(directory),
+            root=str(Path(model_dir).resolve()),
+            allowed_modules=["detection", "recognition"],
+            providers=PROVIDERS,
+            sess_options=session_options(),
+        )
+        analysis.prepare(ctx_id=0, det_thresh=SCRFD_SCORE, det_size=SCRFD_SIZE)
+        self._detector = analysis.det_model
+        self._detector_lock = threading.Lock()
+        super().__init__(analysis.models["recognition"])
+        log.warning("face.pack.non_commercial", pack=pack, licence=self.spec.licence)
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        with self._detector_lock:
+            boxes, landmarks = self._detector.detect(image, max_num=0)
+        faces = [
+            Face((float(box[0]), float(box[1]), float(box[2]), float(box[3])), points.astype(np.float32), float(box[4]))
+            for box, points in zip(boxes, landmarks, strict=True)
+        ]
+        return sorted(faces, key=lambda f: f.width * f.height, reverse=True)
+
+
+_engines: dict[tuple[str, str], FaceEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def load_engine(model_dir: Path, pack: str = "sface") -> FaceEngine:
+    """The engine of a pack, loaded once per process and model directory (sessions are thread-safe to share)."""
+    key = (str(Path(model_dir).resolve()), pack)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            get_pack(pack)  # an unknown name fails here, before anything loads
+            started = time.perf_counter()
+            engine = SFacePack(Path(model_dir)) if pack == "sface" else InsightfacePack(Path(model_dir), pack)
+            _engines[key] = engine
+            log.info(
+                "face.pack.loaded", pack=pack, dir=key[0], threads=os.cpu_count(),
+                load_ms=round((time.perf_counter() - started) * 1000, 1),
+            )  # fmt: skip
+        return engine
+
+
+@dataclass(frozen=True, eq=False)
+class Located:
+    """Faces of a picture, largest first, in its coordinates (a face cut off by the frame reaches outside it)."""
+
+    image: np.ndarray
+    faces: list[Face]
+    # When the faces were only found with a border around the picture (tight crops): that bigger picture, and where
+    # the original's top-left corner sits in it. Embeddings are taken there, so no part of the face is cut off.
+    padded: np.ndarray | None = None
+    offset: tuple[int, int] = (0, 0)
+
+    def embed(self, engine: FaceEngine, index: int = 0) -> np.ndarray:
+        face = self.faces[index]
+        if self.padded is None:
+            return engine.embed(self.image, face)
+        return engine.embed(self.padded, face.moved(*self.offset))
+
+
+def locate(engine: FaceEngine, image: np.ndarray) -> Located:
+    faces = engine.analyze(image)
+    if faces:
+        return Located(image, faces)
+    padded = pad_border(image)
+    dx, dy = (padded.shape[1] - image.shape[1]) // 2, (padded.shape[0] - image.shape[0]) // 2
+    faces = [face.moved(-dx, -dy) for face in engine.analyze(padded)]
+    return Located(image, faces, padded, (dx, dy)) if faces else Located(image, [])
+
+
+@dataclass(frozen=True, eq=False)
+class Enrollment:
+    """A reference template (ID photo or enrolment capture); ``embedding`` is None when no face was found."""
+
+    embedding: np.ndarray | None
+    pack: str
+    faces: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """One probe against a reference. ``match`` is biometric only; ``findings`` coach the candidate: an attempt with
+    findings is a capture problem to retry, not a failed identity check."""
+
+    similarity: float | None
+    threshold: float
+    match: bool
+    pack: str
+    faces: int
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "threshold": self.threshold,
+            "match": self.match,
+            "pack": self.pack,
+            "faces": self.faces,
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+def enroll(engine: FaceEngine, image: np.ndarray) -> Enrollment:
+    """Template of the largest face of a reference picture, usually an ID photo (a tight crop is fine there)."""
+    located = locate(engine, image)
+    findings = assess(located.image, located.faces, tight_crop=True)
+    embedding = located.embed(engine) if located.faces else None
+    return Enrollment(embedding, engine.spec.name, len(located.faces), findings)
+
+
+def verify(engine: FaceEngine, probe: np.ndarray, reference: np.ndarray) -> VerifyResult:
+    """Compare the largest face of ``probe`` with a reference embedding of the same pack."""
+    threshold = engine.spec.threshold
+    located = locate(engine, probe)
+    findings = assess(located.image, located.faces)
+    if not located.faces:
+        return VerifyResult(None, threshold, False, engine.spec.name, 0, findings)
+    similarity = engine.compare(located.embed(engine), reference)
+    return VerifyResult(similarity, threshold, similarity >= threshold, engine.spec.name, len(located.faces), findings)
+
+
+class AsyncFaceEngine:
+    """The engine for the event loop: decoding and inference run on a small thread pool; excess calls are refused.
+
+    One worker by default: each inference already spreads over every core (intra_op threads), so parallel requests
+    would only contend. ``max_pending`` bounds calls queued or running; past it, ``FaceEngineBusy`` (retry later).
+    """
+
+    def __init__(self, engine: FaceEngine, *, workers: int = 1, max_pending: int = 8) -> None:
+        self.engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face")
+        self._max_pending = max_pending
+        self._pending = 0
+
+    @classmethod
+    async def load(cls, model_dir: Path, pack: str = "sface", **options: int) -> AsyncFaceEngine:
+        engine = await asyncio.to_thread(load_engine, model_dir, pack)
+        return cls(engine, **options)
+
+    @property
+    def spec(self) -> PackSpec:
+        return self.engine.spec
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        if self._pending >= self._max_pending:
+            log.warning("face.engine.busy", pending=self._pending)
+            raise FaceEngineBusy(f"{self._pending} face calls pending")
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        finally:
+            self._pending -= 1
+
+    async def analyze(self, image: bytes | np.ndarray) -> Located:
+        return await self._run(lambda: locate(self.engine, _as_image(image)))
+
+    async def enroll(self, image: bytes | np.ndarray) -> Enrollment:
+        return await self._run(lambda: enroll(self.engine, _as_image(image)))
+
+    async def verify(self, probe: bytes | np.ndarray, reference: np.ndarray) -> VerifyResult:
+        return await self._run(lambda: verify(self.engine, _as_image(probe), reference))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _as_image(image: bytes | np.ndarray) -> np.ndarray:
+    return decode_image(image) if isinstance(image, bytes) else image

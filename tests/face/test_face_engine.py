@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.face import EmbeddingMismatch, FaceEngineBusy, ModelsMissing, UnknownPack
+from app.face.engine import AsyncFaceEngine, FaceEngine, enroll, load_engine, locate, verify
+from tests.face.support import DIFFERENT_PEOPLE, PEOPLE, SAME_PERSON, group_photo, photo, photo_bytes
+
+
+@pytest.fixture(scope="module")
+def templates(engine: FaceEngine) -> dict[str, np.ndarray]:
+    result = {}
+    for name in PEOPLE:
+        enrolled = enroll(engine, photo(name))
+        assert enrolled.embedding is not None, name
+        result[name] = enrolled.embedding
+    return result
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_PERSON)
+def test_same_person_years_apart_matches(engine: FaceEngine, templates: dict[str, np.ndarray], a: str, b: str) -> None:
+    similarity = engine.compare(templates[a], templates[b])
+    assert similarity >= engine.spec.threshold, (engine.spec.name, a, b, similarity)
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT_PEOPLE)
+def test_different_people_do_not_match(engine: FaceEngine, templates: dict[str, np.ndarray], a: str, b: str) -> None:
+    similarity = engine.compare(templates[a], templates[b])
+    assert similarity < engine.spec.threshold, (engine.spec.name, a, b, similarity)
+
+
+def test_embeddings_are_unit_vectors_and_compare_is_symmetric(
+    engine: FaceEngine, templates: dict[str, np.ndarray]
+) -> None:
+    a, b = templates["person_a_1"], templates["impostor_2"]
+    assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
+    assert engine.compare(a, a) == pytest.approx(1.0, abs=1e-5)
+    assert engine.compare(a, b) == pytest.approx(engine.compare(b, a))
+
+
+def test_group_photo_has_six_faces_each_with_five_landmarks(engine: FaceEngine) -> None:
+    faces = engine.analyze(group_photo())
+    assert len(faces) == 6
+    areas = [face.width * face.height for face in faces]
+    assert areas == sorted(areas, reverse=True)
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert face.landmarks.shape == (5, 2)
+        assert (x1 <= face.landmarks[:, 0]).all() and (face.landmarks[:, 0] <= x2).all()
+        assert (y1 <= face.landmarks[:, 1]).all() and (face.landmarks[:, 1] <= y2).all()
+        assert 0.5 < face.score <= 1.0
+
+
+def test_sface_embedding_equals_opencv_face_recognizer_sf(sface: FaceEngine, model_dir: Path) -> None:
+    """SFace through ArcFaceONNX with mean 0 / std 1 is the same network as OpenCV's own SFace path."""
+    image = photo("person_b_1")
+    face = sface.analyze(image)[0]
+    ours = sface.embed(image, face)
+    recognizer = cv2.FaceRecognizerSF.create(str(model_dir / "sface" / "face_recognition_sface_2021dec.onnx"), "")
+    row = np.concatenate([[face.box[0], face.box[1], face.width, face.height], face.landmarks.ravel(), [face.score]])
+    theirs = recognizer.feature(recognizer.alignCrop(image, row.astype(np.float32))).ravel()
+    assert float(np.dot(ours, theirs / np.linalg.norm(theirs))) > 0.999
+
+
+def test_tight_id_photo_crop_is_found_and_matches(engine: FaceEngine, templates: dict[str, np.ndarray]) -> None:
+    image = photo("person_b_1")
+    x1, y1, x2, y2 = (int(v) for v in engine.analyze(image)[0].box)
+    crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+    located = locate(engine, crop)
+    assert len(located.faces) == 1
+    enrolled = enroll(engine, crop)
+    assert enrolled.embedding is not None
+    assert engine.compare(enrolled.embedding, templates["person_b_2"]) >= engine.spec.threshold
+
+
+def test_verify_reports_match_threshold_pack_and_no_findings(
+    engine: FaceEngine, templates: dict[str, np.ndarray]
+) -> None:
+    result = verify(engine, photo("person_a_2"), templates["person_a_1"])
+    assert result.match and result.similarity is not None and result.similarity >= result.threshold
+    assert (result.pack, result.threshold, result.faces, result.findings) == (
+        engine.spec.name,
+        engine.spec.threshold,
+        1,
+        [],
+    )
+    assert set(result.to_dict()) == {"similarity", "threshold", "match", "pack", "faces", "findings"}
+
+    other = verify(engine, photo("impostor_1"), templates["person_a_1"])
+    assert not other.match
+
+
+def test_verify_without_a_face_gives_no_similarity_and_a_no_face_finding(
+    engine: FaceEngine, templates: dict[str, np.ndarray]
+) -> None:
+    result = verify(engine, np.full((480, 640, 3), 128, np.uint8), templates["person_a_1"])
+    assert (result.similarity, result.match, result.faces) == (None, False, 0)
+    assert [f.code for f in result.findings] == ["no_face"]
+
+
+def test_a_template_of_another_pack_is_refused(model_dir: Path) -> None:
+    sface, buffalo = load_engine(model_dir, "sface"), load_engine(model_dir, "buffalo_s")
+    template = enroll(sface, photo("person_a_1")).embedding
+    assert template is not None and template.shape == (128,)
+    with pytest.raises(EmbeddingMismatch) as caught:
+        verify(buffalo, photo("person_a_2"), template)
+    assert caught.value.code == "face_embedding_mismatch"
+
+
+def test_engines_are_loaded_once_per_process(model_dir: Path) -> None:
+    assert load_engine(model_dir, "sface") is load_engine(model_dir, "sface")
+
+
+def test_missing_models_raise_a_clear_error_instead_of_downloading(tmp_path: Path, no_network: list[object]) -> None:
+    for pack in ("sface", "buffalo_s", "buffalo_l"):
+        with pytest.raises(ModelsMissing, match=pack):
+            load_engine(tmp_path, pack)
+    with pytest.raises(UnknownPack):
+        load_engine(tmp_path, "antelopev2")
+    assert no_network == []
+    assert not (Path.home() / ".insightface" / "models" / "buffalo_s").exists()
+
+
+@pytest.mark.anyio
+async def test_async_engine_verifies_bytes_off_the_event_loop(sface: FaceEngine) -> None:
+    faces = AsyncFaceEngine(sface, workers=1, max_pending=4)
+    try:
+        enrolled = await faces.enroll(photo_bytes("person_b_1"))
+        assert enrolled.embedding is not None and enrolled.pack == "sface"
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        running = asyncio.create_task(ticker())
+        same, other = await asyncio.gather(
+            faces.verify(photo_bytes("person_b_2"), enrolled.embedding),
+            faces.verify(photo_bytes("impostor_2"), enrolled.embedding),
+        )
+        running.cancel()
+        assert same.match and not other.match
+        assert ticks > 0  # the loop kept running while the models worked
+    finally:
+        faces.close()
+
+
+@pytest.mark.anyio
+async def test_async_engine_refuses_calls_beyond_its_bound(sface: FaceEngine) -> None:
+    faces = AsyncFaceEngine(sface, workers=1, max_pending=2)
+    try:
+        outcomes = await asyncio.gather(*(faces.analyze(photo("person_a_2")) for _ in range(4)), return_exceptions=True)
+        busy = [o for o in outcomes if isinstance(o, FaceEngineBusy)]
+        done = [o for o in outcomes if not isinstance(o, BaseException)]
+        assert len(busy) == 2 and len(done) == 2
+        assert busy[0].code == "face_engine_busy"
+        assert len((await faces.analyze(photo("person_a_2"))).faces) == 1  # free again once the queue drained
+    finally:
+        faces.close()
