@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test demo migrate clean
 
 install: $(STAMP)
+	$(BIN)/dualcam models fetch --pack sface
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml

@@ -21,6 +21,7 @@ from app.adapters.storage import ObjectStore, open_object_store
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
+from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
 from app.services import demo as demo_service
 from app.services import exams, roster, sessions, sittings
@@ -36,6 +37,8 @@ cli.add_typer(exam_cli, name="exam")
 cli.add_typer(session_cli, name="session")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(staff_cli, name="staff")
+cli.add_typer(models_app, name="models")
+cli.add_typer(face_app, name="face")
 
 CLI_ACTOR = Actor("ops", "cli")
 T = TypeVar("T")

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
             return self.storage_url
         return (self.data_dir / "objects").resolve().as_uri()
 
+    @cached_property
+    def resolved_face_model_dir(self) -> Path:
+        return (self.face_model_dir or self.data_dir / "models").resolve()
+
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
