@@ -7,7 +7,7 @@ from pydantic import Field
 
 from app.models import Candidate, DeviceRole, SessionKind
 from app.schemas import Input, Output
-from app.schemas.sessions import QuestionOut, WindowsOut
+from app.schemas.sessions import QuestionOut, SessionOut, WindowsOut
 from app.services.candidates import SessionView, SittingView
 from app.services.lifecycle import SittingState
 from app.services.timezones import to_local
@@ -74,37 +74,17 @@ class SittingOut(Output):
         )
 
 
-class CandidateSessionOut(Output):
-    id: uuid.UUID
-    kind: SessionKind
-    title: str
+class CandidateSessionOut(SessionOut):
+    """A session as the candidate sees it: its times in the exam's timezone and the candidate's sitting."""
+
     timezone: str
-    waiting_opens_at: datetime | None
-    answer_starts_at: datetime | None
-    answer_ends_at: datetime | None
-    upload_deadline: datetime | None
-    waiting_seconds: int | None
-    answer_seconds: int | None
-    upload_seconds: int | None
     sitting: SittingOut | None
 
     @classmethod
-    def of(cls, view: SessionView, timezone: str, now: datetime) -> CandidateSessionOut:
-        s = view.session
-        return cls(
-            id=s.id,
-            kind=s.kind,
-            title=s.title,
-            timezone=timezone,
-            waiting_opens_at=to_local(s.waiting_opens_at, timezone),
-            answer_starts_at=to_local(s.answer_starts_at, timezone),
-            answer_ends_at=to_local(s.answer_ends_at, timezone),
-            upload_deadline=to_local(s.upload_deadline, timezone),
-            waiting_seconds=s.waiting_seconds,
-            answer_seconds=s.answer_seconds,
-            upload_seconds=s.upload_seconds,
-            sitting=SittingOut.of(view.sitting, timezone, now) if view.sitting else None,
-        )
+    def of(cls, view: SessionView, timezone: str, now: datetime) -> CandidateSessionOut:  # type: ignore[override]
+        session = SessionOut.of(view.session, timezone)
+        sitting = SittingOut.of(view.sitting, timezone, now) if view.sitting else None
+        return cls(**session.model_dump(), timezone=timezone, sitting=sitting)
 
 
 class QuestionsOut(Output):
