@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -39,19 +38,27 @@ class FakeClock:
 class FileClock:
     """Reads "now" from a file holding an RFC 3339 timestamp (for tests driving real processes).
 
-    Re-read when the file's mtime changes, so moving time is one write from the test.
+    The file is read on every call (a few dozen bytes): moving time is one write from the test, and two
+    writes within the file system's timestamp granularity are both seen (an mtime check would miss the
+    second). A torn read (the writer truncated but has not written yet) keeps the last good time.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._stamp: int | None = None
-        self._now = datetime.now(UTC)
+        self._text: str | None = None
+        self._now: datetime | None = None
 
     def now(self) -> datetime:
-        stamp = os.stat(self._path).st_mtime_ns
-        if stamp != self._stamp:
-            self._now = as_utc(datetime.fromisoformat(self._path.read_text().strip()))
-            self._stamp = stamp
+        text = self._path.read_text().strip()
+        if text != self._text:
+            try:
+                value = as_utc(datetime.fromisoformat(text))
+            except ValueError:
+                if self._now is None:
+                    raise
+                return self._now  # half-written; the next call reads it again
+            self._text, self._now = text, value
+        assert self._now is not None
         return self._now
 
 

@@ -55,6 +55,7 @@ class PostgresLeader:
         if self._conn is not None:
             try:  # still ours only while the connection that holds the lock is alive
                 await self._conn.execute(text("SELECT 1"))
+                await self._conn.commit()  # never sit "idle in transaction" (idle_in_transaction_session_timeout would end it)
                 return True
             except Exception as exc:
                 log.warning("scheduler.leader.lost", error=repr(exc))
@@ -134,23 +135,50 @@ class Scheduler:
         self._presence_timeout = presence_timeout
         self._aps = AsyncIOScheduler()
         self._lock = asyncio.Lock()
+        self._running = False
+        self._stopped = False
         self.is_leader = False
 
     async def tick(self) -> int:
         async with self._lock:  # a slow pass is never overlapped by the next tick
-            try:
-                self.is_leader = await self._leadership.hold()
-                if not self.is_leader:
-                    return 0
-                now = self._clock.now()
-                announced = await run_due(self._sessionmaker, self._hub, now)
-                await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
-                return announced
-            except Exception:
-                log.exception("scheduler.tick.failed")
+            if self._stopped:  # a tick already queued when stop() ran must not take the lead again
                 return 0
+            try:
+                return await self._pass()
+            finally:
+                if not self._running:
+                    # A one-off pass (tests, tools) on a scheduler that is not started holds no lead afterwards:
+                    # nothing would ever release it (stop() is for started schedulers) and, on PostgreSQL, the
+                    # advisory lock would stay with a connection the engine's dispose() does not close.
+                    await self._release()
+
+    async def _pass(self) -> int:
+        try:
+            self.is_leader = await self._leadership.hold()
+        except Exception:  # e.g. the database is unreachable: not the leader until a tick says so
+            self.is_leader = False
+            log.exception("scheduler.leader.check.failed")
+            return 0
+        if not self.is_leader:
+            return 0
+        try:
+            now = self._clock.now()
+            announced = await run_due(self._sessionmaker, self._hub, now)
+            await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
+            return announced
+        except Exception:
+            log.exception("scheduler.tick.failed")
+            return 0
+
+    async def _release(self) -> None:
+        try:
+            await self._leadership.release()
+        except Exception:  # the connection is gone; the server has freed the lock with it
+            log.exception("scheduler.leader.release.failed")
+        self.is_leader = False
 
     def start(self) -> None:
+        self._running = True
         self._aps.add_job(
             self.tick, "interval", seconds=self._tick_seconds, id="tick", max_instances=1, coalesce=True
         )
@@ -159,7 +187,8 @@ class Scheduler:
         self._first = asyncio.get_running_loop().create_task(self.tick())
 
     async def stop(self) -> None:
-        self._aps.shutdown(wait=False)
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
         async with self._lock:
-            await self._leadership.release()
-            self.is_leader = False
+            self._stopped, self._running = True, False
+            await self._release()

@@ -36,7 +36,8 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, tags=["system"])
 async def readyz(request: Request) -> Readiness | JSONResponse:
-    """Readiness: the database and the object store can be used."""
+    """Readiness: the database and the object store can be used. `scheduler` says whether this process runs the
+    scheduler (`leader`), waits to take over (`standby`) or never runs it (`disabled`); it never makes a process unready."""
     checks: dict[str, str] = {}
     try:
         async with request.app.state.engine.connect() as conn:
@@ -51,9 +52,17 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
     except Exception as exc:
         log.warning("readyz.object_store.failed", error=repr(exc))
         checks["object_store"] = "failed"
-    if all(v == "ok" for v in checks.values()):
+    ready = all(v == "ok" for v in checks.values())
+    checks["scheduler"] = _scheduler_role(request)
+    if ready:
         return Readiness(status="ok", checks=checks)
     return JSONResponse(Readiness(status="unavailable", checks=checks).model_dump(), status_code=503)
+
+
+def _scheduler_role(request: Request) -> str:
+    if not request.app.state.settings.scheduler_enabled:
+        return "disabled"
+    return "leader" if request.app.state.scheduler.is_leader else "standby"
 
 
 @router.get("/api/v1/time", response_model=ServerTime, tags=["system"])

@@ -100,7 +100,8 @@ async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
     elif due.phase is Phase.upload_closed:
         decided = _decide(session, sittings, due.at, SittingState.incomplete)
     for sitting, state in decided:
-        sitting.outcome, sitting.outcome_at = state.value, now
+        # The decision holds as of the boundary, however late it is recorded (the audit entry says when).
+        sitting.outcome, sitting.outcome_at = state.value, due.at
         record(db, at=now, actor=SYSTEM, action=f"sitting.{state.value}", target_kind="sitting", target_id=sitting.id, details={"phase": due.phase.value})
     record(db, at=now, actor=SYSTEM, action="phase.announce", target_kind="sitting" if due.sitting_id else "session", target_id=due.sitting_id or session.id, details={"phase": due.phase.value, "due_at": due.at.isoformat(), "late_seconds": round((now - due.at).total_seconds(), 3)})
     await db.flush()

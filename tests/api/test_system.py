@@ -12,7 +12,7 @@ pytestmark = pytest.mark.anyio
 async def test_health_and_readiness(api: Api) -> None:
     assert await api.ok("GET", "/healthz") == {"status": "ok"}
     ready = await api.ok("GET", "/readyz")
-    assert ready["checks"] == {"database": "ok", "object_store": "ok"}
+    assert ready["checks"] == {"database": "ok", "object_store": "ok", "scheduler": "disabled"}
 
 
 async def test_server_time_follows_the_injected_clock(api: Api) -> None:
