@@ -67,8 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield
         finally:
-            if settings.scheduler_enabled:
-                await app.state.scheduler.stop()
+            await app.state.scheduler.stop()
             await app.state.hub.close()
             await engine.dispose()
 
