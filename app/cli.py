@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -23,6 +24,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
+from app.security import configure_password_hashing
 from app.services import demo as demo_service
 from app.services import exams, roster, sessions, sittings
 from app.services.audit import Actor
@@ -42,11 +44,14 @@ cli.add_typer(face_app, name="face")
 
 CLI_ACTOR = Actor("ops", "cli")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitable[T]]) -> T:
     """Run one unit of work in a transaction; a DualcamError exits 2 with the error as JSON on stderr."""
     settings = Settings()
+    # As create_app does: the argon2 cost comes from the settings (DUALCAM_ARGON2_*), not the library's defaults.
+    configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
 
     async def main() -> T:
         engine = make_engine(settings.resolved_database_url)
@@ -59,20 +64,38 @@ def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitab
     try:
         return asyncio.run(main())
     except errors.DualcamError as exc:
-        typer.echo(json.dumps(exc.body(), ensure_ascii=False, default=str), err=True)
-        raise typer.Exit(2) from exc
+        _fail(exc)
+
+
+def _json_default(value: Any) -> str:
+    # ISO 8601 with a "T", as the API writes times (str() would put a space there).
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _emit(value: Any, as_json: bool) -> None:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if as_json:
-        typer.echo(json.dumps(value, ensure_ascii=False, default=str, indent=2))
+        typer.echo(json.dumps(value, ensure_ascii=False, default=_json_default, indent=2))
     elif isinstance(value, dict):
         for key, item in value.items():
             typer.echo(f"{key}: {item}")
     else:
         typer.echo(str(value))
+
+
+def _fail(error: errors.DualcamError) -> NoReturn:
+    typer.echo(json.dumps(error.body(), ensure_ascii=False, default=str), err=True)
+    raise typer.Exit(2)
+
+
+def _parse(model: type[M], **fields: Any) -> M:
+    """Build an input schema; invalid options exit 2 with the same `validation_error` body the API answers."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        problems = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        _fail(errors.ValidationFailed(details=problems))
 
 
 def _when(value: str) -> datetime:
@@ -157,7 +180,8 @@ def staff_create(
     """Create an ops or reviewer account."""
     import secrets
 
-    chosen = password or "Dc" + secrets.token_urlsafe(12)
+    # The password rule wants a letter and a digit; a token alone lacks a digit about one time in 15.
+    chosen = password or f"Dc{secrets.randbelow(10)}{secrets.token_urlsafe(12)}"
     staff = _run(
         lambda db, store, s, now: create_staff(
             db, username=username, display_name=display_name or username, role=role, password=chosen, now=now, actor=CLI_ACTOR
@@ -187,7 +211,8 @@ def exam_create(
     """Create an exam."""
     from app.schemas.exams import ExamCreate
 
-    body = ExamCreate(
+    body = _parse(
+        ExamCreate,
         title=title,
         organizer=organizer,
         province=province,
@@ -248,7 +273,8 @@ def session_create(
     """Add a session to an exam."""
     from app.schemas.sessions import SessionCreate
 
-    parsed = SessionCreate(
+    parsed = _parse(
+        SessionCreate,
         kind=kind,
         title=title,
         waiting_opens_at=_when(waiting_opens_at) if waiting_opens_at else None,

@@ -161,7 +161,9 @@ async def candidate_login(
     secret_key: str,
 ) -> IssuedToken:
     """Log in by ID number or phone, with the candidate's password or, until one is set, the ops-issued access code."""
-    key = login_key(f"candidate:{exam_id or ''}:{identifier}")
+    # Keyed on the identifier as the lookup reads it (and not on exam_id): "139-0000-0001", "+86 13900000001"
+    # or another exam_id must not each get a fresh allowance of failures against the same account.
+    key = login_key(f"candidate:{normalize_phone(normalize_id_number(identifier))}")
     await _check_rate(db, key=key, now=now, policy=policy)
     query = select(Candidate).where(
         or_(

@@ -98,25 +98,37 @@ class _Row:
     report: RowReport
 
 
-def _decode_lines(data: bytes) -> list[tuple[int, str | None]]:
-    """Decode the whole file as UTF-8 or else GBK (GB18030); a file that is neither is decoded line by line,
-    and the lines that are neither come back as None (reported per row)."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return list(enumerate(data.decode(encoding).splitlines(), start=1))
-        except UnicodeDecodeError:
+def _file_encoding(raw_lines: list[bytes], has_bom: bool) -> str:
+    """The file's one encoding. GB18030 decodes almost any bytes, so a line must never fall back to it on its
+    own: a Latin-1 "Müller" in a UTF-8 file would import as "M黮ler". Non-ASCII lines that are valid UTF-8 are
+    strong evidence (GBK text almost never is), so they decide; lines in neither encoding are reported per row."""
+    if has_bom:
+        return "utf-8"
+    utf8 = other = 0
+    for raw in raw_lines:
+        if raw.isascii():
             continue
+        try:
+            raw.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    return "utf-8" if utf8 >= other else "gb18030"
+
+
+def _decode_lines(data: bytes) -> list[tuple[int, str | None]]:
+    """Lines numbered as in the file, decoded in the file's encoding (UTF-8, with or without BOM, or GBK via
+    its superset GB18030); a line that does not decode comes back as None (reported per row)."""
+    has_bom = data.startswith(b"\xef\xbb\xbf")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    raw_lines = data.splitlines()  # bytes split only on \n, \r, \r\n: line numbers as an editor shows them
+    encoding = _file_encoding(raw_lines, has_bom)
     lines: list[tuple[int, str | None]] = []
-    for number, raw in enumerate(data.splitlines(), start=1):
-        text: str | None = None
-        for encoding in ("utf-8", "gb18030"):
-            try:
-                text = raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        lines.append((number, text))
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append((number, raw.decode(encoding)))
+        except UnicodeDecodeError:
+            lines.append((number, None))
     return lines
 
 
@@ -162,6 +174,24 @@ def parse_rows(data: bytes) -> tuple[list[_Row], list[RowReport]]:
     return rows, undecodable
 
 
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """Without the UTF-8 flag zipfile reads a name as cp437; the bytes are really UTF-8 (macOS, Info-ZIP) or
+    GBK (Chinese Windows). Strict UTF-8 first: GBK names are almost never valid UTF-8, while GB18030 would
+    turn UTF-8 bytes into other characters."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
 def read_photo_archive(data: bytes) -> dict[str, bytes | None]:
     """Photos by base file name. Zips made on Chinese Windows store GBK names without the UTF-8 flag."""
     try:
@@ -174,12 +204,7 @@ def read_photo_archive(data: bytes) -> dict[str, bytes | None]:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            name = info.filename
-            if not info.flag_bits & 0x800:
-                try:
-                    name = name.encode("cp437").decode("gb18030")
-                except (UnicodeEncodeError, UnicodeDecodeError):
-                    pass
+            name = _entry_name(info)
             total += info.file_size
             if total > MAX_ARCHIVE_BYTES:
                 raise errors.PayloadTooLarge()

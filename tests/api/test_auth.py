@@ -1,0 +1,266 @@
+"""Log-in, rate limiting, log-out, token expiry, access-code reissue, device supersede, and what is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.db import Base
+from app.models import Candidate, StaffRole, StaffUser
+from tests.support.api import PASSWORD, Api, id_number, phone
+
+pytestmark = pytest.mark.anyio
+
+STAFF_LOGIN = "/api/v1/auth/staff/login"
+CANDIDATE_LOGIN = "/api/v1/auth/candidate/login"
+WINDOW = 900  # Settings.login_window_seconds
+MAX_FAILURES = 5
+
+
+def error_code(response: httpx.Response) -> str:
+    return response.json()["error"]["code"]
+
+
+async def staff_login(api: Api, username: str, password: str) -> httpx.Response:
+    return await api.request("POST", STAFF_LOGIN, json={"username": username, "password": password})
+
+
+async def candidate_login(api: Api, identifier: str, secret: str, exam_id: str | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"identifier": identifier, "secret": secret}
+    if exam_id is not None:
+        body["exam_id"] = exam_id
+    return await api.request("POST", CANDIDATE_LOGIN, json=body)
+
+
+@pytest.fixture
+async def ops(api: Api) -> str:
+    return await api.staff(username="ops-main")
+
+
+@pytest.fixture
+async def exam_id(api: Api, ops: str) -> str:
+    return (await api.exam(ops))["id"]
+
+
+async def whoami(api: Api, token: str) -> httpx.Response:
+    """A call any role but devices can make: ops and reviewers list exams, candidates read their profile."""
+    url = "/api/v1/candidate/me" if token.startswith("dcc_") else "/api/v1/ops/exams"
+    return await api.request("GET", url, token)
+
+
+# --- log-in -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [StaffRole.ops, StaffRole.reviewer])
+async def test_staff_log_in_and_wrong_passwords_fail_alike(api: Api, role: StaffRole) -> None:
+    token = await api.staff(role, username=f"{role.value}-1")
+    assert token.startswith("dco_" if role is StaffRole.ops else "dcr_")
+    body = (await staff_login(api, f"{role.value}-1", PASSWORD)).json()
+    assert body["role"] == role.value
+    assert datetime.fromisoformat(body["expires_at"]) == api.clock.now() + timedelta(days=14)
+    assert (await whoami(api, body["token"])).status_code == 200
+    for username, password in [(f"{role.value}-1", PASSWORD + "x"), ("nobody", PASSWORD), (f"{role.value}-1", "")]:
+        response = await staff_login(api, username, password)
+        expected = 422 if not password else 401
+        assert response.status_code == expected
+        if expected == 401:
+            assert error_code(response) == "login_failed" and response.json()["error"]["message_en"]
+
+
+async def test_candidate_logs_in_by_id_number_or_phone(api: Api, ops: str, exam_id: str) -> None:
+    row, _ = await api.candidate(ops, exam_id, seq=1)
+    for identifier in (id_number(1), id_number(1).lower(), f" {id_number(1)} ", phone(1), "+86 139-0000-0001"):
+        response = await candidate_login(api, identifier, row["access_code"].lower())
+        assert response.status_code == 200, identifier
+        assert response.json()["role"] == "candidate"
+    for identifier, secret in [(id_number(1), "WRONGCOD"), (id_number(2), row["access_code"]), (phone(2), row["access_code"])]:
+        response = await candidate_login(api, identifier, secret)
+        assert (response.status_code, error_code(response)) == (401, "login_failed")
+
+
+# --- rate limit ---------------------------------------------------------------------------------------
+
+
+async def _accounts(api: Api, ops: str, exam_id: str, kind: str) -> list[tuple[str, str]]:
+    """Two accounts of a kind as (identifier, right secret)."""
+    if kind == "staff":
+        for name in ("alice", "bob"):
+            await api.staff(username=name)
+        return [("alice", PASSWORD), ("bob", PASSWORD)]
+    rows = await api.roster(ops, exam_id, [("张三", id_number(1), phone(1)), ("李四", id_number(2), phone(2))])
+    return [(id_number(1), rows[0]["access_code"]), (id_number(2), rows[1]["access_code"])]
+
+
+async def _login(api: Api, kind: str, identifier: str, secret: str, exam_id: str | None = None) -> httpx.Response:
+    return await (staff_login(api, identifier, secret) if kind == "staff" else candidate_login(api, identifier, secret, exam_id))
+
+
+@pytest.mark.parametrize("kind", ["staff", "candidate"])
+async def test_five_failures_lock_the_account_for_the_window(api: Api, ops: str, exam_id: str, kind: str) -> None:
+    (locked, secret), (other, other_secret) = await _accounts(api, ops, exam_id, kind)
+    for _ in range(MAX_FAILURES):
+        assert (await _login(api, kind, locked, "Wrong-secret-1")).status_code == 401
+        api.clock.advance(seconds=10)
+
+    # Even the right secret is refused now; the answer says when to come back.
+    response = await _login(api, kind, locked, secret)
+    assert (response.status_code, error_code(response)) == (429, "too_many_login_attempts")
+    retry_after = int(response.headers["Retry-After"])
+    assert retry_after == WINDOW - 5 * 10 + 1
+    # The lock is per account.
+    assert (await _login(api, kind, other, other_secret)).status_code == 200
+
+    api.clock.advance(seconds=retry_after - 2)
+    assert (await _login(api, kind, locked, secret)).status_code == 429
+    api.clock.advance(seconds=2)  # the first failure left the window
+    assert (await _login(api, kind, locked, secret)).status_code == 200
+
+
+async def test_a_success_clears_earlier_failures(api: Api) -> None:
+    await api.staff(username="carol")
+    for _ in range(2):
+        for _ in range(MAX_FAILURES - 1):
+            assert (await staff_login(api, "carol", "Wrong-secret-1")).status_code == 401
+        assert (await staff_login(api, "carol", PASSWORD)).status_code == 200
+
+
+async def test_rewriting_the_identifier_does_not_escape_the_lock(api: Api, ops: str, exam_id: str) -> None:
+    row, _ = await api.candidate(ops, exam_id, seq=1)
+    for _ in range(MAX_FAILURES):
+        assert (await candidate_login(api, phone(1), "WRONGCOD")).status_code == 401
+    for identifier, scope in [("139-0000-0001", None), ("+86 13900000001", None), (phone(1), exam_id)]:
+        response = await candidate_login(api, identifier, row["access_code"], scope)
+        assert response.status_code == 429, identifier
+
+
+# --- tokens ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["staff", "candidate"])
+async def test_logout_revokes_only_the_token_used(api: Api, ops: str, exam_id: str, kind: str) -> None:
+    ((identifier, secret), _) = await _accounts(api, ops, exam_id, kind)
+    first, second = [(await _login(api, kind, identifier, secret)).json()["token"] for _ in range(2)]
+    assert (await api.request("POST", "/api/v1/auth/logout", first)).status_code == 204
+    response = await whoami(api, first)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert (await api.request("POST", "/api/v1/auth/logout", first)).status_code == 401
+    assert (await whoami(api, second)).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["staff", "candidate"])
+async def test_tokens_expire(api: Api, ops: str, exam_id: str, kind: str) -> None:
+    ((identifier, secret), _) = await _accounts(api, ops, exam_id, kind)
+    body = (await _login(api, kind, identifier, secret)).json()
+    expires_at = datetime.fromisoformat(body["expires_at"])
+    api.clock.set(expires_at - timedelta(seconds=1))
+    assert (await whoami(api, body["token"])).status_code == 200
+    api.clock.set(expires_at)
+    response = await whoami(api, body["token"])
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+
+
+async def test_unknown_and_malformed_tokens_are_refused(api: Api) -> None:
+    for headers, code in [({}, "not_authenticated"), ({"Authorization": "Basic abc"}, "not_authenticated"), ({"Authorization": "Bearer dco_nope"}, "invalid_token")]:
+        response = await api.request("GET", "/api/v1/ops/exams", headers=headers)
+        assert (response.status_code, error_code(response)) == (401, code)
+
+
+# --- access codes and passwords ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("had_password", [False, True])
+async def test_reissued_access_code_replaces_the_old_secret(api: Api, ops: str, exam_id: str, had_password: bool) -> None:
+    row, token = await api.candidate(ops, exam_id, seq=1)
+    old = row["access_code"]
+    if had_password:
+        await api.ok("PUT", "/api/v1/candidate/password", token, status=204, json={"current": old, "new": "Secret-pass-1"})
+        assert (await candidate_login(api, id_number(1), old)).status_code == 401  # the password replaced the code
+        old = "Secret-pass-1"
+    assert (await candidate_login(api, id_number(1), old)).status_code == 200
+
+    body = await api.ok("POST", f"/api/v1/ops/candidates/{row['candidate_id']}/access-code", ops)
+    assert body["candidate_id"] == row["candidate_id"] and body["access_code"] != row["access_code"]
+    assert (await candidate_login(api, id_number(1), old)).status_code == 401
+    fresh = (await candidate_login(api, phone(1), body["access_code"])).json()
+    me = await api.ok("GET", "/api/v1/candidate/me", fresh["token"])
+    assert me["must_set_password"] is True
+
+    response = await api.request("POST", f"/api/v1/ops/candidates/{row['candidate_id']}/access-code", token)
+    assert (response.status_code, error_code(response)) == (403, "forbidden")
+    response = await api.request("POST", "/api/v1/ops/candidates/00000000-0000-4000-8000-000000000000/access-code", ops)
+    assert (response.status_code, error_code(response)) == (404, "candidate_not_found")
+
+
+async def test_exam_id_scopes_the_log_in(api: Api, ops: str, exam_id: str) -> None:
+    other = (await api.exam(ops, title="另一场考试"))["id"]
+    (row_a,) = await api.roster(ops, exam_id, [("张三", id_number(1), phone(1))])
+    (row_b,) = await api.roster(ops, other, [("张三", id_number(1), phone(1))])
+    # Each code opens its own exam's account; the other exam's id does not.
+    for code, mine, theirs in [(row_a["access_code"], exam_id, other), (row_b["access_code"], other, exam_id)]:
+        for scope in (None, mine):
+            token = (await candidate_login(api, id_number(1), code, scope)).json()["token"]
+            assert (await api.ok("GET", "/api/v1/candidate/me", token))["exam_id"] == mine
+        response = await candidate_login(api, id_number(1), code, theirs)
+        assert (response.status_code, error_code(response)) == (401, "login_failed")
+
+
+async def test_the_same_password_on_two_exams_asks_which_exam(api: Api, ops: str, exam_id: str) -> None:
+    other = (await api.exam(ops, title="另一场考试"))["id"]
+    for exam in (exam_id, other):
+        (row,) = await api.roster(ops, exam, [("张三", id_number(1), phone(1))])
+        token = (await candidate_login(api, phone(1), row["access_code"])).json()["token"]
+        await api.ok("PUT", "/api/v1/candidate/password", token, status=204, json={"current": row["access_code"], "new": "Same-pass-123"})
+    response = await candidate_login(api, phone(1), "Same-pass-123")
+    assert (response.status_code, error_code(response)) == (409, "exam_choice_required")
+    assert sorted(response.json()["error"]["details"]["exam_ids"]) == sorted([exam_id, other])
+    token = (await candidate_login(api, phone(1), "Same-pass-123", other)).json()["token"]
+    assert (await api.ok("GET", "/api/v1/candidate/me", token))["exam_id"] == other
+
+
+# --- devices --------------------------------------------------------------------------------------------
+
+
+async def test_a_second_phone_in_a_role_supersedes_the_first(api: Api, ops: str, exam_id: str) -> None:
+    session = await api.session(
+        ops, exam_id, "formal",
+        waiting_opens_at="2026-06-02T08:50:00", answer_starts_at="2026-06-02T09:00:00",
+        answer_ends_at="2026-06-02T09:10:00", upload_deadline="2026-06-02T12:00:00",
+    )
+    _, token = await api.candidate(ops, exam_id)
+    await api.confirm(token)
+    sitting = await api.sitting_of(token, session["id"])
+    old_main = await api.device(token, sitting["id"], "main")
+    aux = await api.device(token, sitting["id"], "aux")
+    assert (await api.request("GET", "/api/v1/device/sitting", old_main)).status_code == 200
+
+    new_main = await api.device(token, sitting["id"], "main")
+    response = await api.request("GET", "/api/v1/device/sitting", old_main)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    for working in (new_main, aux):
+        assert (await api.request("GET", "/api/v1/device/sitting", working)).status_code == 200
+
+
+# --- what is stored -------------------------------------------------------------------------------------
+
+
+async def test_passwords_are_argon2id_and_id_numbers_never_plain(api: Api, ops: str) -> None:
+    exam_id = (await api.exam(ops, self_registration=True))["id"]
+    row, token = await api.candidate(ops, exam_id, seq=7)
+    await api.ok("PUT", "/api/v1/candidate/password", token, status=204, json={"current": row["access_code"], "new": "Secret-pass-1"})
+    await candidate_login(api, id_number(7), "wrong-password-1")  # leaves a rate-limit row
+    await api.ok("POST", f"/api/v1/exams/{exam_id}/registrations", status=201, json={"name": "王五", "id_number": id_number(8), "phone": phone(8), "password": "Secret-pass-2"})
+
+    async with api.app.state.sessionmaker() as db:
+        hashes = [*(await db.scalars(select(StaffUser.password_hash))), *(await db.scalars(select(Candidate.password_hash)))]
+        assert hashes and all(h is None or h.startswith("$argon2id$") for h in hashes)
+        assert sum(h is not None for h in hashes) >= 2
+        plain = {id_number(7), id_number(8), id_number(7)[6:14]}  # the number, and its birth date part alone
+        for table in Base.metadata.sorted_tables:
+            for values in (await db.execute(select(table))).all():
+                text = " ".join(str(v) for v in values)
+                assert not any(p in text for p in plain), f"{table.name} holds an ID number in plain text"
