@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    # Face checks: counted failed selfies before manual review; failed gate checks in a row before a cool-down;
+    # the least time between two checks of one device (or one candidate's selfies); calls queued for the engine
+    # (16 at ~40 ms each is well under a second of waiting; beyond that, 503 face_engine_busy with Retry-After).
+    face_identity_max_failures: int = Field(default=5, ge=1)
+    face_gate_max_failures: int = Field(default=3, ge=1)
+    face_cooldown_seconds: int = Field(default=60, ge=0)
+    face_min_interval_seconds: float = Field(default=1.0, ge=0)
+    face_max_pending: int = Field(default=16, ge=1)
     log_json: bool = True
     # argon2id cost; defaults are argon2-cffi's (RFC 9106 low-memory profile). Lowered only by the test suite.
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -10,6 +10,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from app import face
+from app.face import FaceError
+
 
 class ErrorBody(BaseModel):
     code: str
@@ -112,6 +115,60 @@ UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知
 RosterRejected = _error("RosterRejected", 422, "roster_rejected", "名单中有错误行，未导入任何考生", "The roster has rejected rows; nothing was imported")
 RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单文件无法读取（需为 CSV，且含表头：姓名、身份证号、手机号）", "Unreadable roster (a CSV with a header: name, id_number, phone)")
 PhotoArchiveUnreadable = _error("PhotoArchiveUnreadable", 422, "photo_archive_unreadable", "照片压缩包无法读取（需为 zip）", "Unreadable photo archive (a zip is expected)")
+
+# --- face (identity verification, waiting-room gate, in-exam checks) -------------------------------------------------
+IdentityNotVerified = _error("IdentityNotVerified", 409, "identity_not_verified", "请先在考生端完成实名认证（人脸比对）", "Complete identity verification (the face check) in the candidate app first")
+IdentityAlreadyVerified = _error("IdentityAlreadyVerified", 409, "identity_already_verified", "您已通过实名认证", "Your identity is already verified")
+IdentityRejected = _error("IdentityRejected", 409, "identity_rejected", "实名认证人工审核未通过，请联系考务人员", "Manual identity review did not approve you; please contact the exam support staff")
+FaceReviewPending = _error("FaceReviewPending", 409, "face_review_pending", "人脸比对失败次数过多，已转人工审核，请等待结果", "Too many failed face checks: your identity is under manual review, please wait for the result")
+FaceReviewNotFound = _error("FaceReviewNotFound", 404, "face_review_not_found", "人工审核记录不存在", "No such face review")
+FaceReviewResolved = _error("FaceReviewResolved", 409, "face_review_resolved", "该人工审核已处理", "This face review is already resolved")
+FaceCheckNotFound = _error("FaceCheckNotFound", 404, "face_check_not_found", "人脸比对记录或其图片不存在", "No such face check, or it has no image")
+IdPhotoMissing = _error("IdPhotoMissing", 409, "id_photo_missing", "尚无证件照，请先上传本人证件照", "No ID photo yet: upload your ID photo first")
+IdPhotoUnusable = _error("IdPhotoUnusable", 409, "id_photo_unusable", "证件照中无法识别人脸，请上传清晰的本人证件照", "No face can be found in the ID photo: upload a clear ID photo of yourself")
+IdPhotoLocked = _error("IdPhotoLocked", 409, "id_photo_locked", "证件照已由考务导入或已用于认证，不能更换", "The ID photo was imported by the exam staff or is already in use and cannot be replaced")
+FaceGateClosed = _error("FaceGateClosed", 409, "face_gate_closed", "当前不在候考时间内，不能进行人脸核验", "Face verification is open only during the waiting window")
+FaceCheckClosed = _error("FaceCheckClosed", 409, "face_check_closed", "只有答题期间可以进行考中人脸抽检", "In-exam face checks are accepted only while answering")
+FaceCooldown = _error("FaceCooldown", 429, "face_cooldown", "连续多次比对未通过，请稍候再试", "Several failed face checks in a row: wait a moment before trying again")
+FaceRateLimited = _error("FaceRateLimited", 429, "face_rate_limited", "操作过于频繁，请稍后再试", "Too many face checks: slow down")
+ImageTypeUnsupported = _error("ImageTypeUnsupported", 415, "image_type_unsupported", "只接受 JPEG、PNG 或 WebP 图片", "Only JPEG, PNG or WebP pictures are accepted")
+
+
+def _from_face(kind: type[FaceError], status: int) -> type[DualcamError]:
+    """Our error for a face library error: same code and texts; the status is chosen here, in one table."""
+    return _error(kind.__name__, status, kind.code, kind.message, kind.message_en)
+
+
+# Every FaceError code the library raises, and its HTTP status: the caller's problems (FaceInputError) are 4xx,
+# the server's (FaceModelError) 503.
+FACE_ERRORS: dict[str, type[DualcamError]] = {
+    error.code: error
+    for error in (
+        _from_face(face.EmptyImage, 422),
+        _from_face(face.NotAnImage, 415),
+        _from_face(face.CorruptImage, 422),
+        _from_face(face.ImageTooLarge, 413),  # decompression bomb: refused by its header's pixel count
+        _from_face(face.NoFace, 422),
+        _from_face(face.EmbeddingMismatch, 409),  # a stored template of another pack: server-side state
+        _from_face(face.UnknownPack, 503),
+        _from_face(face.ModelsMissing, 503),
+        _from_face(face.ModelChecksumMismatch, 503),
+        _from_face(face.ModelFetchFailed, 503),
+        _from_face(face.FaceEngineBusy, 503),
+    )
+}
+FACE_INPUT_ERRORS = tuple(FACE_ERRORS[c] for c in ("image_empty", "image_unreadable", "image_corrupt", "image_too_large"))
+FACE_UNAVAILABLE = tuple(FACE_ERRORS[c] for c in ("face_models_missing", "face_model_checksum_mismatch", "face_pack_unknown", "face_engine_busy"))
+FaceModelsMissing = FACE_ERRORS["face_models_missing"]
+NoFaceFound = FACE_ERRORS["no_face"]
+
+
+def face_error(exc: FaceError) -> DualcamError:
+    """Map a face library error at the boundary (services call this); `detail` stays in the logs, not the body."""
+    kind = FACE_ERRORS.get(exc.code) or _error("FaceError", 503 if isinstance(exc, face.FaceModelError) else 422, exc.code, exc.message, exc.message_en)
+    # Busy or missing models: the phone may retry (busy clears in a moment; models need ops).
+    headers = {"Retry-After": "1"} if exc.code == face.FaceEngineBusy.code else None
+    return kind(headers=headers)
 
 
 def responses(*errors: type[DualcamError]) -> dict[int | str, dict[str, Any]]:

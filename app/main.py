@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.adapters.hub import Hub, MemoryHub
 from app.adapters.storage import open_object_store
-from app.api import auth, candidate, device, devices, exams, roster, sessions, staff, system, ws
+from app.api import auth, candidate, device, devices, exams, face, roster, sessions, staff, system, ws
 from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
 from app.clock import Clock, FileClock, SystemClock
@@ -21,6 +21,7 @@ from app.db import make_engine, make_sessionmaker
 from app.logs import get_logger
 from app.security import configure_password_hashing
 from app.scheduler import Leadership, PostgresLeader, Scheduler, SoleLeader
+from app.services import face as face_service
 
 log = get_logger(__name__)
 
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = open_object_store(settings.resolved_storage_url)
         app.state.hub = _open_hub(settings)
+        # Once per process; None (logged as face.engine.unavailable) makes face endpoints answer 503.
+        app.state.face = await face_service.open_engine(settings)
+        app.state.face_throttle = face_service.Throttle()
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
         app.state.scheduler = Scheduler(
             sessionmaker=app.state.sessionmaker,
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await app.state.scheduler.stop()
             await app.state.hub.close()
+            face_service.close_engine(app.state.face)
             await engine.dispose()
 
     app = FastAPI(
@@ -81,7 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock
     install_error_handlers(app)
     app.add_middleware(AccessLog)
-    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, ws):
+    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, ws):
         declare_common_responses(module.router)
         app.include_router(module.router)
     _add_bearer_scheme(app)

@@ -14,7 +14,7 @@ import numpy as np
 import typer
 
 from app.face import FaceError, FaceInputError, ModelsMissing, NoFace
-from app.face.packs import DEFAULT_PACK, PACKS, check_pack, default_model_dir, fetch_models, get_pack
+from app.face.packs import DEFAULT_PACK, PACKS, check_pack, fetch_models, get_pack
 
 # cv2, onnxruntime, insightface and app.face.engine are imported inside the commands: `dualcam` registers these
 # commands at every start, and `serve` or `migrate` should not pay their ~1.5 s import.
@@ -29,7 +29,9 @@ BENCH_CROP = (180, 106, 280, 210)  # x, y, width, height in t1.jpg
 
 ModelDirOption = Annotated[
     Path | None,
-    typer.Option("--model-dir", "--dir", help="Model directory (default: $DUALCAM_FACE_MODEL_DIR or ./var/models)"),
+    typer.Option(
+        "--model-dir", "--dir", help="Model directory (default: the server's: $DUALCAM_FACE_MODEL_DIR or $DUALCAM_DATA_DIR/models)"
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
@@ -38,6 +40,13 @@ class ImageFileMissing(FaceInputError):
     code = "image_file_not_found"
     message = "找不到图片文件"
     message_en = "The image file does not exist"
+
+
+def default_model_dir() -> Path:
+    """The directory the server loads from (Settings.resolved_face_model_dir), so CLI and server agree."""
+    from app.config import Settings
+
+    return Settings().resolved_face_model_dir
 
 
 def _fail(error: FaceError) -> typer.Exit:

@@ -4,6 +4,7 @@ from app.models.accounts import AuthToken, LoginAttempt, Role, StaffRole, StaffU
 from app.models.audit import AuditLog, PhaseAnnouncement
 from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
+from app.models.faces import EnrolmentSource, FaceCheck, FaceEnrolment, FacePurpose, FaceReview, ReviewDecision
 from app.models.proctoring import Interruption, PairingToken, ProctorEvent
 from app.models.sessions import ExamSession, Question, SessionKind
 from app.models.sittings import Device, DeviceRole, Sitting
@@ -14,7 +15,12 @@ __all__ = [
     "Candidate",
     "Device",
     "DeviceRole",
+    "EnrolmentSource",
     "Exam",
+    "FaceCheck",
+    "FaceEnrolment",
+    "FacePurpose",
+    "FaceReview",
     "Interruption",
     "ExamSession",
     "LoginAttempt",
@@ -23,6 +29,7 @@ __all__ = [
     "PhaseAnnouncement",
     "ProctorEvent",
     "Question",
+    "ReviewDecision",
     "Role",
     "SessionKind",
     "Sitting",

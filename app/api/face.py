@@ -1,0 +1,174 @@
+"""Face verification: identity (实名认证) for candidates, the waiting-room gate and in-exam checks for the main
+phone, and the manual review queue for ops and reviewers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+
+from app import errors
+from app.api.deps import DB, CandidateUser, DeviceUser, Now, Staff, Store
+from app.schemas.face import (
+    FaceDecisionIn,
+    FaceReviewDetailOut,
+    FaceReviewOut,
+    GateAttemptOut,
+    IdentityAttemptOut,
+    IdentityOut,
+    InExamCheckOut,
+)
+from app.services import face
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _policy(request: Request) -> face.FacePolicy:
+    return face.FacePolicy.of(request.app.state.settings)
+
+
+def _faces(request: Request, policy: Annotated[face.FacePolicy, Depends(_policy)]) -> face.Faces:
+    engine = request.app.state.face
+    if engine is None:
+        raise errors.FaceModelsMissing()  # the reason is in the log of the start (face.engine.unavailable)
+    return face.Faces(engine, request.app.state.store, policy, request.app.state.face_throttle)
+
+
+async def _image(image: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 10 MB")]) -> bytes:
+    face.check_image_type(image.content_type)
+    data = await image.read(face.MAX_IMAGE_BYTES + 1)
+    if len(data) > face.MAX_IMAGE_BYTES:
+        raise errors.PayloadTooLarge()
+    return data
+
+
+Policy = Annotated[face.FacePolicy, Depends(_policy)]
+Faces = Annotated[face.Faces, Depends(_faces)]
+Image = Annotated[bytes, Depends(_image)]
+
+# Bad pictures are refused (nothing stored) with these; a picture that decodes always gets a 200 with findings.
+_IMAGE_ERRORS = (errors.ImageTypeUnsupported, errors.PayloadTooLarge, *errors.FACE_INPUT_ERRORS, errors.FaceRateLimited, *errors.FACE_UNAVAILABLE)
+_ENROLMENT_ERRORS = (errors.IdPhotoMissing, errors.IdPhotoUnusable, errors.FACE_ERRORS["face_embedding_mismatch"])
+_IDENTITY_CLOSED = (errors.IdentityAlreadyVerified, errors.FaceReviewPending, errors.IdentityRejected)
+_DEVICE_ERRORS = (errors.MainDeviceOnly, errors.SittingNotFound, errors.SittingClosed)
+_IMAGE_200 = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}, "description": "The picture"}}
+
+
+@router.get("/candidate/identity", response_model=IdentityOut, tags=["candidate: identity"])
+async def identity(principal: CandidateUser, db: DB, policy: Policy) -> IdentityOut:
+    """Identity verification (实名认证) status: ID photo, verified or not, failures, manual review."""
+    assert principal.candidate is not None
+    return IdentityOut.of(await face.identity_status(db, candidate=principal.candidate, policy=policy))
+
+
+@router.put(
+    "/candidate/id-photo",
+    response_model=IdentityOut,
+    tags=["candidate: identity"],
+    responses=errors.responses(*_IDENTITY_CLOSED, errors.IdPhotoLocked, errors.NoFaceFound, *_IMAGE_ERRORS),
+)
+async def upload_id_photo(principal: CandidateUser, db: DB, now: Now, faces: Faces, image: Image) -> IdentityOut:
+    """Upload the ID photo (证件照) when ops imported none; it must show one face. An imported photo cannot be replaced."""
+    assert principal.candidate is not None
+    return IdentityOut.of(await face.upload_id_photo(db, candidate=principal.candidate, image=image, faces=faces, now=now))
+
+
+@router.post(
+    "/candidate/identity/selfie",
+    response_model=IdentityAttemptOut,
+    tags=["candidate: identity"],
+    responses=errors.responses(*_IDENTITY_CLOSED, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
+)
+async def identity_selfie(principal: CandidateUser, db: DB, now: Now, faces: Faces, image: Image) -> IdentityAttemptOut:
+    """A live selfie against the ID photo. Quality problems answer `counted: false` with hints; after N counted
+    failures a reviewer decides (manual review)."""
+    assert principal.candidate is not None
+    attempt = await face.identity_selfie(db, candidate=principal.candidate, image=image, faces=faces, now=now)
+    return IdentityAttemptOut.of(attempt)
+
+
+@router.post(
+    "/device/face",
+    response_model=GateAttemptOut,
+    tags=["device"],
+    responses=errors.responses(*_DEVICE_ERRORS, errors.FaceGateClosed, errors.IdentityNotVerified, errors.FaceCooldown, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
+)
+async def waiting_gate(principal: DeviceUser, db: DB, now: Now, faces: Faces, image: Image) -> GateAttemptOut:
+    """Main phone, waiting window: a live capture against the enrolment; a pass with both phones online makes the
+    sitting `ready`. Three counted failures in a row: a cool-down (429 with Retry-After)."""
+    assert principal.device is not None and principal.candidate is not None
+    attempt = await face.waiting_gate(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
+    return GateAttemptOut.of(attempt)
+
+
+@router.post(
+    "/device/face/check",
+    response_model=InExamCheckOut,
+    tags=["device"],
+    responses=errors.responses(*_DEVICE_ERRORS, errors.FaceCheckClosed, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
+)
+async def in_exam_check(principal: DeviceUser, db: DB, now: Now, faces: Faces, image: Image) -> InExamCheckOut:
+    """Main phone, while answering: face count and match of a frame; records face_absent, several_faces and
+    different_person as proctoring events."""
+    assert principal.device is not None and principal.candidate is not None
+    result = await face.in_exam_check(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
+    return InExamCheckOut.of(result)
+
+
+@router.get("/ops/face-reviews", response_model=list[FaceReviewOut], tags=["ops: face reviews"])
+async def list_reviews(
+    principal: Staff,
+    db: DB,
+    status: Literal["open", "resolved", "all"] = "open",
+    exam_id: uuid.UUID | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FaceReviewOut]:
+    """The manual review queue (oldest first): candidates whose selfies failed too often."""
+    rows = await face.list_reviews(db, status=status, exam_id=exam_id, offset=offset, limit=limit)
+    return [FaceReviewOut.of(row) for row in rows]
+
+
+@router.get("/ops/face-reviews/{review_id}", response_model=FaceReviewDetailOut, tags=["ops: face reviews"], responses=errors.responses(errors.FaceReviewNotFound))
+async def get_review(review_id: uuid.UUID, principal: Staff, db: DB) -> FaceReviewDetailOut:
+    """One review with every selfie attempt (links to the captures and the ID photo)."""
+    row = await face.get_review(db, review_id=review_id)
+    return FaceReviewDetailOut.of_detail(row, await face.review_attempts(db, candidate_id=row.candidate.id))
+
+
+@router.post(
+    "/ops/face-reviews/{review_id}/decision",
+    response_model=FaceReviewOut,
+    tags=["ops: face reviews"],
+    responses=errors.responses(errors.FaceReviewNotFound, errors.FaceReviewResolved),
+)
+async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, db: DB, now: Now) -> FaceReviewOut:
+    """Approve (the candidate's identity is verified) or reject (no more self-service attempts); audited."""
+    assert principal.staff is not None
+    row = await face.decide(db, review_id=review_id, decision=body.decision, note=body.note, staff_id=principal.staff.id, actor=principal.actor, now=now)
+    return FaceReviewOut.of(row)
+
+
+@router.get(
+    "/ops/face-checks/{check_id}/image",
+    response_class=Response,
+    tags=["ops: face reviews"],
+    responses={**_IMAGE_200, **errors.responses(errors.FaceCheckNotFound)},
+)
+async def check_image(check_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
+    """The capture of a face check (viewing is audited)."""
+    data, media_type = await face.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/ops/candidates/{candidate_id}/id-photo",
+    response_class=Response,
+    tags=["ops: face reviews"],
+    responses={**_IMAGE_200, **errors.responses(errors.CandidateNotFound, errors.IdPhotoMissing)},
+)
+async def id_photo(candidate_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
+    """A candidate's ID photo (viewing is audited)."""
+    data, media_type = await face.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
