@@ -15,7 +15,7 @@ from app.adapters.storage import ObjectStore
 from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
-from app.models import Role
+from app.models import DeviceRole, Role
 from app.services.auth import LoginPolicy, Principal, authenticate
 
 
@@ -72,9 +72,9 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require(*roles: Role) -> Callable[..., Any]:
-    """A dependency admitting only `roles`. The roles are kept on the function so the OpenAPI role
-    matrix (`x-roles`) is derived from the same object that enforces it."""
+def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[..., Any]:
+    """A dependency admitting only `roles` (and, for devices, only `device_role` when given). The roles are kept
+    on the function so the OpenAPI role matrix (`x-roles`) is derived from the same object that enforces it."""
 
     async def dependency(request: Request, db: DB, now: Now) -> Principal:
         token = _bearer(request)
@@ -85,14 +85,29 @@ def require(*roles: Role) -> Callable[..., Any]:
             raise errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
         if principal.role not in roles:
             raise errors.Forbidden()
+        if device_role is not None and principal.device is not None and principal.device.role is not device_role:
+            # A more specific 403 than `forbidden`: the aux phone's app explains that the main phone does this.
+            raise errors.MainDeviceOnly()
         return principal
 
-    dependency.dualcam_roles = tuple(r.value for r in roles)  # type: ignore[attr-defined]
+    dependency.dualcam_roles = tuple(_published(roles, device_role))  # type: ignore[attr-defined]
     return dependency
+
+
+def _published(roles: tuple[Role, ...], device_role: DeviceRole | None) -> list[str]:
+    """Role names as published in `x-roles`: a device is `device_main` or `device_aux`."""
+    names: list[str] = []
+    for role in roles:
+        if role is Role.device:
+            names += [f"device_{r.value}" for r in DeviceRole if device_role in (None, r)]
+        else:
+            names.append(role.value)
+    return names
 
 
 Ops = Annotated[Principal, Depends(require(Role.ops))]
 Staff = Annotated[Principal, Depends(require(Role.ops, Role.reviewer))]
 CandidateUser = Annotated[Principal, Depends(require(Role.candidate))]
 DeviceUser = Annotated[Principal, Depends(require(Role.device))]
+MainDevice = Annotated[Principal, Depends(require(Role.device, device_role=DeviceRole.main))]
 AnyUser = Annotated[Principal, Depends(require(*Role))]

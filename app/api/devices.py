@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
 from app import errors
-from app.api.deps import DB, DeviceUser, Now, SettingsDep, Staff
+from app.api.deps import DB, DeviceUser, MainDevice, Now, SettingsDep, Staff
 from app.api.ws import apply_device_event
-from app.models import DeviceRole
 from app.schemas.auth import TokenOut
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut
@@ -41,7 +40,7 @@ class ProctorEventOut(BaseModel):
     status_code=status.HTTP_201_CREATED,
     responses=errors.responses(errors.MainDeviceOnly, errors.SittingClosed, errors.SittingNotFound),
 )
-async def offer_pairing(principal: DeviceUser, db: DB, now: Now, settings: SettingsDep) -> PairingOfferOut:
+async def offer_pairing(principal: MainDevice, db: DB, now: Now, settings: SettingsDep) -> PairingOfferOut:
     """Main phone: a single-use pairing code (valid 120 s) as a URL and an SVG QR code for the aux phone."""
     assert principal.device is not None
     offer = await pairing.offer(db, main=principal.device, base_url=settings.public_base_url, now=now)
@@ -84,11 +83,9 @@ async def post_event(body: EventIn, principal: DeviceUser, db: DB, now: Now) -> 
     response_model=SittingOut,
     responses=errors.responses(errors.MainDeviceOnly, errors.SittingClosed),
 )
-async def stop_early(principal: DeviceUser, db: DB, now: Now) -> SittingOut:
+async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
     """Main phone: stop answering before the end (after the candidate confirmed); both phones are told to stop."""
     assert principal.device is not None
-    if principal.device.role is not DeviceRole.main:
-        raise errors.MainDeviceOnly()
     view, exam = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)
     sittings.stop_recording(db, view=view, now=now, actor=principal.actor)
     view, _ = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from app.models import Exam, Notice
-from app.schemas import Input, Output
+from app.schemas import Input, Instant, Output, Patch
 from app.services.timezones import to_local
 
 _TEXT = {"min_length": 1, "max_length": 200}
@@ -32,8 +32,8 @@ class ExamCreate(_ExamFields):
     province: str = Field(min_length=1, max_length=32, examples=["山东"])
     identity_category: str = Field(min_length=1, max_length=32, examples=["其他"])
     timezone: str = Field(default="Asia/Shanghai", description="IANA timezone; times without an offset are read in it")
-    confirm_opens_at: datetime
-    confirm_closes_at: datetime
+    confirm_opens_at: Instant
+    confirm_closes_at: Instant
     support_phone: str = Field(default="", max_length=64)
     support_qq: str = Field(default="", max_length=64)
     support_wechat: str = Field(default="", max_length=64)
@@ -44,14 +44,14 @@ class ExamCreate(_ExamFields):
     interruption_grace_seconds: int = Field(default=120, ge=0, le=3600, description="longest allowed interruption")
 
 
-class ExamUpdate(_ExamFields):
+class ExamUpdate(_ExamFields, Patch):
     title: str | None = Field(default=None, **_TEXT)
     organizer: str | None = Field(default=None, **_TEXT)
     province: str | None = Field(default=None, min_length=1, max_length=32)
     identity_category: str | None = Field(default=None, min_length=1, max_length=32)
     timezone: str | None = None
-    confirm_opens_at: datetime | None = None
-    confirm_closes_at: datetime | None = None
+    confirm_opens_at: Instant | None = None
+    confirm_closes_at: Instant | None = None
     support_phone: str | None = Field(default=None, max_length=64)
     support_qq: str | None = Field(default=None, max_length=64)
     support_wechat: str | None = Field(default=None, max_length=64)

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import Field
 
 from app.models import ExamSession, Question, SessionKind
-from app.schemas import Input, Output
+from app.schemas import Input, Instant, Output, Patch
 from app.services.lifecycle import SittingState, Windows
 from app.services.timezones import to_local
 
@@ -16,21 +16,21 @@ _SECONDS = {"ge": 10, "le": 24 * 3600}
 class SessionCreate(Input):
     kind: SessionKind
     title: str = Field(min_length=1, max_length=200)
-    waiting_opens_at: datetime | None = Field(default=None, description="mock/formal only")
-    answer_starts_at: datetime | None = Field(default=None, description="mock/formal only")
-    answer_ends_at: datetime | None = Field(default=None, description="mock/formal only")
-    upload_deadline: datetime | None = Field(default=None, description="mock/formal only")
+    waiting_opens_at: Instant | None = Field(default=None, description="mock/formal only")
+    answer_starts_at: Instant | None = Field(default=None, description="mock/formal only")
+    answer_ends_at: Instant | None = Field(default=None, description="mock/formal only")
+    upload_deadline: Instant | None = Field(default=None, description="mock/formal only")
     waiting_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
     answer_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
     upload_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
 
 
-class SessionUpdate(Input):
+class SessionUpdate(Patch):
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    waiting_opens_at: datetime | None = None
-    answer_starts_at: datetime | None = None
-    answer_ends_at: datetime | None = None
-    upload_deadline: datetime | None = None
+    waiting_opens_at: Instant | None = None
+    answer_starts_at: Instant | None = None
+    answer_ends_at: Instant | None = None
+    upload_deadline: Instant | None = None
     waiting_seconds: int | None = Field(default=None, **_SECONDS)
     answer_seconds: int | None = Field(default=None, **_SECONDS)
     upload_seconds: int | None = Field(default=None, **_SECONDS)

@@ -101,11 +101,12 @@ async def update_session(
 ) -> ExamSession:
     if "kind" in fields and fields.pop("kind") is not session.kind:
         raise errors.SessionKindImmutable()
-    if _frozen(session, now) and set(fields) & {*TIME_FIELDS, *DURATION_FIELDS}:
-        raise errors.SessionStarted()
+    was_frozen = _frozen(session, now)
+    if was_frozen and set(fields) & {*TIME_FIELDS, *DURATION_FIELDS}:
+        raise errors.SessionStarted()  # the title may still be corrected
     _assign(session, fields, exam.timezone)
     _check_shape(session)
-    if _frozen(session, now):  # times after the change must not have moved into the past either
+    if not was_frozen and _frozen(session, now):  # nor may new times move the waiting window into the past
         raise errors.SessionStarted()
     await _check_overlap(db, session)
     record(db, at=now, actor=actor, action="session.update", target_kind="session", target_id=session.id, details={"fields": sorted(fields)})
