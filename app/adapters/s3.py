@@ -3,7 +3,8 @@
 URL: `s3://bucket[/key/prefix]?endpoint=http://127.0.0.1:8333&region=us-east-1[&access_key=…&secret_key=…]`.
 Credentials come from the query (`access_key`, `secret_key`) or else from botocore's usual chain (the
 environment's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, profiles, instance roles). With an `endpoint`
-(SeaweedFS, MinIO, …) path-style addressing is used. `part_size=<bytes>` (≥ 5 MiB) tunes multipart uploads.
+(SeaweedFS, MinIO, …) path-style addressing is used. `part_size=<bytes>` (≥ 5 MiB) tunes multipart uploads,
+`max_attempts` (default 3) botocore's retries.
 
 Upload staging (after tusd's s3store): an upload is one multipart upload whose parts are exactly `part_size` bytes
 each. Bytes that do not fill a part yet are *staged* as small objects `<key>.part.<random>` listed in the upload's
@@ -72,8 +73,8 @@ _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 @contextmanager
-def _mapped(operation: str, key: str = "") -> Iterator[None]:
-    """botocore/aiohttp exceptions → S3Error (missing objects → UploadDataMissing) at the adapter's boundary."""
+def _mapped(operation: str, key: str = "", *, missing_object: bool = True) -> Iterator[None]:
+    """botocore/aiohttp exceptions → S3Error (a missing object → UploadDataMissing) at the adapter's boundary."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -81,7 +82,7 @@ def _mapped(operation: str, key: str = "") -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
-        if code in _MISSING_CODES:
+        if missing_object and code in _MISSING_CODES:
             raise UploadDataMissing(f"{operation} {key}: {code}") from exc
         raise S3Error(f"{operation} {key}: {code} {error.get('Message', '')}".strip(), code=code) from exc
     except (TimeoutError, BotoCoreError, OSError) as exc:  # aiohttp's errors are OSError/TimeoutError
@@ -97,6 +98,7 @@ class S3Location:
     access_key: str | None
     secret_key: str | None
     part_size: int
+    max_attempts: int
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
@@ -116,7 +118,21 @@ class S3Location:
             access_key=query.get("access_key"),
             secret_key=query.get("secret_key"),
             part_size=part_size,
+            max_attempts=int(query.get("max_attempts", 3)),
         )
+
+
+_session: Any = None
+
+
+def _botocore_session() -> Any:
+    """One aiobotocore session per process: each new one parses botocore's S3 model again (~0.5 s)."""
+    global _session
+    if _session is None:
+        from aiobotocore.session import get_session
+
+        _session = get_session()
+    return _session
 
 
 class S3Connection:
@@ -134,7 +150,6 @@ class S3Connection:
         async with self._opening:
             if self._client is None:
                 from aiobotocore.config import AioConfig
-                from aiobotocore.session import get_session
 
                 loc = self.location
                 config = AioConfig(
@@ -143,11 +158,11 @@ class S3Connection:
                     # S3-compatible servers vary in their support of the newer default trailing checksums.
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
-                    retries={"max_attempts": 3, "mode": "standard"},
+                    retries={"max_attempts": loc.max_attempts, "mode": "standard"},
                 )
                 stack = AsyncExitStack()
                 self._client = await stack.enter_async_context(
-                    get_session().create_client(
+                    _botocore_session().create_client(
                         "s3",
                         endpoint_url=loc.endpoint,
                         region_name=loc.region,
@@ -167,7 +182,7 @@ class S3Connection:
 
     async def ping(self) -> None:
         client = await self.client()
-        with _mapped("head_bucket", self.location.bucket):
+        with _mapped("head_bucket", self.location.bucket, missing_object=False):  # a missing bucket is an error
             await client.head_bucket(Bucket=self.location.bucket)
 
     async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:

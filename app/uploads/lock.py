@@ -85,14 +85,17 @@ class UploadLocks:
             try:
                 holder = await self._acquire(upload_id, deadline, preempt=preempt)
                 slot.holder = holder
-                heartbeat = asyncio.create_task(self._heartbeat(holder))
+                done = asyncio.Event()
+                heartbeat = asyncio.create_task(self._heartbeat(holder, done))
                 try:
                     yield holder
                 finally:
                     slot.holder = None
-                    heartbeat.cancel()
+                    # Not cancel(): a renewal cut off inside its transaction can leave a SQLite connection holding
+                    # the write lock. The heartbeat finishes its beat and stops.
+                    done.set()
                     try:
-                        await asyncio.wait({heartbeat})
+                        await asyncio.shield(heartbeat)
                     finally:
                         # Shielded: a cancelled request still lets go of the row (else it waits for the lease).
                         await asyncio.shield(self._state.release(upload_id, holder.token))
@@ -121,9 +124,13 @@ class UploadLocks:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    async def _heartbeat(self, holder: Holder) -> None:
+    async def _heartbeat(self, holder: Holder, done: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self._heartbeat_s)
+            try:
+                await asyncio.wait_for(done.wait(), self._heartbeat_s)
+                return
+            except TimeoutError:
+                pass
             try:
                 lease = await self._state.renew(holder.upload_id, holder.token, lease_until=self._clock.now() + self._lease)
             except Exception:  # the database hiccuped: the lease has slack, try again next beat

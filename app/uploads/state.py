@@ -8,6 +8,7 @@ PostgreSQL and across processes; see app.uploads.tus for the rule.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,9 +160,22 @@ def _to_upload(row: UploadRow) -> Upload:
 
 @dataclass
 class SqlUploadState:
-    """UploadState on SQLAlchemy (async): SQLite and PostgreSQL."""
+    """UploadState on SQLAlchemy (async): SQLite and PostgreSQL.
+
+    Writes are shielded from cancellation: a transaction cut off mid-way can leave a SQLite connection holding
+    the database's write lock until it is garbage-collected.
+    """
 
     sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def _update(self, statement: Any) -> int:
+        """Run one UPDATE in its own transaction; its row count."""
+
+        async def run() -> int:
+            async with self.sessionmaker.begin() as db:
+                return int((await db.execute(statement)).rowcount)
+
+        return await asyncio.shield(run())
 
     async def insert(self, new: NewUpload) -> Upload:
         from sqlalchemy.exc import IntegrityError
@@ -183,9 +197,13 @@ class SqlUploadState:
             updated_at=new.now,
             lock_release_requested=False,
         )
-        try:
+
+        async def run() -> None:
             async with self.sessionmaker.begin() as db:
                 db.add(row)
+
+        try:
+            await asyncio.shield(run())
         except IntegrityError as exc:
             raise UploadExists(new.id) from exc
         return _to_upload(row)
@@ -215,8 +233,7 @@ class SqlUploadState:
             )
             .values(lock_token=token, lock_expires_at=lease_until, lock_release_requested=False)
         )
-        async with self.sessionmaker.begin() as db:
-            return (await db.execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        return await self._update(statement) == 1
 
     async def request_release(self, upload_id: str) -> None:
         statement = (
@@ -224,8 +241,7 @@ class SqlUploadState:
             .where(UploadRow.id == upload_id, UploadRow.lock_token.is_not(None))
             .values(lock_release_requested=True)
         )
-        async with self.sessionmaker.begin() as db:
-            await db.execute(statement)
+        await self._update(statement)
 
     async def renew(self, upload_id: str, token: str, *, lease_until: datetime) -> Lease:
         statement = (
@@ -234,8 +250,12 @@ class SqlUploadState:
             .values(lock_expires_at=lease_until)
             .returning(UploadRow.lock_release_requested)
         )
-        async with self.sessionmaker.begin() as db:
-            requested = (await db.execute(statement)).scalar_one_or_none()
+
+        async def run() -> bool | None:
+            async with self.sessionmaker.begin() as db:
+                return (await db.execute(statement)).scalar_one_or_none()
+
+        requested = await asyncio.shield(run())
         if requested is None:
             return Lease(held=False)
         return Lease(held=True, release_requested=bool(requested))
@@ -246,8 +266,7 @@ class SqlUploadState:
             .where(UploadRow.id == upload_id, UploadRow.lock_token == token)
             .values(lock_token=None, lock_expires_at=None, lock_release_requested=False)
         )
-        async with self.sessionmaker.begin() as db:
-            await db.execute(statement)
+        await self._update(statement)
 
     async def commit(self, upload_id: str, token: str, *, expected_offset: int, changes: Changes, now: datetime) -> Upload | None:
         values: dict[str, Any] = {"updated_at": now}
@@ -268,12 +287,16 @@ class SqlUploadState:
             .where(UploadRow.id == upload_id, UploadRow.lock_token == token, UploadRow.upload_offset == expected_offset)
             .values(**values)
         )
-        async with self.sessionmaker.begin() as db:
-            if (await db.execute(statement)).rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            row = await db.get(UploadRow, upload_id, populate_existing=True)
-            assert row is not None
-            return _to_upload(row)
+
+        async def run() -> Upload | None:
+            async with self.sessionmaker.begin() as db:
+                if (await db.execute(statement)).rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                row = await db.get(UploadRow, upload_id, populate_existing=True)
+                assert row is not None
+                return _to_upload(row)
+
+        return await asyncio.shield(run())
 
     async def mark_gone(self, upload_id: str, token: str, *, reason: str, now: datetime) -> bool:
         statement = (
@@ -281,13 +304,11 @@ class SqlUploadState:
             .where(UploadRow.id == upload_id, UploadRow.lock_token == token)
             .values(gone_at=now, gone_reason=reason, updated_at=now, lock_token=None, lock_expires_at=None)
         )
-        async with self.sessionmaker.begin() as db:
-            return (await db.execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        return await self._update(statement) == 1
 
     async def set_expires_at(self, upload_id: str, expires_at: datetime | None, *, now: datetime) -> None:
         statement = update(UploadRow).where(UploadRow.id == upload_id).values(expires_at=expires_at, updated_at=now)
-        async with self.sessionmaker.begin() as db:
-            await db.execute(statement)
+        await self._update(statement)
 
     async def expired(self, now: datetime, *, limit: int = 100) -> Sequence[Upload]:
         query = (

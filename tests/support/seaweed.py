@@ -137,6 +137,7 @@ def running_seaweed(directory: Path, *, timeout: float = 30.0, attempts: int = 3
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            "-volume.preStopSeconds=0",  # stop at once
             *(f"-{flag}={port}" for flag, port in ports.items()),
         ]
         with ExitStack() as stack:

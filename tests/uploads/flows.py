@@ -72,9 +72,9 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
 
 
 async def create_bucket(server: Seaweed, name: str) -> None:
-    from aiobotocore.session import get_session
+    from app.adapters.s3 import _botocore_session
 
-    async with get_session().create_client(
+    async with _botocore_session().create_client(
         "s3",
         endpoint_url=server.endpoint,
         region_name=server.region,
