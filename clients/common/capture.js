@@ -1,0 +1,95 @@
+// One phone's recording of one sitting: recorder (IndexedDB first) + tus uploader + wake lock + the
+// recording.started/stopped messages. Both apps use it the same way:
+//   const capture = new Capture({...}); await capture.init();   // resumes an unfinished upload after a reload
+//   await capture.begin(stream);  // at answer start (continues the same file after a reload)
+//   await capture.end();          // at answer end, a stop command or a manual stop
+
+import { Recorder, closeLeftover } from "./recorder.js";
+import * as store from "./store.js";
+import { Uploader } from "./uploader.js";
+import { WakeLock } from "./media.js";
+
+export class Capture {
+  /**
+   * @param {object} o
+   * @param {"main"|"aux"} o.role
+   * @param {string} o.sittingId
+   * @param {() => string} o.token
+   * @param {import("./ws.js").Channel} o.channel
+   * @param {import("./events.js").EventReporter} o.events
+   * @param {() => Promise<object|null>} o.verify   see Uploader
+   * @param {(status: object) => void} o.onChange
+   */
+  constructor({ role, sittingId, token, channel, events, verify, onChange = () => {} }) {
+    this.role = role;
+    this.sittingId = sittingId;
+    this.key = store.recordingKey(role, sittingId);
+    this.channel = channel;
+    this.events = events;
+    this.onChange = onChange;
+    this.wakeLock = new WakeLock();
+    this.progress = { state: "idle", acked: 0, written: 0, total: null, stopped: false };
+    this.recorder = new Recorder({
+      key: this.key,
+      sittingId,
+      role,
+      onChunk: () => this.uploader.kick(),
+      onEvent: (kind, details) => this.events?.report(kind, details),
+    });
+    this.uploader = new Uploader({
+      key: this.key,
+      token,
+      verify,
+      onProgress: (progress) => {
+        this.progress = progress;
+        this.onChange(this.status());
+      },
+    });
+  }
+
+  status() {
+    return { recording: this.recorder.recording, ...this.progress };
+  }
+
+  /** After a (re)load: an unfinished recording of this sitting goes on uploading. Returns the stored record. */
+  async init() {
+    const record = await store.getRecording(this.key);
+    if (record && !record.verified) this.uploader.start();
+    if (record?.verified) {
+      this.progress = { state: "verified", acked: record.ackedOffset, written: record.bytesWritten, total: record.totalLength, stopped: true, result: record.result };
+    }
+    return record;
+  }
+
+  async record() {
+    return store.getRecording(this.key);
+  }
+
+  /** Start or continue recording; false when this sitting's recording was already stopped. */
+  async begin(stream) {
+    if (this.recorder.recording) return true;
+    const record = await this.recorder.start(stream);
+    this.uploader.start();
+    if (!record) return false;
+    this.wakeLock.acquire();
+    this.announce("recording.started", { segment: record.segments, mime: record.mime });
+    this.onChange(this.status());
+    return true;
+  }
+
+  /** Stop for good (answer end, a stop command, a manual stop). */
+  async end(reason = "answer_end") {
+    const wasRecording = this.recorder.recording;
+    const record = wasRecording ? await this.recorder.stop() : await closeLeftover(this.key);
+    await this.wakeLock.release();
+    if (wasRecording) this.announce("recording.stopped", { reason, bytes: record?.totalLength ?? null });
+    if (record) this.uploader.start();
+    this.onChange(this.status());
+    return record;
+  }
+
+  announce(type, details) {
+    const message = { type, client_at: new Date().toISOString(), details };
+    if (!this.channel?.send(message)) this.events?.report(type.replace(".", "_"), details);
+  }
+}

@@ -1,0 +1,257 @@
+// A phone logged in for one sitting in one role: its REST client, realtime channel, event reporter and recording.
+// Both apps drive the same rules from the server's state and time:
+// - the sitting state comes from REST (GET /api/v1/device/sitting) and from pushes; every (re)connect reloads it;
+// - at the answer start (server time) a `ready` sitting is answering: recording starts at once (the server derives
+//   the same state from the same facts), and the question is fetched if the push did not bring it;
+// - at the answer end, on a stop command or a manual stop, recording stops and the upload finishes;
+// - a sitting that is not answering never records (an absent candidate cannot record).
+
+import { apiClient } from "./api.js";
+import { serverNow, syncHttp } from "./clock.js";
+import { Capture } from "./capture.js";
+import { EventReporter } from "./events.js";
+import { Channel } from "./ws.js";
+
+export const FINAL_STATES = new Set(["uploaded", "absent", "terminated", "incomplete"]);
+const PRE_ANSWER = new Set(["scheduled", "waiting", "ready"]);
+
+export class DeviceSession {
+  /**
+   * @param {object} o
+   * @param {"main"|"aux"} o.role
+   * @param {string} o.sittingId
+   * @param {() => string|null} o.token   the device token
+   * @param {() => Promise<MediaStream>} o.stream   the camera + microphone to record
+   * @param {(session: DeviceSession) => void} o.onChange
+   * @param {(reason: string) => void} o.onClosed   unauthorized | superseded
+   */
+  constructor({ role, sittingId, token, stream, onChange = () => {}, onClosed = () => {} }) {
+    this.role = role;
+    this.sittingId = sittingId;
+    this.token = token;
+    this.getStream = stream;
+    this.onChange = onChange;
+    this.onClosed = onClosed;
+    this.api = apiClient({ getToken: token });
+    this.sitting = null;
+    this.peerOnline = false;
+    this.paired = false;
+    this.questions = null;
+    this.channelStatus = "idle";
+    this.closedReason = null;
+    this.lastError = null;
+    this.stopped = false;
+    this.ending = null;
+    this.tickTimer = null;
+    this.refreshing = null;
+    this.channel = new Channel({
+      token,
+      onHello: (hello) => this.onHello(hello),
+      onMessage: (message) => this.onMessage(message),
+      onStatus: (status) => this.onStatus(status),
+    });
+    this.events = new EventReporter({ key: `${role}.${sittingId}`, channel: this.channel, api: this.api });
+    this.capture = new Capture({
+      role,
+      sittingId,
+      token,
+      channel: this.channel,
+      events: this.events,
+      verify: () => this.verifyRecording(),
+      onChange: () => this.changed(),
+    });
+  }
+
+  get state() {
+    return this.sitting?.state ?? null;
+  }
+
+  get windows() {
+    return this.sitting?.windows ?? null;
+  }
+
+  changed() {
+    if (!this.stopped) this.onChange(this);
+  }
+
+  async start() {
+    await syncHttp(2);
+    await this.capture.init();
+    await this.refresh();
+    this.events.start();
+    this.channel.start();
+    this.tickTimer = setInterval(() => this.tick(), 250);
+    await this.apply();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    this.channel.stop();
+    this.events.stop();
+  }
+
+  async refresh() {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = (async () => {
+      try {
+        this.sitting = await this.api.get("/api/v1/device/sitting");
+        this.lastError = null;
+      } catch (error) {
+        this.lastError = error;
+        if (error.status === 401) this.close("unauthorized");
+      } finally {
+        this.refreshing = null;
+      }
+      this.changed();
+    })();
+    return this.refreshing;
+  }
+
+  close(reason) {
+    this.closedReason = reason;
+    this.channel.stop(reason);
+    this.onClosed(reason);
+    this.changed();
+  }
+
+  onStatus(status) {
+    this.channelStatus = status;
+    if (status === "unauthorized" || status === "superseded") this.close(status);
+    else if (status === "sitting_over") this.refresh().then(() => this.apply());
+    this.changed();
+  }
+
+  onHello(hello) {
+    this.sitting = hello.sitting;
+    this.peerOnline = Boolean(hello.peer?.online);
+    // Pub/sub can drop messages: reload the state over REST after every (re)connect.
+    this.refresh().then(() => this.apply());
+    this.events.flush();
+  }
+
+  async onMessage(message) {
+    const peerRole = this.role === "main" ? "aux" : "main";
+    switch (message.type) {
+      case "peer.online":
+        if (message.role === peerRole) this.peerOnline = true;
+        break;
+      case "peer.offline":
+        if (message.role === peerRole) this.peerOnline = false;
+        break;
+      case "pair.status":
+        this.paired = Boolean(message.paired);
+        this.pairedAt = Date.now();
+        break;
+      case "phase":
+        await this.onPhase(message);
+        return;
+      case "sitting.state":
+        if (message.command === "stop") await this.endRecording("stop_command");
+        await this.refresh();
+        await this.apply();
+        return;
+      default:
+        break;
+    }
+    this.changed();
+  }
+
+  async onPhase(message) {
+    if (message.phase === "answer_start") {
+      if (Array.isArray(message.questions) && this.sitting && PRE_ANSWER.has(this.sitting.state)) {
+        // The server sends the question only to a sitting that is answering: start now, confirm over REST.
+        this.questions = message.questions;
+        this.sitting = { ...this.sitting, state: "answering" };
+        await this.apply();
+      }
+    } else if (message.phase === "answer_end") {
+      await this.endRecording("answer_end");
+    }
+    await this.refresh();
+    await this.apply();
+  }
+
+  /** Time-based transitions in server time, so nothing waits for a push that may be late or lost. */
+  tick() {
+    if (!this.sitting || this.stopped) return;
+    const now = serverNow();
+    const w = this.sitting.windows;
+    const state = this.sitting.state;
+    if (state === "ready" && now >= Date.parse(w.answer_starts_at)) {
+      this.sitting = { ...this.sitting, state: "answering" }; // what the server derives from the same facts
+      this.apply().then(() => this.refresh());
+    } else if (state === "answering" && now >= Date.parse(w.answer_ends_at)) {
+      this.sitting = { ...this.sitting, state: "recorded" };
+      this.endRecording("answer_end").then(() => this.refresh());
+    } else if ((state === "waiting" && now >= Date.parse(w.answer_starts_at)) || (state === "scheduled" && now >= Date.parse(w.waiting_opens_at))) {
+      this.refresh().then(() => this.apply());
+    } else if (state === "recorded" && now >= Date.parse(w.upload_deadline)) {
+      this.refresh();
+    }
+  }
+
+  /** Bring the recording in line with the state. */
+  async apply() {
+    const state = this.state;
+    if (state === "answering" && !this.ending) {
+      if (!this.capture.recorder.recording) {
+        try {
+          const stream = await this.getStream();
+          await this.capture.begin(stream);
+        } catch (error) {
+          this.lastError = error;
+          this.events.report("camera_error", { error: String(error.message || error) });
+        }
+      }
+      if (this.role === "main" && this.questions === null) this.loadQuestions();
+    } else if (state && !PRE_ANSWER.has(state) && state !== "answering") {
+      await this.endRecording(state);
+    }
+    this.changed();
+  }
+
+  async loadQuestions(attempt = 0) {
+    if (this.loadingQuestions) return;
+    this.loadingQuestions = true;
+    try {
+      const body = await this.api.get("/api/v1/device/questions");
+      this.questions = body.questions;
+    } catch (error) {
+      // A few ms early by our clock estimate: ask again shortly.
+      if (error.code === "question_not_revealed" && attempt < 20) setTimeout(() => this.loadQuestions(attempt + 1), 300);
+    } finally {
+      this.loadingQuestions = false;
+    }
+    this.changed();
+  }
+
+  async endRecording(reason) {
+    if (this.ending) return this.ending;
+    const record = await this.capture.record();
+    if (!this.capture.recorder.recording && (!record || record.stopped)) return null;
+    this.ending = this.capture.end(reason).finally(() => this.changed());
+    return this.ending;
+  }
+
+  /** Manual early stop (main only): the server tells both phones; we stop at once. */
+  async stopEarly() {
+    this.sitting = await this.api.post("/api/v1/device/stop");
+    await this.endRecording("manual_stop");
+    await this.apply();
+  }
+
+  /** The server's view of this phone's recording once every byte is in; null while it cannot say. */
+  async verifyRecording() {
+    const sitting = await this.api.get("/api/v1/device/sitting");
+    this.sitting = sitting;
+    const mine = sitting.recordings?.[this.role] ?? sitting.recordings?.find?.((r) => r.role === this.role);
+    if (mine) {
+      if (mine.verified || mine.status === "verified") return { verified: true, duration: mine.duration_seconds ?? mine.duration ?? null };
+      if (mine.status === "failed") return { failed: true, reason: mine.failure_reason || mine.reason || "failed" };
+      return null;
+    }
+    if (sitting.state === "uploaded") return { verified: true, duration: null };
+    return null;
+  }
+}

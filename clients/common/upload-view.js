@@ -1,0 +1,72 @@
+// The upload screen both apps show: a progress bar, bytes sent and left, the uploader's state, and "上传完成" only
+// once the server verified the recording. Numbers are patched in place (patchProgress) as chunks are
+// acknowledged, so the screen is not rebuilt every two seconds.
+
+import { t } from "./i18n.js";
+import { fmtBytes, fmtTime, h } from "./ui.js";
+
+function numbers(p) {
+  const total = p.total ?? p.written ?? 0;
+  const verified = p.state === "verified";
+  const pct = total ? Math.min(100, Math.round((p.acked / total) * 100)) : verified ? 100 : 0;
+  return { total, verified, pct, left: Math.max(0, total - (p.acked || 0)) };
+}
+
+function stateText(p) {
+  return {
+    offline: t("upload.waiting_network"),
+    retrying: t("upload.waiting_network"),
+    verifying: t("upload.verifying"),
+    failed: t("upload.failed", { reason: p.error || "" }),
+  }[p.state];
+}
+
+/** The state a screen depends on (numbers excluded: they are patched in place). */
+export function progressKey(p) {
+  return `${p.state}|${p.written > 0}|${p.stopped}`;
+}
+
+export function uploadPanel(p, { deadline = null, timeZone = "Asia/Shanghai" } = {}) {
+  const n = numbers(p);
+  const text = stateText(p);
+  return h(
+    "section",
+    { class: "card", dataset: { test: "upload", state: p.state } },
+    h("h2", {}, t("upload.title")),
+    !n.verified && h("p", {}, t("upload.intro")),
+    h("div", { class: `progress ${n.verified ? "done" : ""}`, dataset: { test: "progress", pct: String(n.pct) } }, h("div", { style: { width: `${n.pct}%` } })),
+    h(
+      "div",
+      { class: "spread small" },
+      h("span", { dataset: { test: "bytes-sent" } }, t("upload.progress", { sent: fmtBytes(p.acked), total: fmtBytes(n.total) })),
+      h("span", { dataset: { test: "bytes-left", left: String(n.left) } }, t("upload.left", { left: fmtBytes(n.left) })),
+    ),
+    text && h("div", { class: `banner ${p.state === "failed" ? "banner-bad" : "banner-info"}`, dataset: { test: "upload-state" } }, text),
+    n.verified && h("div", { class: "done-mark", dataset: { test: "upload-done" } }, `✓ ${t("upload.done")}`),
+    n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: `${Math.round(p.result.duration)} s` })),
+    deadline && !n.verified && h("p", { class: "muted small" }, t("upload.deadline", { time: fmtTime(deadline, timeZone) })),
+  );
+}
+
+/** While recording: one line of what was sent so far. */
+export function uploadLine(p) {
+  return h("p", { class: "muted small", dataset: { test: "upload-line" } }, p.written ? t("upload.progress", { sent: fmtBytes(p.acked), total: fmtBytes(p.written) }) : "");
+}
+
+export function patchProgress(root, p) {
+  const n = numbers(p);
+  const bar = root.querySelector("[data-test=progress]");
+  if (bar) {
+    bar.dataset.pct = String(n.pct);
+    bar.firstElementChild.style.width = `${n.pct}%`;
+  }
+  const sent = root.querySelector("[data-test=bytes-sent]");
+  if (sent) sent.textContent = t("upload.progress", { sent: fmtBytes(p.acked), total: fmtBytes(n.total) });
+  const left = root.querySelector("[data-test=bytes-left]");
+  if (left) {
+    left.textContent = t("upload.left", { left: fmtBytes(n.left) });
+    left.dataset.left = String(n.left);
+  }
+  const line = root.querySelector("[data-test=upload-line]");
+  if (line) line.textContent = p.written ? t("upload.progress", { sent: fmtBytes(p.acked), total: fmtBytes(p.written) }) : "";
+}

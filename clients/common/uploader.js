@@ -1,0 +1,287 @@
+// Our own small tus 1.0.0 client for a recording that is still being written:
+//
+// - created at recording start with `Upload-Defer-Length: 1` (the length is unknown until the stop);
+// - chunks are PATCHed in order from IndexedDB, each with `Upload-Checksum: sha256 <base64>` (crypto.subtle);
+// - a chunk leaves IndexedDB only once the server acknowledged an offset at or past its end;
+// - `Upload-Length` goes with the first PATCH after the stop (an empty PATCH when nothing is left to send);
+// - on a network failure, 5xx, 409 (offset mismatch) or 460 (checksum mismatch): back off, ask the server where it
+//   is (HEAD) and resume from there; going back online retries at once;
+// - a reloaded page finds the recording in IndexedDB and finishes it (resume()).
+// The server's word that the recording is complete and playable ("verified") is asked for by `verify`.
+
+import * as store from "./store.js";
+
+export const TUS_ENDPOINT = "/api/v1/uploads/";
+const TUS = { "Tus-Resumable": "1.0.0" };
+const BACKOFF_MS = [500, 1000, 2000, 3000, 5000];
+
+function base64(buffer) {
+  let binary = "";
+  const bytes = new Uint8Array(buffer);
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function sha256(blob) {
+  return base64(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+}
+
+function metadata(fields) {
+  return Object.entries(fields)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${k} ${btoa(unescape(encodeURIComponent(String(v))))}`)
+    .join(",");
+}
+
+class TusError extends Error {
+  constructor(status, message, retry = true) {
+    super(message);
+    this.status = status;
+    this.retry = retry;
+  }
+}
+
+export class Uploader {
+  /**
+   * @param {object} o
+   * @param {string} o.key
+   * @param {() => string} o.token        the device token
+   * @param {(p: object) => void} o.onProgress   {state, acked, written, total, error}
+   * @param {() => Promise<object|null>} o.verify  the server's view of the recording once all bytes are in:
+   *        {verified: bool, failed: bool, reason?, duration?} (null: not known yet)
+   */
+  constructor({ key, token, onProgress = () => {}, verify = async () => null, endpoint = TUS_ENDPOINT }) {
+    this.key = key;
+    this.token = token;
+    this.onProgress = onProgress;
+    this.verify = verify;
+    this.endpoint = endpoint;
+    this.state = "idle";
+    this.serverOffset = null;
+    this.attempt = 0;
+    this.wake = null;
+    this.running = false;
+    this.stopped = false;
+    this.lastError = null;
+    this.result = null;
+    this.onOnline = () => this.kick(true);
+  }
+
+  start() {
+    if (this.running) return this.kick();
+    this.running = true;
+    this.stopped = false;
+    window.addEventListener("online", this.onOnline);
+    this.loop().finally(() => {
+      this.running = false;
+      window.removeEventListener("online", this.onOnline);
+    });
+  }
+
+  stop() {
+    this.stopped = true;
+    this.kick();
+  }
+
+  /** New bytes are stored, or the network is back: stop waiting. */
+  kick(resetBackoff = false) {
+    if (resetBackoff) this.attempt = 0;
+    this.dirty = true;
+    if (this.wake) this.wake();
+  }
+
+  sleep(ms) {
+    if (this.dirty) {
+      this.dirty = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => (this.wake = null));
+  }
+
+  async report(state, extra = {}) {
+    this.state = state;
+    const record = await store.getRecording(this.key);
+    this.onProgress({
+      state,
+      acked: record?.ackedOffset ?? 0,
+      written: record?.bytesWritten ?? 0,
+      total: record?.totalLength ?? null,
+      stopped: Boolean(record?.stopped),
+      error: this.lastError,
+      result: this.result,
+      ...extra,
+    });
+  }
+
+  headers(extra = {}) {
+    return { ...TUS, Authorization: `Bearer ${this.token()}`, ...extra };
+  }
+
+  async request(method, url, { headers = {}, body } = {}) {
+    let response;
+    try {
+      response = await fetch(url, { method, headers: this.headers(headers), body, cache: "no-store" });
+    } catch (error) {
+      throw new TusError(0, `network: ${error.message}`);
+    }
+    return response;
+  }
+
+  async loop() {
+    await this.report("starting");
+    while (!this.stopped) {
+      try {
+        const finished = await this.step();
+        this.attempt = 0;
+        if (finished) return;
+      } catch (error) {
+        this.lastError = error.message;
+        this.serverOffset = null; // ask the server again before the next PATCH
+        if (error.retry === false) {
+          await this.report("failed");
+          return;
+        }
+        await this.report(error.status === 0 || !navigator.onLine ? "offline" : "retrying");
+        const wait = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+        this.attempt += 1;
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  /** One unit of work; returns true when the recording is verified (nothing left to do). */
+  async step() {
+    this.dirty = false;
+    const record = await store.getRecording(this.key);
+    if (!record) return true;
+    if (record.verified) {
+      this.result = record.result ?? null;
+      await this.report("verified");
+      return true;
+    }
+    if (!record.uploadUrl) return this.create(record);
+    if (this.serverOffset === null) await this.head(record);
+    const chunk = await store.firstChunk(this.key);
+    if (chunk) return this.send(record, chunk);
+    if (record.stopped && !record.lengthDeclared) return this.declareLength(record);
+    if (record.stopped) return this.awaitVerification();
+    // Recording: wait for the next chunk.
+    await this.report("uploading");
+    await this.sleep(5000);
+    return false;
+  }
+
+  async create(record) {
+    await this.report("creating");
+    const response = await this.request("POST", this.endpoint, {
+      headers: {
+        "Upload-Defer-Length": "1",
+        "Upload-Metadata": metadata({ filename: `${record.role}-${record.sittingId}.${record.container}`, filetype: record.mime || "video/webm", role: record.role, sitting_id: record.sittingId }),
+      },
+    });
+    if (response.status !== 201) throw await this.failure(response, "create");
+    const location = response.headers.get("Location");
+    if (!location) throw new TusError(response.status, "create: no Location");
+    const url = new URL(location, window.location.href).pathname;
+    await store.updateRecording(this.key, (r) => void (r.uploadUrl = url));
+    // A second creation for the same sitting and role answers the existing upload: learn its offset.
+    this.serverOffset = null;
+    return false;
+  }
+
+  async head(record) {
+    const response = await this.request("HEAD", record.uploadUrl);
+    if (response.status === 404 || response.status === 410) throw new TusError(response.status, "upload gone", false);
+    if (!response.ok) throw new TusError(response.status, `HEAD ${response.status}`);
+    const offset = Number(response.headers.get("Upload-Offset"));
+    if (!Number.isFinite(offset)) throw new TusError(response.status, "HEAD without Upload-Offset");
+    this.serverOffset = offset;
+    const declared = response.headers.has("Upload-Length");
+    if (declared !== Boolean(record.lengthDeclared)) await store.updateRecording(this.key, (r) => void (r.lengthDeclared = declared));
+    await store.acknowledge(this.key, offset);
+  }
+
+  async send(record, chunk) {
+    const offset = this.serverOffset;
+    if (chunk.offset + chunk.size <= offset) {
+      await store.acknowledge(this.key, offset); // already on the server (acknowledged before a reload)
+      return false;
+    }
+    if (chunk.offset > offset) {
+      // The server is missing bytes we no longer hold: cannot happen unless the server lost acknowledged data.
+      throw new TusError(409, `server offset ${offset} is before stored chunk at ${chunk.offset}`, false);
+    }
+    const body = chunk.blob.slice(offset - chunk.offset);
+    await this.report(navigator.onLine ? "uploading" : "offline");
+    const headers = {
+      "Content-Type": "application/offset+octet-stream",
+      "Upload-Offset": String(offset),
+      "Upload-Checksum": `sha256 ${await sha256(body)}`,
+    };
+    const isLast = record.stopped && chunk.offset + chunk.size === record.totalLength;
+    if (isLast && !record.lengthDeclared) headers["Upload-Length"] = String(record.totalLength);
+    const response = await this.request("PATCH", record.uploadUrl, { headers, body });
+    if (response.status !== 204) throw await this.failure(response, "PATCH");
+    const next = Number(response.headers.get("Upload-Offset"));
+    this.serverOffset = Number.isFinite(next) ? next : offset + body.size;
+    if (headers["Upload-Length"]) await store.updateRecording(this.key, (r) => void (r.lengthDeclared = true));
+    await store.acknowledge(this.key, this.serverOffset);
+    await this.report("uploading");
+    return false;
+  }
+
+  async declareLength(record) {
+    await this.report("finishing");
+    const response = await this.request("PATCH", record.uploadUrl, {
+      headers: { "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(this.serverOffset), "Upload-Length": String(record.totalLength) },
+      body: new Blob([]),
+    });
+    if (response.status !== 204) throw await this.failure(response, "PATCH length");
+    await store.updateRecording(this.key, (r) => void (r.lengthDeclared = true));
+    return false;
+  }
+
+  async awaitVerification() {
+    await this.report("verifying");
+    let view = null;
+    try {
+      view = await this.verify();
+    } catch {
+      view = null; // offline or not answerable yet: ask again
+    }
+    if (view?.verified) {
+      this.result = view;
+      await store.updateRecording(this.key, (r) => {
+        r.verified = true;
+        r.result = view;
+      });
+      await this.report("verified");
+      return true;
+    }
+    if (view?.failed) {
+      this.lastError = view.reason || "failed";
+      await this.report("failed");
+    }
+    await this.sleep(1000);
+    return false;
+  }
+
+  async failure(response, what) {
+    let text = "";
+    try {
+      text = (await response.text()).slice(0, 200);
+    } catch {
+      // ignore
+    }
+    // 404/410: the upload expired (deadline passed) or never existed; 403: not allowed now. 409/460/423/5xx: retry.
+    const permanent = [404, 410, 413].includes(response.status);
+    return new TusError(response.status, `${what} ${response.status} ${text}`.trim(), !permanent);
+  }
+}

@@ -1,0 +1,4 @@
+// Main camera app's service worker: the app shell only (see /common/sw-core.js).
+self.SHELL_NAME = "dualcam-main-v1";
+self.SHELL_FILES = ["/main/", "/main/app.js", "/main/home.js", "/main/check.js", "/main/sessions.js", "/main/sitting.js", "/main/manifest.webmanifest", "/common/device.js"];
+importScripts("/common/sw-core.js");

@@ -1,0 +1,96 @@
+"""Fixtures for the browser end-to-end tests: Debian chromium driven by Playwright (sync API) with a fake camera
+showing a real face, against one real `dualcam serve` per test module whose clock ticks from a file.
+
+Chromium missing: the tests fail when CI is set (CI must run them) and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, ROOT, T0, E2EServer, Ops, TickingClock, make_fake_camera
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.timeout(240))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        reason = f"chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the browser tests")
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_fake_camera(FACES / "person_a_2.jpg", tmp_path_factory.mktemp("camera") / "person_a_2.y4m")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Path, fake_camera: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={fake_camera}"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def face_models() -> Path:
+    from app.face.packs import fetch_models
+
+    directory = Path(os.environ.get("DUALCAM_FACE_MODEL_DIR") or ROOT / "var" / "models")
+    report = fetch_models(directory, ("sface",))
+    assert report.ok, report.to_dict()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, face_models: Path, chromium: Path) -> Iterator[E2EServer]:
+    data = tmp_path_factory.mktemp("e2e-server")
+    clock = TickingClock(data / "clock.txt", T0)
+    srv = E2EServer(data, clock, face_models)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        clock.close()
+
+
+@pytest.fixture(scope="module")
+def ops(server: E2EServer) -> Ops:
+    return Ops(server)
+
+
+@pytest.fixture
+def phone(browser: object, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+    """A factory of phones (browser contexts with a phone's viewport); page errors fail the test."""
+    contexts: list[object] = []
+    errors: list[str] = []
+
+    def make(**options: object) -> object:
+        context = browser.new_context(**{**PHONE, **options})  # type: ignore[attr-defined]
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{error}"))
+        page.set_default_timeout(15000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]
+    assert not errors, f"uncaught errors in the page: {errors}"

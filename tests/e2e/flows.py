@@ -1,0 +1,88 @@
+"""Steps a candidate takes on the two phones, shared by the end-to-end tests and `scripts/screenshots.py`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.e2e.support import Candidate, E2EServer, Ops, decode_qr
+
+
+def login(page: Any, server: E2EServer, candidate: Candidate) -> None:
+    page.goto(f"{server.url}/main/")
+    page.fill("input[name=identifier]", candidate.id_number)
+    page.fill("input[name=secret]", candidate.access_code)
+    page.click("[data-action=login]")
+    page.wait_for_selector("[data-test=notices]")
+
+
+def open_sitting(page: Any, server: E2EServer, session_id: str) -> None:
+    page.goto(f"{server.url}/main/#/sessions")
+    page.click(f"[data-session='{session_id}'] [data-action=enter]")
+    page.wait_for_selector("main[data-stage]:not([data-stage=loading])")
+
+
+def scan_qr(main: Any) -> str:
+    """Read the QR code off the main phone's screen like the aux phone's camera would."""
+    from playwright.sync_api import Error
+
+    qr = main.locator("[data-test=qr] svg")
+    for attempt in range(5):
+        try:
+            qr.scroll_into_view_if_needed()
+            box = qr.bounding_box()
+            break
+        except Error:  # repainted between finding and measuring it: look again
+            if attempt == 4:
+                raise
+    # A page screenshot of the QR's area: what is on the screen, even if the app repaints meanwhile.
+    return decode_qr(main.screenshot(clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": box["height"] + 16}))
+
+
+def pair(main: Any, aux: Any) -> str:
+    """The aux phone opens the URL in the main phone's QR code; both see each other online."""
+    url = scan_qr(main)
+    assert "/aux/#pair=" in url
+    aux.goto(url)
+    aux.wait_for_selector("[data-test=main-status][data-online=true]")
+    main.wait_for_selector("[data-test=aux-status][data-online=true]")
+    return url
+
+
+def place_phones(main: Any) -> None:
+    main.wait_for_selector("[data-test=guide]")
+    main.click("[data-action=guide-done]")
+    main.wait_for_selector("[data-test=face]")
+
+
+def pass_face_gate(main: Any) -> None:
+    main.click("[data-action=face-check]")
+    main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
+
+
+def exam_with_mock(ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, **exam_fields: Any) -> tuple[dict[str, Any], dict[str, Any], Candidate]:
+    """An exam with a mock session whose waiting room opened a few seconds ago, a question, and a confirmed,
+    identity-verified candidate (ID photo person_a_1; the fake camera shows person_a_2)."""
+    exam = ops.exam(**exam_fields)
+    now = server.clock.now().replace(microsecond=0)
+    opens = now + timedelta(minutes=1)  # questions are frozen once the waiting room opens: add them first
+    starts = opens + timedelta(minutes=waiting_minutes)
+    session = ops.timed_session(exam["id"], "mock", opens, starts, starts + timedelta(seconds=answer_seconds), starts + timedelta(minutes=30))
+    ops.question(session["id"], "请结合岗位要求，谈谈你如何在一周内熟悉新的工作环境。")
+    candidate = ops.candidate(exam["id"]).login()
+    candidate.confirm()
+    candidate.verify_identity()
+    server.clock.set(opens + timedelta(seconds=1))
+    return exam, session, candidate
+
+
+def answer_starts(session: dict[str, Any]) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(session["answer_starts_at"])
+
+
+def answer_ends(session: dict[str, Any]) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(session["answer_ends_at"])
