@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from app import errors
-from app.api.deps import DB, CandidateUser, DeviceUser, Now, Staff, Store
+from app.api.deps import DB, CandidateUser, MainDevice, Now, Staff, Store
 from app.schemas.face import (
     FaceDecisionIn,
     FaceReviewDetailOut,
@@ -94,7 +94,7 @@ async def identity_selfie(principal: CandidateUser, db: DB, now: Now, faces: Fac
     tags=["device"],
     responses=errors.responses(*_DEVICE_ERRORS, errors.FaceGateClosed, errors.IdentityNotVerified, errors.FaceCooldown, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
 )
-async def waiting_gate(principal: DeviceUser, db: DB, now: Now, faces: Faces, image: Image) -> GateAttemptOut:
+async def waiting_gate(principal: MainDevice, db: DB, now: Now, faces: Faces, image: Image) -> GateAttemptOut:
     """Main phone, waiting window: a live capture against the enrolment; a pass with both phones online makes the
     sitting `ready`. Three counted failures in a row: a cool-down (429 with Retry-After)."""
     assert principal.device is not None and principal.candidate is not None
@@ -108,7 +108,7 @@ async def waiting_gate(principal: DeviceUser, db: DB, now: Now, faces: Faces, im
     tags=["device"],
     responses=errors.responses(*_DEVICE_ERRORS, errors.FaceCheckClosed, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
 )
-async def in_exam_check(principal: DeviceUser, db: DB, now: Now, faces: Faces, image: Image) -> InExamCheckOut:
+async def in_exam_check(principal: MainDevice, db: DB, now: Now, faces: Faces, image: Image) -> InExamCheckOut:
     """Main phone, while answering: face count and match of a frame; records face_absent, several_faces and
     different_person as proctoring events."""
     assert principal.device is not None and principal.candidate is not None
@@ -122,7 +122,7 @@ async def list_reviews(
     db: DB,
     status: Literal["open", "resolved", "all"] = "open",
     exam_id: uuid.UUID | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # unbounded, a huge offset overflows the database integer
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FaceReviewOut]:
     """The manual review queue (oldest first): candidates whose selfies failed too often."""

@@ -80,7 +80,7 @@ async def world(database_template: str | Path, tmp_path_factory: pytest.TempPath
         url = database_template
     settings = Settings(
         env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024,
+        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=directory / "no-face-models",
     )
     app = create_app(settings, clock=FakeClock(T0))
 

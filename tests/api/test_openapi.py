@@ -115,6 +115,7 @@ def running(database_template: str | Path, tmp_path: Path) -> Iterator[SyncApp]:
         Settings(
             env="test", data_dir=tmp_path / "var", database_url=databases.sqlite_copy(database_template, tmp_path), storage_url=None,
             redis_url=None, scheduler_enabled=False, log_json=False, argon2_time_cost=1, argon2_memory_kib=1024,
+            face_model_dir=tmp_path / "no-face-models",  # the face routes answer 503 (declared); loading models is slow
         ),
         clock=FakeClock(T0),
     )

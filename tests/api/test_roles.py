@@ -129,6 +129,17 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/device/events", DEVICES, 204, json=lambda w: {"kind": "battery_low", "details": {"level": 15}}),
     Op("POST", f"{V1}/device/stop", {MAIN}),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/events", STAFF),
+    # Face: the world runs without face models, so the picture routes answer 503 past authorization.
+    Op("GET", f"{V1}/candidate/identity", {CANDIDATE}),
+    Op("PUT", f"{V1}/candidate/id-photo", {CANDIDATE}, 503, files=lambda w: {"image": ("id.png", PNG, "image/png")}),
+    Op("POST", f"{V1}/candidate/identity/selfie", {CANDIDATE}, 503, files=lambda w: {"image": ("me.png", PNG, "image/png")}),
+    Op("POST", f"{V1}/device/face", {MAIN}, 503, files=lambda w: {"image": ("me.png", PNG, "image/png")}),
+    Op("POST", f"{V1}/device/face/check", {MAIN}, 503, files=lambda w: {"image": ("me.png", PNG, "image/png")}),
+    Op("GET", f"{V1}/ops/face-reviews", STAFF),
+    Op("GET", f"{V1}/ops/face-reviews/{{review_id}}", STAFF, 404, unknown=("review_id",)),
+    Op("POST", f"{V1}/ops/face-reviews/{{review_id}}/decision", STAFF, 404, json=lambda w: {"decision": "approve"}, unknown=("review_id",)),
+    Op("GET", f"{V1}/ops/face-checks/{{check_id}}/image", STAFF, 404, unknown=("check_id",)),
+    Op("GET", f"{V1}/ops/candidates/{{candidate_id}}/id-photo", STAFF, 409),  # the candidate has no ID photo
 ]
 OPS_BY_KEY = {f"{op.method} {op.path}": op for op in TABLE}
 PROTECTED = [op for op in TABLE if ANON not in op.roles]
@@ -230,7 +241,7 @@ async def world(database_template: str | Path, tmp_path_factory: pytest.TempPath
         url = database_template
     settings = Settings(
         env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024,
+        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=directory / "no-face-models",
     )
     app = create_app(settings, clock=FakeClock(T0))
 
