@@ -59,24 +59,31 @@ LENGTH_AND_DEFER = _e(
     "Upload-Length 与 Upload-Defer-Length 不能同时出现",
 )
 DEFER_INVALID = _e(400, "upload_defer_length_invalid", "Upload-Defer-Length must be 1", "Upload-Defer-Length 只能为 1")
-LENGTH_CHANGED = _e(400, "upload_length_changed", "The upload's length is already set and cannot change", "上传长度已确定，不能修改")
-LENGTH_BELOW_OFFSET = _e(
-    400, "upload_length_below_offset", "Upload-Length is smaller than the bytes already received", "Upload-Length 小于已接收的字节数"
+LENGTH_CHANGED = _e(
+    400, "upload_length_changed", "The upload's length is already set and cannot change", "上传长度已确定，不能修改"
 )
-CONTENT_LENGTH_INVALID = _e(400, "content_length_invalid", "Content-Length must be a non-negative integer", "Content-Length 不合法")
+LENGTH_BELOW_OFFSET = _e(
+    400,
+    "upload_length_below_offset",
+    "Upload-Length is smaller than the bytes already received",
+    "Upload-Length 小于已接收的字节数",
+)
+CONTENT_LENGTH_INVALID = _e(
+    400, "content_length_invalid", "Content-Length must be a non-negative integer", "Content-Length 不合法"
+)
 METADATA_INVALID = _e(400, "upload_metadata_invalid", "Upload-Metadata is malformed", "Upload-Metadata 格式不正确")
 CHECKSUM_ALGORITHM_UNSUPPORTED = _e(
     400, "checksum_algorithm_unsupported", "Checksum algorithm not supported (sha1, sha256)", "不支持的校验算法"
 )
-CHECKSUM_INVALID = _e(400, "checksum_invalid", "Upload-Checksum must be '<algorithm> <base64 digest>'", "Upload-Checksum 格式不正确")
+CHECKSUM_INVALID = _e(
+    400, "checksum_invalid", "Upload-Checksum must be '<algorithm> <base64 digest>'", "Upload-Checksum 格式不正确"
+)
 
 # --- state -------------------------------------------------------------------------------------
 UPLOAD_NOT_FOUND = _e(404, "upload_not_found", "No such upload", "上传不存在")
 UPLOAD_GONE = _e(410, "upload_gone", "The upload was terminated or has expired", "上传已终止或已过期")
 OFFSET_MISMATCH = _e(409, "upload_offset_mismatch", "Upload-Offset does not match the upload's offset", "上传偏移量不一致")
-LENGTH_CONFLICT = _e(
-    409, "upload_length_conflict", "The existing upload has another length", "已有的上传长度与请求不一致"
-)
+LENGTH_CONFLICT = _e(409, "upload_length_conflict", "The existing upload has another length", "已有的上传长度与请求不一致")
 MAX_SIZE_EXCEEDED = _e(413, "upload_too_large", "The upload is larger than the maximum size", "上传文件超过大小上限")
 BODY_EXCEEDS_LENGTH = _e(
     413,
@@ -88,7 +95,10 @@ CHECKSUM_MISMATCH = _e(460, "checksum_mismatch", "Checksum mismatch; the chunk w
 # 423 (not 409): tus-js-client retries both, and it tells an operator the upload itself is fine.
 UPLOAD_LOCKED = _e(423, "upload_locked", "Another request is writing this upload; retry", "另一个请求正在写入此上传，请稍后重试")
 UPLOAD_PREEMPTED = _e(
-    423, "upload_preempted", "A newer request for this upload took over; retry from HEAD", "此上传已由更新的请求接管，请重新查询进度"
+    423,
+    "upload_preempted",
+    "A newer request for this upload took over; retry from HEAD",
+    "此上传已由更新的请求接管，请重新查询进度",
 )
 BODY_INCOMPLETE = _e(400, "upload_body_incomplete", "The request body ended early", "上传内容未完整到达")
 

@@ -31,7 +31,8 @@ class UploadRow(UploadsBase):
     upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
     upload_length: Mapped[int | None] = mapped_column(BigInteger)  # NULL: deferred (Upload-Defer-Length: 1)
     max_size: Mapped[int | None] = mapped_column(BigInteger)
-    upload_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # JSON, not JSONB: HEAD must answer the metadata in the client's order, and JSONB sorts keys.
+    upload_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     storage_key: Mapped[str] = mapped_column(String(300))
     store_state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. S3 UploadId, parts, staged leftovers
     # h_0 = 32 zero bytes, h_n = sha256(h_{n-1} || sha256(chunk_n)) over the stored body of each write.

@@ -124,6 +124,10 @@ class UploadState(Protocol):
 
     async def mark_gone(self, upload_id: str, token: str, *, reason: str, now: datetime) -> bool: ...
 
+    async def release_all(self) -> int:
+        """Drop every write lock (startup of the only process: any lock left is from its dead self)."""
+        ...
+
     async def set_expires_at(self, upload_id: str, expires_at: datetime | None, *, now: datetime) -> None: ...
 
     async def expired(self, now: datetime, *, limit: int = 100) -> Sequence[Upload]:
@@ -305,6 +309,14 @@ class SqlUploadState:
             .values(gone_at=now, gone_reason=reason, updated_at=now, lock_token=None, lock_expires_at=None)
         )
         return await self._update(statement) == 1
+
+    async def release_all(self) -> int:
+        statement = (
+            update(UploadRow)
+            .where(UploadRow.lock_token.is_not(None))
+            .values(lock_token=None, lock_expires_at=None, lock_release_requested=False)
+        )
+        return await self._update(statement)
 
     async def set_expires_at(self, upload_id: str, expires_at: datetime | None, *, now: datetime) -> None:
         statement = update(UploadRow).where(UploadRow.id == upload_id).values(expires_at=expires_at, updated_at=now)

@@ -105,7 +105,7 @@ class TusConfig:
     key_prefix: str = "uploads/"  # store key = key_prefix + upload id
     location_base: str | None = None  # Location = <base>/<id>; default: the mount path (a relative reference)
     lock_wait_s: float = 10.0
-    lease_s: float = 60.0
+    lease_s: float = 20.0  # a replica killed mid-PATCH blocks that upload (423) at most this long
     heartbeat_s: float = 2.0
     body_idle_timeout_s: float = 30.0  # the tus spec's suggested timeout
     hash_on_finish: bool = True  # read the upload back once to record its sha256
@@ -277,7 +277,13 @@ class TusApp:
                 raise TusError(errors.OFFSET_MISMATCH)
             set_length = self._settle_length(upload, new_length)
             written = await self._write(
-                upload, holder, receive, has_body=has_body, content_length=content_length, checksum=checksum, set_length=set_length
+                upload,
+                holder,
+                receive,
+                has_body=has_body,
+                content_length=content_length,
+                checksum=checksum,
+                set_length=set_length,
             )
         if written.ended == "preempted" and written.stored == 0:
             raise TusError(errors.UPLOAD_PREEMPTED)
@@ -567,6 +573,14 @@ class TusApp:
     async def set_expiry(self, upload_id: str, expires_at: datetime | None) -> None:
         """Move an upload's expiry (e.g. ops extended the upload deadline)."""
         await self.state.set_expires_at(upload_id, expires_at, now=self.clock.now())
+
+    async def release_stale_locks(self) -> int:
+        """Call at startup when this is the only process writing uploads (SQLite): a lock left in the database is
+        from this process's previous life (kill -9), and would otherwise block its upload until the lease ends."""
+        count = await self.state.release_all()
+        if count:
+            log.warning("upload.lock.released_stale", count=count)
+        return count
 
     async def expire_uploads(self, now: datetime | None = None) -> list[str]:
         """Delete the bytes of unfinished uploads past their expiry; they answer 410 from then on.

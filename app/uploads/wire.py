@@ -60,9 +60,7 @@ def parse_metadata(value: str | None) -> dict[str, str]:
 
 
 def format_metadata(metadata: Mapping[str, str]) -> str:
-    return ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key for key, value in metadata.items()
-    )
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" if value else key for key, value in metadata.items())
 
 
 @dataclass(frozen=True)

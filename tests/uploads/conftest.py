@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -60,17 +61,23 @@ async def open_db(url: str) -> tuple[Any, async_sessionmaker[AsyncSession]]:
     if url.startswith("postgresql"):
         async with engine.begin() as conn:
             await conn.execute(text("TRUNCATE tus_uploads"))
-    else:
-        async with engine.begin() as conn:
-            await conn.run_sync(UploadsBase.metadata.create_all)
     return engine, make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("uploads-db") / "template.sqlite3"
+    asyncio.run(_create_schema(f"sqlite+aiosqlite:///{path}"))
+    return path
 
 
 @pytest.fixture
 def db_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if PG_MODE:
         return str(request.getfixturevalue("pg_uploads_url"))
-    return f"sqlite+aiosqlite:///{tmp_path / 'uploads.sqlite3'}"
+    target = tmp_path / "uploads.sqlite3"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+    return f"sqlite+aiosqlite:///{target}"
 
 
 @pytest.fixture

@@ -58,7 +58,9 @@ class Rules:
         self.finished.append(upload)
 
     def hooks(self) -> TusHooks:
-        return TusHooks(authorize=self.authorize, pre_create=self.pre_create, pre_write=self.pre_write, post_finish=self.post_finish)
+        return TusHooks(
+            authorize=self.authorize, pre_create=self.pre_create, pre_write=self.pre_write, post_finish=self.post_finish
+        )
 
 
 def make_app(tus: TusApp) -> FastAPI:

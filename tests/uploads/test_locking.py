@@ -4,6 +4,7 @@ across two app instances sharing the database as well as within one."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.adapters.upload_store import LocalUploadStore
 from app.clock import FakeClock
 from app.uploads import SqlUploadState, TusApp
-from tests.uploads.flows import OCTET, TEST_CONFIG, Rules, Trickle, checksum, client_for, create, make_app, offset_of, patch, upload_id
+from tests.uploads.flows import (
+    OCTET,
+    TEST_CONFIG,
+    Rules,
+    Trickle,
+    checksum,
+    client_for,
+    create,
+    make_app,
+    offset_of,
+    patch,
+    upload_id,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +36,9 @@ def stored(tmp_path: Path, url: str) -> bytes:
     return (tmp_path / "objects" / "uploads" / upload_id(url)).read_bytes()
 
 
-async def start_stalled_patch(client: httpx.AsyncClient, url: str, offset: int, body: Trickle, **headers: str) -> asyncio.Task[httpx.Response]:
+async def start_stalled_patch(
+    client: httpx.AsyncClient, url: str, offset: int, body: Trickle, **headers: str
+) -> asyncio.Task[httpx.Response]:
     """A PATCH that sent its first bytes and then went quiet (a phone that switched networks)."""
     task = asyncio.create_task(client.patch(url, content=body, headers={**OCTET, "Upload-Offset": str(offset), **headers}))
     await asyncio.wait_for(body.sent_head.wait(), 5)
@@ -66,8 +81,14 @@ async def test_preempted_chunk_with_checksum_is_dropped(client: httpx.AsyncClien
 async def test_quiet_body_times_out_and_keeps_what_arrived(
     rules: Rules, clock: FakeClock, sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    config = TEST_CONFIG.__class__(**{**TEST_CONFIG.__dict__, "body_idle_timeout_s": 0.2})
-    tus = TusApp(hooks=rules.hooks(), config=config, clock=clock, state=SqlUploadState(sessionmaker), store=LocalUploadStore(tmp_path / "objects"))
+    config = replace(TEST_CONFIG, body_idle_timeout_s=0.2)
+    tus = TusApp(
+        hooks=rules.hooks(),
+        config=config,
+        clock=clock,
+        state=SqlUploadState(sessionmaker),
+        store=LocalUploadStore(tmp_path / "objects"),
+    )
     async with client_for(make_app(tus)) as client:
         url = await create(client, 10)
         body = Trickle(b"abc", b"never")
@@ -109,7 +130,7 @@ async def test_dead_holder_blocks_only_until_its_lease_runs_out(
 
     fast = TusApp(
         hooks=tus.hooks,
-        config=TEST_CONFIG.__class__(**{**TEST_CONFIG.__dict__, "lock_wait_s": 0.3}),
+        config=replace(TEST_CONFIG, lock_wait_s=0.3),
         clock=clock,
         state=state,
         store=tus.store,

@@ -404,7 +404,9 @@ async def test_finished_upload_cannot_be_terminated_by_default(client: httpx.Asy
 # --- expiration ------------------------------------------------------------------------------------------------------
 
 
-async def test_expiry_headers_410_and_cleanup(client: httpx.AsyncClient, rules: Rules, clock: FakeClock, tus: TusApp, tmp_path: Path) -> None:
+async def test_expiry_headers_410_and_cleanup(
+    client: httpx.AsyncClient, rules: Rules, clock: FakeClock, tus: TusApp, tmp_path: Path
+) -> None:
     rules.expires_at = clock.now() + timedelta(hours=1)  # 2026-06-01 01:00 UTC
     created = await client.post(f"{MOUNT}/", headers={"Upload-Length": "10"})
     assert created.headers["upload-expires"] == "Mon, 01 Jun 2026 01:00:00 GMT"

@@ -96,7 +96,9 @@ async def test_upload_store_stages_below_the_part_minimum(seaweed: Seaweed, buck
             result = await store.write(upload, pieces(chunk, 64 * 1024))
             assert result.written == len(chunk)
             # A write that is then refused (checksum mismatch) leaves the committed state as it was.
-            refused = await store.write(StoredUpload(upload.key, upload.offset + size, upload.length, result.state), pieces(b"junk", 2))
+            refused = await store.write(
+                StoredUpload(upload.key, upload.offset + size, upload.length, result.state), pieces(b"junk", 2)
+            )
             await store.discard(StoredUpload(upload.key, upload.offset + size, upload.length, result.state), refused)
             committed = StoredUpload(upload.key, upload.offset + size, upload.length, result.state)
             await store.committed(upload, committed)
@@ -128,7 +130,13 @@ async def replicas(
 ) -> AsyncIterator[tuple[TusApp, TusApp]]:
     """Two app instances: separate S3 clients and lock registries, one database, one bucket."""
     apps = tuple(
-        TusApp(hooks=rules.hooks(), config=TEST_CONFIG, clock=clock, state=SqlUploadState(sessionmaker), store=open_upload_store(seaweed.url(bucket)))
+        TusApp(
+            hooks=rules.hooks(),
+            config=TEST_CONFIG,
+            clock=clock,
+            state=SqlUploadState(sessionmaker),
+            store=open_upload_store(seaweed.url(bucket)),
+        )
         for _ in range(2)
     )
     yield apps  # type: ignore[misc]
@@ -136,7 +144,9 @@ async def replicas(
         await app.store.close()
 
 
-async def test_any_replica_continues_any_upload(replicas: tuple[TusApp, TusApp], rules: Rules, seaweed: Seaweed, bucket: str) -> None:
+async def test_any_replica_continues_any_upload(
+    replicas: tuple[TusApp, TusApp], rules: Rules, seaweed: Seaweed, bucket: str
+) -> None:
     data = os.urandom(12 * MiB + 777)
     chunk = 1536 * 1024  # 1.5 MiB: parts fill across PATCHes that landed on different replicas
     async with client_for(make_app(replicas[0])) as a, client_for(make_app(replicas[1])) as b:
@@ -163,7 +173,9 @@ async def test_any_replica_continues_any_upload(replicas: tuple[TusApp, TusApp],
     assert await bucket_contents(seaweed, bucket) == ([f"uploads/{upload_id(url)}"], [])
 
 
-async def test_terminate_and_expire_leave_nothing_in_s3(replicas: tuple[TusApp, TusApp], rules: Rules, clock: FakeClock, seaweed: Seaweed, bucket: str) -> None:
+async def test_terminate_and_expire_leave_nothing_in_s3(
+    replicas: tuple[TusApp, TusApp], rules: Rules, clock: FakeClock, seaweed: Seaweed, bucket: str
+) -> None:
     tus = replicas[0]
     rules.expires_at = clock.now() + timedelta(minutes=30)
     data = os.urandom(6 * MiB)
@@ -181,7 +193,9 @@ async def test_terminate_and_expire_leave_nothing_in_s3(replicas: tuple[TusApp, 
 
 
 async def test_unreachable_s3_answers_503(rules: Rules, clock: FakeClock, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    store = open_upload_store("s3://nowhere?endpoint=http://127.0.0.1:9&region=us-east-1&access_key=a&secret_key=b&max_attempts=1")
+    store = open_upload_store(
+        "s3://nowhere?endpoint=http://127.0.0.1:9&region=us-east-1&access_key=a&secret_key=b&max_attempts=1"
+    )
     tus = TusApp(hooks=rules.hooks(), config=TEST_CONFIG, clock=clock, state=SqlUploadState(sessionmaker), store=store)
     async with client_for(make_app(tus)) as client:
         url = await create(client, 10 * MiB)

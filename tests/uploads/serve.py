@@ -1,0 +1,55 @@
+"""The upload server as a real process: `uvicorn --factory tests.uploads.serve:create`.
+
+Environment: UPLOADS_TEST_DB (SQLAlchemy URL), UPLOADS_TEST_STORE (file:// or s3:// URL). System clock,
+permissive callbacks (owner from the bearer token), the upload table created if missing. Plain Starlette and
+few imports: on a busy 2-core machine every second of start-up counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+
+from app.adapters.upload_store import open_upload_store
+from app.clock import SystemClock
+from app.db import make_engine, make_sessionmaker
+from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks
+from app.uploads.models import UploadsBase
+
+MOUNT = "/api/v1/uploads"
+
+
+async def authorize(request: Request) -> Principal:
+    return Principal(owner=request.headers.get("authorization", "Bearer phone-1").removeprefix("Bearer "))
+
+
+async def pre_create(principal: Principal, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
+    return CreateDecision()
+
+
+def create() -> Starlette:
+    db_url = os.environ["UPLOADS_TEST_DB"]
+    store_url = os.environ["UPLOADS_TEST_STORE"]
+    config = TusConfig(lock_wait_s=5.0, heartbeat_s=0.5, body_idle_timeout_s=10.0)
+    tus = TusApp(hooks=TusHooks(authorize=authorize, pre_create=pre_create), config=config, clock=SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(db_url)
+        async with engine.begin() as conn:
+            await conn.run_sync(UploadsBase.metadata.create_all)
+        store = open_upload_store(store_url)
+        tus.attach(state=SqlUploadState(make_sessionmaker(engine)), store=store)
+        await tus.release_stale_locks()  # the only process: locks left are from a killed predecessor
+        try:
+            yield
+        finally:
+            await store.close()
+            await engine.dispose()
+
+    return Starlette(routes=[Mount(MOUNT, app=tus)], lifespan=lifespan)
