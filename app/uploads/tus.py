@@ -23,6 +23,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -565,6 +566,15 @@ class TusApp:
 
     async def get(self, upload_id: str) -> Upload | None:
         return await self.state.get(upload_id)
+
+    async def find(self, *, owner: str | None = None, subject: str | None = None) -> Upload | None:
+        """The newest live upload of an owner and/or subject (for pre_create's existing_upload_id)."""
+        return await self.state.find(owner=owner, subject=subject)
+
+    def local_path(self, upload: Upload) -> Path | None:
+        """The upload's file when the store keeps local files (PyAV opens it in place), else None."""
+        capability = getattr(self.store, "local_path", None)
+        return capability(self._stored(upload)) if capability is not None else None
 
     def read(self, upload: Upload, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Committed bytes of an upload (S3: once finished), e.g. for probing in post_finish."""

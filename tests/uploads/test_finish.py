@@ -101,3 +101,14 @@ async def test_not_attached_answers_503(rules: Rules, clock: FakeClock) -> None:
         response = await client.post("/api/v1/uploads/", headers={"Upload-Length": "3"})
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "uploads_unavailable"
+
+
+async def test_lookups_for_the_application(client: httpx.AsyncClient, tus: TusApp, tmp_path: Path) -> None:
+    url = await create(client, 3, **{"Upload-Metadata": "subject c2l0dGluZzoxOm1haW4="})
+    await patch(client, url, 0, b"abc")
+    upload = await tus.find(subject="sitting:1:main")
+    assert upload is not None and upload.id == upload_id(url) and upload.owner == "phone-1"
+    assert await tus.find(owner="phone-2") is None
+    path = tus.local_path(upload)
+    assert path is not None and path.read_bytes() == b"abc"
+    assert b"".join([c async for c in tus.read(upload, 1)]) == b"bc"
