@@ -28,5 +28,8 @@ demo: migrate
 test: install
 	$(BIN)/python -m pytest
 
+screenshots: install  # PNGs of both phone apps' screens (zh-CN) under docs/screenshots/; needs chromium
+	$(BIN)/python scripts/screenshots.py
+
 clean:
 	rm -rf $(VENV) var

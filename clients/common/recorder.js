@@ -85,7 +85,7 @@ export class Recorder {
     if (container === "webm") {
       // Shift the new recorder's timeline to where it really starts in the window, after the last stored frame.
       const offsetMs = continuation ? Math.max(serverNow() - record.startedServerMs, record.lastTimecodeMs + 100) : 0;
-      this.webm = new WebmStream({ continuation, offsetMs });
+      this.webm = new WebmStream({ continuation, offsetMs, tracks: record.tracks || null });
     } else {
       this.webm = null;
     }
@@ -115,6 +115,8 @@ export class Recorder {
     if (this.webm) {
       bytes = this.webm.push(bytes);
       extra = { lastTimecodeMs: this.webm.lastTimecodeMs };
+      // The first file's track numbers: a continuation after a reload maps its own onto them.
+      if (this.webm.tracks && !this.webm.continuation) extra.tracks = this.webm.tracks;
     }
     if (!bytes.length) return;
     await store.appendChunk(this.key, new Blob([bytes]), extra);

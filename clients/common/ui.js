@@ -1,6 +1,6 @@
 // Small DOM helpers: no framework, screens are functions that build elements.
 
-import { formatCountdown, msUntil } from "./clock.js";
+import { formatCountdown, msUntil, serverNow } from "./clock.js";
 import { getLang, t, toggleLang } from "./i18n.js";
 
 /** h("div", {class: "x", onclick: f, dataset: {...}}, child, "text", [more]) */
@@ -138,4 +138,12 @@ export function updateCountdowns(root) {
   for (const el of root.querySelectorAll("[data-countdown]")) {
     el.textContent = t(el.dataset.label, { t: formatCountdown(msUntil(el.dataset.countdown)) });
   }
+  for (const el of root.querySelectorAll("[data-server-clock]")) {
+    el.textContent = t("common.server_time", { time: fmtTime(serverNow(), el.dataset.serverClock, { seconds: true }) });
+  }
+}
+
+/** The server's time now, in a timezone, kept current by updateCountdowns(). */
+export function serverClockEl(timeZone = "Asia/Shanghai") {
+  return h("span", { dataset: { serverClock: timeZone, test: "server-clock" } }, t("common.server_time", { time: fmtTime(serverNow(), timeZone, { seconds: true }) }));
 }

@@ -20,7 +20,12 @@ const ID = {
   SimpleBlock: 0xa3,
   BlockGroup: 0xa0,
   Block: 0xa1,
+  Tracks: 0x1654ae6b,
+  TrackEntry: 0xae,
+  TrackNumber: 0xd7,
+  TrackType: 0x83,
 };
+const TRACK_TYPES = { 1: "video", 2: "audio" };
 
 /** Read an element ID (marker kept) at `pos`: {value, length} or null when the bytes are not all there. */
 function readId(bytes, pos) {
@@ -37,6 +42,37 @@ function readId(bytes, pos) {
   let value = 0;
   for (let i = 0; i < length; i += 1) value = value * 256 + bytes[pos + i];
   return { value, length };
+}
+
+/** The children of a master element's payload [start, end): [{id, start, end}] (payload bounds). */
+function children(bytes, start, end) {
+  const out = [];
+  let pos = start;
+  while (pos < end) {
+    const id = readId(bytes, pos);
+    const size = id && readSize(bytes, pos + id.length);
+    if (!id || !size) break;
+    const body = pos + id.length + size.length;
+    out.push({ id: id.value, start: body, end: body + size.value });
+    pos = body + size.value;
+  }
+  return out;
+}
+
+/** Tracks payload → {"video": number, "audio": number}. */
+function trackTypes(bytes, start, end) {
+  const types = {};
+  for (const entry of children(bytes, start, end)) {
+    if (entry.id !== ID.TrackEntry) continue;
+    let number = null;
+    let type = null;
+    for (const field of children(bytes, entry.start, entry.end)) {
+      if (field.id === ID.TrackNumber) number = readUint(bytes, field.start, field.end - field.start);
+      if (field.id === ID.TrackType) type = TRACK_TYPES[readUint(bytes, field.start, field.end - field.start)];
+    }
+    if (number !== null && type) types[type] = number;
+  }
+  return types;
 }
 
 /** Read an element size (marker removed): {value, length, unknown} or null. */
@@ -108,10 +144,14 @@ export class WebmStream {
    * @param {object} o
    * @param {boolean} o.continuation  drop the header and shift timecodes by `offsetMs`
    * @param {number} o.offsetMs
+   * @param {object} o.tracks  the first file's track numbers by type ({video: 2, audio: 1}): a new recorder may
+   *        number its tracks the other way round (Chromium numbers them in the order their first data arrives)
    */
-  constructor({ continuation = false, offsetMs = 0 } = {}) {
+  constructor({ continuation = false, offsetMs = 0, tracks = null } = {}) {
     this.continuation = continuation;
     this.offsetMs = Math.round(offsetMs);
+    this.tracks = tracks; // this file's (or, for a continuation, the first file's) numbers by type
+    this.renumber = null; // continuation: its own track number → the first file's
     this.pending = new Uint8Array(0);
     this.seenCluster = false;
     this.clusterTimecode = 0;
@@ -162,8 +202,15 @@ export class WebmStream {
     }
     const end = headerEnd + size.value;
     if (end > bytes.length) return null;
-    if (id.value === ID.SimpleBlock) this.noteBlock(bytes, headerEnd);
-    if (id.value === ID.BlockGroup) this.noteGroup(bytes, headerEnd, end);
+    if (id.value === ID.Tracks) this.noteTracks(bytes, headerEnd, end);
+    if (id.value === ID.SimpleBlock) {
+      this.noteBlock(bytes, headerEnd);
+      if (this.renumber) return { emit: this.renumbered(bytes, pos, headerEnd, end), end };
+    }
+    if (id.value === ID.BlockGroup) {
+      this.noteGroup(bytes, headerEnd, end);
+      if (this.renumber) return { emit: this.renumberedGroup(bytes, pos, headerEnd, end), end };
+    }
     if (id.value === ID.Timecode) {
       // A Timecode outside the Cluster handling (not expected): shift it all the same.
       const value = readUint(bytes, headerEnd, size.value);
@@ -202,6 +249,39 @@ export class WebmStream {
     if (size.unknown) header = bytes.slice(pos, headerEnd);
     else header = concat([bytes.slice(pos, pos + id.length), size8(size.value - oldChildLength + newChild.length)]);
     return { emit: concat([header, newChild]), end: childEnd };
+  }
+
+  noteTracks(bytes, start, end) {
+    const mine = trackTypes(bytes, start, end);
+    if (!this.continuation || !this.tracks) {
+      this.tracks = mine;
+      return;
+    }
+    const renumber = {};
+    for (const [type, number] of Object.entries(mine)) {
+      if (this.tracks[type] !== undefined && this.tracks[type] !== number) renumber[number] = this.tracks[type];
+    }
+    this.renumber = Object.keys(renumber).length ? renumber : null;
+  }
+
+  /** A copy of a (Simple)Block with its track number (a 1-byte vint in practice) mapped to the first file's. */
+  renumbered(bytes, pos, blockStart, end) {
+    const copy = bytes.slice(pos, end);
+    const at = blockStart - pos;
+    const track = readSize(copy, at);
+    if (track && track.length === 1 && this.renumber[track.value] !== undefined) copy[at] = 0x80 | this.renumber[track.value];
+    return copy;
+  }
+
+  renumberedGroup(bytes, pos, start, end) {
+    const copy = bytes.slice(pos, end);
+    for (const child of children(bytes, start, end)) {
+      if (child.id !== ID.Block) continue;
+      const at = child.start - pos;
+      const track = readSize(copy, at);
+      if (track && track.length === 1 && this.renumber[track.value] !== undefined) copy[at] = 0x80 | this.renumber[track.value];
+    }
+    return copy;
   }
 
   noteBlock(bytes, start) {

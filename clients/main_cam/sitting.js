@@ -1,11 +1,11 @@
 // One sitting on the main phone: pairing (QR) → positioning guide → face check → waiting → answering (question,
 // recording, countdown, early stop) → upload (progress, "上传完成" once the server verified the recording).
 
-import { msUntil, serverNow } from "/common/clock.js";
+import { msUntil } from "/common/clock.js";
 import { DeviceSession, FINAL_STATES } from "/common/device.js";
 import { assessFrame, captureJpeg, getStream, preview } from "/common/media.js";
 import { getLang, pick, t } from "/common/i18n.js";
-import { confirmDialog, countdownEl, errorText, fmtTime, h, header, mount, toast, updateCountdowns } from "/common/ui.js";
+import { confirmDialog, countdownEl, errorText, fmtTime, h, header, mount, serverClockEl, toast, updateCountdowns } from "/common/ui.js";
 import { patchProgress, progressKey, uploadLine, uploadPanel } from "/common/upload-view.js";
 
 const deviceKey = (sittingId) => `dualcam.main.device.${sittingId}`;
@@ -460,7 +460,8 @@ class MainSitting {
     return h(
       "p",
       { class: "muted small" },
-      `${t("sessions.waiting_opens")} ${fmtTime(w.waiting_opens_at, tz)} · ${t("sessions.answer_starts")} ${fmtTime(w.answer_starts_at, tz)} · ${t("common.server_time", { time: fmtTime(serverNow(), tz, { seconds: true }) })}`,
+      `${t("sessions.waiting_opens")} ${fmtTime(w.waiting_opens_at, tz)} · ${t("sessions.answer_starts")} ${fmtTime(w.answer_starts_at, tz)} · `,
+      serverClockEl(tz),
     );
   }
 }

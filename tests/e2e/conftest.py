@@ -1,5 +1,6 @@
 """Fixtures for the browser end-to-end tests: Debian chromium driven by Playwright (sync API) with a fake camera
-showing a real face, against one real `dualcam serve` per test module whose clock ticks from a file.
+showing a real face, against one real `dualcam serve` whose clock ticks from a file (each test sets up its own exam and moves the
+clock only forward, so tests share the server).
 
 Chromium missing: the tests fail when CI is set (CI must run them) and are skipped otherwise.
 """
@@ -58,7 +59,7 @@ def face_models() -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, face_models: Path, chromium: Path) -> Iterator[E2EServer]:
     data = tmp_path_factory.mktemp("e2e-server")
     clock = TickingClock(data / "clock.txt", T0)
@@ -71,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, face_models: Path, chromium
         clock.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ops(server: E2EServer) -> Ops:
     return Ops(server)
 

@@ -1,0 +1,124 @@
+"""`make screenshots`: drive both phone apps through a mock exam (the flows of the browser tests) and write a PNG
+of every main screen, zh-CN, under docs/screenshots/.
+
+Needs Debian chromium (/usr/bin/chromium or $DUALCAM_CHROMIUM) and a CJK font (fonts-wqy-microhei or
+fonts-noto-cjk) for the Chinese text. Starts its own `dualcam serve` on a free loopback port with a file clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from tests.e2e import flows  # noqa: E402
+from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, make_fake_camera  # noqa: E402
+
+
+def shot(page: Page, out: Path, name: str) -> None:
+    page.wait_for_timeout(400)  # let the camera preview paint a frame
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"  {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--answer-seconds", type=int, default=12)
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit(f"chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-wqy-microhei")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dualcam-screens-"))
+    clock = TickingClock(work / "clock.txt", T0)
+    from app.face.packs import fetch_models
+
+    models = ROOT / "var" / "models"
+    fetch_models(models, ("sface",))
+    server = E2EServer(work, clock, models)
+    server.start()
+    camera = make_fake_camera(FACES / "person_a_2.jpg", work / "camera.y4m")
+    print(f"dualcam serve at {server.url}; writing {out}/")
+    try:
+        ops = Ops(server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+            run(browser, server, ops, out, args.answer_seconds)
+            browser.close()
+    finally:
+        server.stop()
+        clock.close()
+
+
+def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) -> None:  # type: ignore[no-untyped-def]
+    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=answer_seconds, title="2026年某市事业单位公开招聘面试")
+    ops.notice(exam["id"], "考前须知", "请准备两部手机：主机位放在正前方，辅机位放在侧后方；两部手机全程连接充电器。", pinned=True)
+    ops.notice(exam["id"], "设备要求", "安卓 8 或 iOS 14 以上，使用系统浏览器或微信扫码打开。")
+    ops.practice(exam["id"], waiting=120, answer=120)
+    main = browser.new_context(**PHONE).new_page()
+    aux = browser.new_context(**PHONE).new_page()
+
+    main.goto(f"{server.url}/main/")
+    main.wait_for_selector("[data-action=login]")
+    shot(main, out, "main-01-login")
+    flows.login(main, server, candidate)
+    shot(main, out, "main-02-home")
+    main.click("[data-nav=confirm]")
+    main.wait_for_selector("[data-test=confirmed]")
+    shot(main, out, "main-03-confirm")
+    main.goto(f"{server.url}/main/#/check")
+    main.wait_for_selector("[data-test=check-summary]")
+    shot(main, out, "main-04-device-check")
+    main.goto(f"{server.url}/main/#/sessions")
+    main.wait_for_selector("[data-test=sessions] [data-countdown]")
+    shot(main, out, "main-05-sessions")
+
+    aux.goto(f"{server.url}/aux/")
+    aux.wait_for_selector("[data-test=unpaired]")
+    shot(aux, out, "aux-01-open-from-qr")
+
+    flows.open_sitting(main, server, session["id"])
+    main.wait_for_selector("[data-test=qr] svg")
+    shot(main, out, "main-06-pairing-qr")
+    flows.pair(main, aux)
+    aux.wait_for_selector("[data-test=guide] video")
+    shot(aux, out, "aux-02-guide")
+    main.wait_for_selector("[data-test=guide] video")
+    shot(main, out, "main-07-positioning-guide")
+    main.click("[data-action=guide-done]")
+    main.wait_for_selector("[data-test=live-hint]")
+    shot(main, out, "main-08-face-check")
+    flows.pass_face_gate(main)
+    shot(main, out, "main-09-waiting-ready")
+
+    server.clock.set(flows.answer_starts(session) - timedelta(seconds=3))
+    main.wait_for_selector("[data-test=question]", timeout=15000)
+    main.wait_for_selector("[data-test=recording][data-recording=true]")
+    aux.wait_for_selector("[data-test=recording][data-recording=true]")
+    time.sleep(2)
+    shot(main, out, "main-10-answering")
+    shot(aux, out, "aux-03-recording")
+
+    main.wait_for_selector("main[data-stage=upload], [data-test=final]", timeout=(answer_seconds + 15) * 1000)
+    shot(main, out, "main-11-uploading")
+    try:
+        main.wait_for_selector("[data-test=upload-done]", timeout=60000)
+        aux.wait_for_selector("[data-test=upload-done]", timeout=60000)
+    except Exception:  # noqa: BLE001 - an unverified upload still gets its picture, with a warning
+        print("  warning: the uploads were not verified within 60 s; the last screens show the upload in progress")
+    shot(main, out, "main-12-upload-complete")
+    shot(aux, out, "aux-04-upload-complete")
+
+
+if __name__ == "__main__":
+    main()
