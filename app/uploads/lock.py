@@ -29,7 +29,7 @@ from app.clock import Clock
 from app.logs import get_logger
 from app.uploads import errors
 from app.uploads.errors import TusError
-from app.uploads.state import UploadState
+from app.uploads.state import Upload, UploadState
 
 log = get_logger(__name__)
 
@@ -38,8 +38,11 @@ log = get_logger(__name__)
 class Holder:
     upload_id: str
     token: str
+    upload: Upload  # as it was when the lock was taken
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str | None = None  # "preempted" | "lease_lost"
+    releasing: bool = False  # a commit that also lets go is under way
+    released: bool = False  # ... and it went through: nothing left to release
 
     def preempt(self, reason: str) -> None:
         if self.reason is None:
@@ -97,8 +100,9 @@ class UploadLocks:
                     try:
                         await asyncio.shield(heartbeat)
                     finally:
-                        # Shielded: a cancelled request still lets go of the row (else it waits for the lease).
-                        await asyncio.shield(self._state.release(upload_id, holder.token))
+                        if not holder.released:
+                            # Shielded: a cancelled request still lets go of the row (else it waits for the lease).
+                            await asyncio.shield(self._state.release(upload_id, holder.token))
             finally:
                 slot.lock.release()
         finally:
@@ -113,8 +117,9 @@ class UploadLocks:
         delay = 0.02
         while True:
             now = self._clock.now()
-            if await self._state.acquire(upload_id, token, now=now, lease_until=now + self._lease):
-                return Holder(upload_id=upload_id, token=token)
+            upload = await self._state.acquire(upload_id, token, now=now, lease_until=now + self._lease)
+            if upload is not None:
+                return Holder(upload_id=upload_id, token=token, upload=upload)
             if preempt and not asked:
                 await self._state.request_release(upload_id)  # a holder on another replica
                 asked = True
@@ -137,6 +142,8 @@ class UploadLocks:
                 log.exception("upload.lock.renew_failed", upload_id=holder.upload_id)
                 continue
             if not lease.held:
+                if holder.releasing:
+                    return  # our own commit let go
                 log.warning("upload.lock.lost", upload_id=holder.upload_id)
                 holder.preempt("lease_lost")
                 return

@@ -83,6 +83,7 @@ class Changes:
     chunk_count: int | None = None
     sha256: str | None = None
     finished_at: datetime | None = None
+    release_lock: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ class UploadState(Protocol):
         """The newest upload that is not gone, for an owner and/or subject (pre_create uses it)."""
         ...
 
-    async def acquire(self, upload_id: str, token: str, *, now: datetime, lease_until: datetime) -> bool:
-        """Take the write lock if free or its lease ran out (compare-and-set)."""
+    async def acquire(self, upload_id: str, token: str, *, now: datetime, lease_until: datetime) -> Upload | None:
+        """Take the write lock if free or its lease ran out (compare-and-set); the upload as it is now, else None."""
         ...
 
     async def request_release(self, upload_id: str) -> None:
@@ -119,7 +120,8 @@ class UploadState(Protocol):
     async def release(self, upload_id: str, token: str) -> None: ...
 
     async def commit(self, upload_id: str, token: str, *, expected_offset: int, changes: Changes, now: datetime) -> Upload | None:
-        """Apply `changes` if `token` still holds the lock and the offset is still `expected_offset`; else None."""
+        """Apply `changes` if `token` still holds the lock and the offset is still `expected_offset`; else None.
+        With `changes.release_lock` the lock goes in the same statement."""
         ...
 
     async def mark_gone(self, upload_id: str, token: str, *, reason: str, now: datetime) -> bool: ...
@@ -139,7 +141,7 @@ class UploadState(Protocol):
         ...
 
 
-def _to_upload(row: UploadRow) -> Upload:
+def _to_upload(row: Any) -> Upload:
     return Upload(
         id=row.id,
         owner=row.owner,
@@ -227,7 +229,7 @@ class SqlUploadState:
             row = (await db.scalars(query.order_by(UploadRow.created_at.desc()).limit(1))).first()
             return _to_upload(row) if row is not None else None
 
-    async def acquire(self, upload_id: str, token: str, *, now: datetime, lease_until: datetime) -> bool:
+    async def acquire(self, upload_id: str, token: str, *, now: datetime, lease_until: datetime) -> Upload | None:
         statement = (
             update(UploadRow)
             .where(
@@ -236,8 +238,15 @@ class SqlUploadState:
                 or_(UploadRow.lock_token.is_(None), UploadRow.lock_expires_at <= now),
             )
             .values(lock_token=token, lock_expires_at=lease_until, lock_release_requested=False)
+            .returning(*UploadRow.__table__.columns)
         )
-        return await self._update(statement) == 1
+
+        async def run() -> Upload | None:
+            async with self.sessionmaker.begin() as db:
+                row = (await db.execute(statement)).first()
+                return _to_upload(row) if row is not None else None  # a Row: same names as the attributes
+
+        return await asyncio.shield(run())
 
     async def request_release(self, upload_id: str) -> None:
         statement = (
@@ -286,6 +295,8 @@ class SqlUploadState:
             value = getattr(changes, name)
             if value is not None:
                 values[column] = value
+        if changes.release_lock:
+            values.update(lock_token=None, lock_expires_at=None, lock_release_requested=False)
         statement = (
             update(UploadRow)
             .where(UploadRow.id == upload_id, UploadRow.lock_token == token, UploadRow.upload_offset == expected_offset)

@@ -273,7 +273,7 @@ class TusApp:
         upload = await self._visible(upload_id, principal)
         await self.hooks.pre_write(principal, upload)
         async with self.locks.hold(upload_id, wait=self.config.lock_wait_s) as holder:
-            upload = await self._visible(upload_id, principal)  # terminated or expired while we waited?
+            upload = self._check(holder.upload, principal)  # terminated or expired while we waited?
             if offset != upload.offset:
                 raise TusError(errors.OFFSET_MISMATCH)
             set_length = self._settle_length(upload, new_length)
@@ -331,9 +331,9 @@ class TusApp:
         upload = await self._visible(upload_id, principal)
         await self.hooks.pre_terminate(principal, upload)
         async with self.locks.hold(upload_id, wait=self.config.lock_wait_s) as holder:
-            upload = await self._visible(upload_id, principal)
+            upload = self._check(holder.upload, principal)
             await self.store.terminate(self._stored(upload))
-            await self.state.mark_gone(upload_id, holder.token, reason="terminated", now=self.clock.now())
+            holder.released = await self.state.mark_gone(upload_id, holder.token, reason="terminated", now=self.clock.now())
         log.info("upload.terminated", upload_id=upload_id, offset=upload.offset)
         return _Answer(204, {})
 
@@ -406,7 +406,7 @@ class TusApp:
         if has_body:
             await self.hooks.pre_write(principal, upload)
         async with self.locks.hold(upload.id, wait=self.config.lock_wait_s) as holder:
-            upload = await self._visible(upload.id, principal)
+            upload = self._check(holder.upload, principal)
             try:
                 set_length = self._settle_length(upload, length)
             except TusError:
@@ -490,18 +490,23 @@ class TusApp:
             log.info("upload.patch.partial", upload_id=upload.id, offset=upload.offset, stored=result.written, ended=ended)
 
         if result.written or set_length is not None:
+            new_offset = upload.offset + result.written
+            # The last write before a finish keeps the lock for it; any other lets go in the same statement.
+            holder.releasing = new_offset != length
             changes = Changes(
-                offset=upload.offset + result.written,
+                offset=new_offset,
                 length=set_length,
                 store_state=result.state,
                 chain_sha256=wire.chain(upload.chain_sha256, body.sha256) if result.written else None,
                 chunk_count=upload.chunk_count + 1 if result.written else None,
+                release_lock=holder.releasing,
             )
             committed = await self.state.commit(
                 upload.id, holder.token, expected_offset=upload.offset, changes=changes, now=self.clock.now()
             )
             if committed is None:
                 raise TusError(errors.UPLOAD_LOCKED)  # lost the lease between the heartbeat and the commit
+            holder.released = holder.releasing
             try:
                 await self.store.committed(stored, self._stored(committed))
             except UploadStoreError as exc:  # only leftovers stay behind
@@ -515,15 +520,17 @@ class TusApp:
         state = await self.store.finish(self._stored(upload))
         digest = await self._sha256(replace(upload, store_state=state)) if self.config.hash_on_finish else None
         now = self.clock.now()
+        holder.releasing = True
         finished = await self.state.commit(
             upload.id,
             holder.token,
             expected_offset=upload.offset,
-            changes=Changes(store_state=state, sha256=digest, finished_at=now),
+            changes=Changes(store_state=state, sha256=digest, finished_at=now, release_lock=True),
             now=now,
         )
         if finished is None:
             raise TusError(errors.UPLOAD_LOCKED)
+        holder.released = True
         log.info("upload.finished", upload_id=upload.id, size=upload.offset, sha256=digest, chunks=upload.chunk_count)
         try:
             await self.hooks.post_finish(finished)
@@ -543,7 +550,12 @@ class TusApp:
 
     async def _visible(self, upload_id: str, principal: Principal) -> Upload:
         upload = await self.state.get(upload_id)
-        if upload is None or upload.owner != principal.owner:
+        if upload is None:
+            raise TusError(errors.UPLOAD_NOT_FOUND)
+        return self._check(upload, principal)
+
+    def _check(self, upload: Upload, principal: Principal) -> Upload:
+        if upload.owner != principal.owner:
             raise TusError(errors.UPLOAD_NOT_FOUND)  # someone else's upload does not exist for you
         if upload.gone_at is not None or upload.expired(self.clock.now()):
             raise TusError(errors.UPLOAD_GONE)
@@ -600,8 +612,10 @@ class TusApp:
         for upload in await self.state.expired(now):
             try:
                 async with self.locks.hold(upload.id, wait=0, preempt=False) as holder:
-                    await self.store.terminate(self._stored(upload))
-                    await self.state.mark_gone(upload.id, holder.token, reason="expired", now=now)
+                    if not holder.upload.expired(now):
+                        continue  # finished, or its expiry moved, since the listing
+                    await self.store.terminate(self._stored(holder.upload))
+                    holder.released = await self.state.mark_gone(upload.id, holder.token, reason="expired", now=now)
             except TusError:
                 continue  # locked: a writer is on it
             except UploadStoreError as exc:
@@ -617,8 +631,8 @@ class TusApp:
         for upload in await self.state.complete_unfinished():
             try:
                 async with self.locks.hold(upload.id, wait=0, preempt=False) as holder:
-                    fresh = await self.state.get(upload.id)
-                    if fresh is not None and fresh.finished_at is None and fresh.gone_at is None:
+                    fresh = holder.upload
+                    if fresh.complete and fresh.finished_at is None:
                         await self._finish(fresh, holder)
                         finished.append(upload.id)
             except TusError:
