@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.uploads.models import UploadRow
@@ -179,7 +179,8 @@ class SqlUploadState:
 
         async def run() -> int:
             async with self.sessionmaker.begin() as db:
-                return int((await db.execute(statement)).rowcount)
+                result: CursorResult[Any] = await db.execute(statement)  # type: ignore[assignment]
+                return int(result.rowcount)
 
         return await asyncio.shield(run())
 
@@ -305,7 +306,8 @@ class SqlUploadState:
 
         async def run() -> Upload | None:
             async with self.sessionmaker.begin() as db:
-                if (await db.execute(statement)).rowcount != 1:  # type: ignore[attr-defined]
+                result: CursorResult[Any] = await db.execute(statement)  # type: ignore[assignment]
+                if result.rowcount != 1:
                     return None
                 row = await db.get(UploadRow, upload_id, populate_existing=True)
                 assert row is not None

@@ -442,3 +442,27 @@ async def test_set_expiry_moves_the_deadline(client: httpx.AsyncClient, rules: R
     await tus.set_expiry(upload_id(url), clock.now() + timedelta(hours=1))
     clock.advance(minutes=10)
     assert (await patch(client, url, 0, b"abc")).headers["upload-expires"] == "Mon, 01 Jun 2026 01:00:00 GMT"
+
+
+async def test_a_large_patch_is_streamed_not_buffered(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    """32 MiB in one PATCH: the server holds about one write batch (1 MiB), never the body."""
+    import tracemalloc
+
+    piece = bytes(range(256)) * 256  # 64 KiB
+    count = 512
+
+    async def body():  # type: ignore[no-untyped-def]
+        for _ in range(count):
+            yield piece
+
+    url = await create(client, len(piece) * count)
+    tracemalloc.start()
+    try:
+        response = await client.patch(url, content=body(), headers={**OCTET, "Upload-Offset": "0"})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 204
+    assert response.headers["upload-offset"] == str(len(piece) * count)
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1024 / 1024:.1f} MiB"
+    assert (tmp_path / "objects" / "uploads" / upload_id(url)).stat().st_size == len(piece) * count
