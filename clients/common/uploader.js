@@ -190,6 +190,13 @@ export class Uploader {
     const location = response.headers.get("Location");
     if (!location) throw new TusError(response.status, "create: no Location");
     const url = new URL(location, window.location.href).pathname;
+    // The server answers a second creation for this sitting and role with the existing upload. If that one already
+    // holds bytes while this phone never sent any, they are another phone's (the candidate switched phones): never
+    // append to them or treat them as ours; keep our chunks and say so.
+    const existing = Number(response.headers.get("Upload-Offset") || 0);
+    if (existing > 0 && !(record.ackedOffset > 0)) {
+      throw new TusError(409, "this sitting's recording was started on another phone", false);
+    }
     await store.updateRecording(this.key, (r) => void (r.uploadUrl = url));
     // A second creation for the same sitting and role answers the existing upload: learn its offset.
     this.serverOffset = null;

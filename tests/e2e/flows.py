@@ -60,9 +60,12 @@ def pass_face_gate(main: Any) -> None:
     main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
 
 
-def exam_with_mock(ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, **exam_fields: Any) -> tuple[dict[str, Any], dict[str, Any], Candidate]:
-    """An exam with a mock session whose waiting room opened a few seconds ago, a question, and a confirmed,
-    identity-verified candidate (ID photo person_a_1; the fake camera shows person_a_2)."""
+def exam_with_mock(
+    ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, ready_candidate: bool = True, **exam_fields: Any
+) -> tuple[dict[str, Any], dict[str, Any], Candidate]:
+    """An exam with a mock session whose waiting room opened a second ago, a question, and a candidate (ID photo
+    person_a_1; the fake camera shows person_a_2), confirmed and identity-verified over the API unless
+    `ready_candidate` is false (then the test does it in the app)."""
     exam = ops.exam(**exam_fields)
     now = server.clock.now().replace(microsecond=0)
     opens = now + timedelta(minutes=1)  # questions are frozen once the waiting room opens: add them first
@@ -70,8 +73,9 @@ def exam_with_mock(ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_
     session = ops.timed_session(exam["id"], "mock", opens, starts, starts + timedelta(seconds=answer_seconds), starts + timedelta(minutes=30))
     ops.question(session["id"], "请结合岗位要求，谈谈你如何在一周内熟悉新的工作环境。")
     candidate = ops.candidate(exam["id"]).login()
-    candidate.confirm()
-    candidate.verify_identity()
+    if ready_candidate:
+        candidate.confirm()
+        candidate.verify_identity()
     server.clock.set(opens + timedelta(seconds=1))
     return exam, session, candidate
 
