@@ -305,10 +305,7 @@ class TusApp:
             raise TusError(errors.BODY_EXCEEDS_LENGTH)
         decision = await self.hooks.pre_create(principal, metadata, length)
         max_size = min(self.config.max_size, decision.max_size or self.config.max_size)
-        if length is not None and length > max_size:
-            raise TusError(errors.MAX_SIZE_EXCEEDED)
-
-        if length is None and content_length is not None and content_length > max_size:
+        if (length if length is not None else content_length or 0) > max_size:
             raise TusError(errors.MAX_SIZE_EXCEEDED)
 
         upload = await self._existing(decision, principal)
