@@ -8,6 +8,7 @@ Protocol errors that do not end the connection come back as {"type": "error", "c
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import json
@@ -40,6 +41,15 @@ CLOSE_TIMEOUT = 4408
 CLOSE_SUPERSEDED = 4409
 CLOSE_SITTING_OVER = 4410
 CLOSE_TOO_LARGE = 1009
+
+
+class InternalError(errors.DualcamError):
+    """A message that failed for a reason of ours: the phone may retry it; the socket stays open."""
+
+    status = 500
+    code = "internal_error"
+    message = "服务器处理消息时出错，请稍后重试"
+    message_en = "The server failed to handle this message; try again"
 
 
 class ConnectionState(enum.Enum):
@@ -77,6 +87,7 @@ class Connection:
         self.view: SittingView | None = None
         self.timezone = "Asia/Shanghai"
         self.last_write: datetime | None = None
+        self.connected_at: datetime | None = None  # this socket's start: the device's presence is ours while it matches
         self.peer_online = False
 
     def _move(self, target: ConnectionState) -> None:
@@ -88,7 +99,7 @@ class Connection:
         if self.state is not ConnectionState.OPEN:
             return
         async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+            await self.ws.send_text(_encode(message))
 
     async def error(self, error: errors.DualcamError) -> None:
         await self.send({"type": "error", **error.body()["error"]})
@@ -128,11 +139,8 @@ class Connection:
                 await self.error(errors.SittingClosed())
                 await self.close(CLOSE_SITTING_OVER, "sitting_closed")
                 return False
-            self.view = await presence.connect(db, device=self.device, now=now, timeout=self.timeout)
-            devices = await presence.active_devices(db, sitting_id=self.device.sitting_id)
-            peer = next((d for role, d in devices.items() if role is not self.device.role), None)
-            self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
-            self.last_write = now
+            self.view = await presence.connect(db, device=self.device, now=now, timeout=self.timeout, loaded=(view, exam))
+            self.connected_at = self.last_write = now
         return True
 
     def channels(self) -> tuple[str, ...]:
@@ -140,10 +148,15 @@ class Connection:
         return (sitting_channel(self.device.sitting_id), session_channel(self.view.session.id), device_channel(self.device.id))
 
     async def hello(self) -> None:
-        """Sent once subscribed, so nothing published after the phone reads `hello` can be missed."""
-        assert self.view is not None
+        """Sent once subscribed, with the state read after subscribing: a change committed before the read is
+        in `hello`, one committed after it arrives as a message (e.g. both phones connecting at once)."""
+        assert self.device is not None
         now = self.clock.now()
-        await self._reload()
+        async with transaction(self.sessionmaker) as db:
+            self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=now)
+            devices = await presence.active_devices(db, sitting_id=self.device.sitting_id)
+        peer = next((d for role, d in devices.items() if role is not self.device.role), None)
+        self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
         await self._hello(self.view, now, peer_online=self.peer_online)
 
     async def _hello(self, view: SittingView, now: datetime, *, peer_online: bool) -> None:
@@ -163,13 +176,15 @@ class Connection:
 
     async def finish(self, reason: str) -> None:
         """The socket ended: the phone is offline as of now (unless it was replaced)."""
-        if self.device is None:
+        if self.device is None or self.connected_at is None:
             return
         with contextlib.suppress(Exception):
             async with transaction(self.sessionmaker, self.hub) as db:
                 device = await db.get(Device, self.device.id)
                 if device is not None:
-                    await presence.disconnect(db, device=device, now=self.clock.now(), timeout=self.timeout, reason=reason)
+                    await presence.disconnect(
+                        db, device=device, now=self.clock.now(), timeout=self.timeout, reason=reason, connected_at=self.connected_at
+                    )
 
     # --- hub → phone -------------------------------------------------------------------------------------
 
@@ -194,9 +209,10 @@ class Connection:
         return True
 
     def _questions_for_me(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The answer-start push carries the question; a phone whose sitting is absent never receives it."""
+        """The answer-start push carries the question; a phone whose sitting was not ready at that instant (absent)
+        never receives it. Judged at the announced boundary, so a late announcement decides the same."""
         assert self.view is not None
-        state = sitting_state(self.view.windows, facts_of(self.view.sitting), self.clock.now())
+        state = sitting_state(self.view.windows, facts_of(self.view.sitting), _instant(message.get("at")) or self.clock.now())
         if state in (SittingState.answering, SittingState.recorded):
             return message
         return {k: v for k, v in message.items() if k != "questions"} | {"state": state.value}
@@ -230,14 +246,19 @@ class Connection:
                 await self.handle(text)
             except errors.DualcamError as exc:
                 await self.error(exc)
+            except Exception:  # a bug or a database hiccup fails this message, never the connection
+                log.exception("ws.message.failed", device_id=str(self.device.id) if self.device else None)
+                await self.error(InternalError())
         return "closed"
 
     async def handle(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser allows
             raise errors.MalformedMessage() from exc
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise errors.MalformedMessage()
+        if _has_lone_surrogate(message):  # "\ud800" is valid JSON but no valid text: it could not be stored or echoed
             raise errors.MalformedMessage()
         handler = _HANDLERS.get(message["type"])
         if handler is None:
@@ -274,6 +295,7 @@ class Connection:
             if device.disconnected_at is not None and device.superseded_at is None:
                 # The sweep marked us offline (e.g. a long network stall) but the socket survived: back online.
                 await presence.connect(db, device=device, now=now, timeout=self.timeout)
+                self.connected_at = now
             else:
                 view, _ = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
                 await presence.refresh_readiness(db, view=view, now=now, timeout=self.timeout)
@@ -311,6 +333,37 @@ _HANDLERS: dict[str, tuple[type, Any]] = {
     "recording.started": (Recording, Connection.on_recording),
     "recording.stopped": (Recording, Connection.on_recording),
 }
+
+
+# One hub message goes to every local socket of a session (10,000 at answer start): encode it once. Entries
+# hold the message itself, so an id is never reused while it is cached.
+_ENCODED: collections.OrderedDict[int, tuple[dict[str, Any], str]] = collections.OrderedDict()
+
+
+def _encode(message: dict[str, Any]) -> str:
+    cached = _ENCODED.get(id(message))
+    if cached is not None and cached[0] is message:
+        return cached[1]
+    text = json.dumps(message, ensure_ascii=False, default=str)
+    _ENCODED[id(message)] = (message, text)
+    if len(_ENCODED) > 32:
+        _ENCODED.popitem(last=False)
+    return text
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _has_lone_surrogate(message: dict[str, Any]) -> bool:
+    try:
+        json.dumps(message, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _bearer(header: str) -> str | None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _In(BaseModel):
@@ -35,14 +35,14 @@ class Heartbeat(_In):
 class Event(_In):
     type: Literal["event"]
     kind: str = Field(max_length=32)
-    client_at: datetime | None = None
+    client_at: AwareDatetime | None = None  # the phone's clock; without an offset it cannot be placed
     details: dict[str, Any] = Field(default_factory=dict)
     device_id: uuid.UUID | None = None
 
 
 class Recording(_In):
     type: Literal["recording.started", "recording.stopped"]
-    client_at: datetime | None = None
+    client_at: AwareDatetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -51,7 +51,7 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=32)
-    client_at: datetime | None = None
+    client_at: AwareDatetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.adapters.hub import sitting_channel
 from app.db import publish_after_commit
@@ -56,14 +57,29 @@ def _peer_notice(db: AsyncSession, device: Device, online: bool) -> None:
     )
 
 
-async def connect(db: AsyncSession, *, device: Device, now: datetime, timeout: timedelta) -> SittingView:
-    was_online = is_online(device, now=now, timeout=timeout)
-    device.connected_at, device.disconnected_at, device.last_seen_at = now, None, now
-    await proctoring.close_interruption(db, device=device, reason="offline", now=now)
-    if not was_online:
+async def connect(
+    db: AsyncSession, *, device: Device, now: datetime, timeout: timedelta, loaded: tuple[SittingView, Exam] | None = None
+) -> SittingView:
+    """A socket of this phone opened (or its heartbeats resumed) at `now` (`loaded`: the sitting's view and
+    exam as of `now`, when the caller has them).
+
+    Presence changes are compare-and-set updates, so a transition is decided by the database row, never by
+    a copy read earlier: with a socket closing while the same phone reconnects (or two processes at once),
+    exactly one side records and announces each change."""
+    await db.flush()  # pending changes to this row (a heartbeat's telemetry) go first
+    values = {"connected_at": now, "disconnected_at": None, "last_seen_at": now}
+    came_online = await _set(
+        db, device, or_(Device.connected_at.is_(None), Device.disconnected_at.is_not(None), Device.last_seen_at < now - timeout), **values
+    )
+    if not came_online:
+        await _set(db, device, true(), **values)
+    for key, value in values.items():  # what the row now holds, without reading it back
+        set_committed_value(device, key, value)
+    if came_online:  # (an online phone has no open "offline" interruption: disconnect opens one with the flag)
+        await proctoring.close_interruption(db, device=device, reason="offline", now=now)
         proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_online", now=now, details={"role": device.role.value})
         _peer_notice(db, device, True)
-    view, exam = await load_view(db, sitting_id=device.sitting_id, now=now)
+    view, exam = loaded or await load_view(db, sitting_id=device.sitting_id, now=now)
     await refresh_readiness(db, view=view, now=now, timeout=timeout)
     await proctoring.enforce(db, view=view, exam=exam, now=now)
     return view
@@ -75,18 +91,43 @@ async def heartbeat(db: AsyncSession, *, device: Device, telemetry: dict[str, An
         device.telemetry = {**(device.telemetry or {}), **telemetry}
 
 
-async def disconnect(db: AsyncSession, *, device: Device, now: datetime, timeout: timedelta, reason: str) -> None:
-    """The phone went away at `now` (socket closed, or last heartbeat + timeout)."""
-    if device.disconnected_at is not None or device.connected_at is None:
-        return
-    device.disconnected_at = now
-    if device.superseded_at is not None:
-        return  # replaced by a newer phone of the same role: not an interruption of the sitting
+async def disconnect(
+    db: AsyncSession,
+    *,
+    device: Device,
+    now: datetime,
+    timeout: timedelta,
+    reason: str,
+    connected_at: datetime | None = None,
+    seen_before: datetime | None = None,
+) -> None:
+    """The phone went away at `now` (socket closed, or last heartbeat + timeout).
+
+    A socket that ends passes the `connected_at` it started with: if the same phone connected again since
+    (a network switch leaves the old socket to time out later), the newer socket is the phone's presence and
+    nothing changes. The sweep passes `seen_before`: a heartbeat that arrived meanwhile keeps the phone online."""
+    await db.flush()
+    condition = and_(Device.connected_at.is_not(None), Device.disconnected_at.is_(None))
+    if connected_at is not None:
+        condition = and_(condition, Device.connected_at == connected_at)
+    if seen_before is not None:
+        condition = and_(condition, Device.last_seen_at < seen_before)
+    went_offline = await _set(db, device, condition, disconnected_at=now)
+    await db.refresh(device)
+    if not went_offline or device.superseded_at is not None:
+        return  # already offline, reconnected since, or replaced by a newer phone (not an interruption)
     await proctoring.open_interruption(db, device=device, reason="offline", now=now)
     proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_offline", now=now, details={"role": device.role.value, "reason": reason})
     _peer_notice(db, device, False)
     view, exam = await load_view(db, sitting_id=device.sitting_id, now=now)
     await proctoring.enforce(db, view=view, exam=exam, now=now)
+
+
+async def _set(db: AsyncSession, device: Device, condition: ColumnElement[bool], **values: Any) -> bool:
+    """UPDATE this device's row if `condition` holds on the row as stored; True when it did."""
+    statement = update(Device).where(Device.id == device.id, condition).values(**values).execution_options(synchronize_session=False)
+    result = await db.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def face_passed(db: AsyncSession, *, view: SittingView, now: datetime, timeout: timedelta) -> SittingState:
@@ -121,9 +162,45 @@ async def sweep(db: AsyncSession, *, now: datetime, timeout: timedelta) -> int:
     ).all()
     for device in stale:
         assert device.last_seen_at is not None
-        await disconnect(db, device=device, now=device.last_seen_at + timeout, timeout=timeout, reason="heartbeat_timeout")
-    away = (await db.scalars(select(Interruption.sitting_id).where(Interruption.ended_at.is_(None)).distinct())).all()
-    for sitting_id in away:
-        view, exam = await load_view(db, sitting_id=sitting_id, now=now)
-        await proctoring.enforce(db, view=view, exam=exam, now=now)
+        await disconnect(db, device=device, now=device.last_seen_at + timeout, timeout=timeout, reason="heartbeat_timeout", seen_before=now - timeout)
+    await enforce_away(db, now=now)
     return len(stale)
+
+
+async def enforce_away(db: AsyncSession, *, now: datetime) -> None:
+    """Apply the interruption policy to every sitting with a phone still away, in two queries per pass.
+
+    Thousands of phones can be away at once (offline in the waiting room, gone after answering to upload
+    later), and this runs every tick: sittings already decided (terminated, uploaded, absent, incomplete) or
+    whose answering has not begun are left out in SQL, the verdicts are computed in memory, and only a
+    breach touches the database. Nothing depends on when the previous pass ran, so a late pass catches up."""
+    undecided = (
+        select(Sitting.id)
+        .join(ExamSession, ExamSession.id == Sitting.session_id)
+        .where(
+            Sitting.id.in_(select(Interruption.sitting_id).where(Interruption.ended_at.is_(None))),
+            Sitting.terminated_at.is_(None),
+            Sitting.uploaded_at.is_(None),
+            Sitting.outcome.is_(None),
+            or_(ExamSession.answer_starts_at.is_(None), ExamSession.answer_starts_at <= now),  # practice: per attempt
+        )
+    )
+    rows = (
+        await db.execute(
+            select(Sitting, ExamSession, Exam)
+            .join(ExamSession, ExamSession.id == Sitting.session_id)
+            .join(Exam, Exam.id == ExamSession.exam_id)
+            .where(Sitting.id.in_(undecided))
+        )
+    ).all()
+    candidates = [(view_of(r.ExamSession, r.Sitting, now), r.Exam) for r in rows]
+    candidates = [(view, exam) for view, exam in candidates if view.state in (SittingState.answering, SittingState.recorded)]
+    if not candidates:
+        return
+    by_sitting: dict[Any, list[Interruption]] = {view.sitting.id: [] for view, _ in candidates}
+    for interruption in await db.scalars(select(Interruption).where(Interruption.sitting_id.in_(undecided))):
+        if interruption.sitting_id in by_sitting:
+            by_sitting[interruption.sitting_id].append(interruption)
+    for view, exam in candidates:
+        if proctoring.judge(view, exam, by_sitting[view.sitting.id], now) is not None:
+            await proctoring.enforce(db, view=view, exam=exam, now=now, interruptions=by_sitting[view.sitting.id])

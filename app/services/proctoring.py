@@ -76,18 +76,29 @@ def policy_of(exam: Exam) -> Policy:
     return Policy(limit=exam.interruption_limit, grace=timedelta(seconds=exam.interruption_grace_seconds))
 
 
-async def enforce(db: AsyncSession, *, view: SittingView, exam: Exam, now: datetime) -> Breach | None:
-    """Terminate the sitting if its interruptions broke the exam's policy while answering."""
+def judge(view: SittingView, exam: Exam, interruptions: list[Interruption], now: datetime) -> Breach | None:
+    """The policy's verdict on a sitting's interruptions (pure): None before answering and in final states."""
     if view.state not in (SittingState.answering, SittingState.recorded):
         return None  # before answering nothing counts; final states stay as they are
-    rows = (await db.scalars(select(Interruption).where(Interruption.sitting_id == view.sitting.id))).all()
-    found = breach(
-        [Stretch(r.started_at, r.ended_at) for r in rows],
+    return breach(
+        [Stretch(r.started_at, r.ended_at) for r in interruptions],
         policy=policy_of(exam),
         window_start=view.windows.answer_starts_at,
         window_end=view.sitting.recording_stopped_at or view.windows.answer_ends_at,
         now=now,
     )
+
+
+async def enforce(
+    db: AsyncSession, *, view: SittingView, exam: Exam, now: datetime, interruptions: list[Interruption] | None = None
+) -> Breach | None:
+    """Terminate the sitting if its interruptions broke the exam's policy while answering
+    (`interruptions`: all of the sitting's, when the caller already loaded them)."""
+    if view.state not in (SittingState.answering, SittingState.recorded):
+        return None
+    if interruptions is None:
+        interruptions = list((await db.scalars(select(Interruption).where(Interruption.sitting_id == view.sitting.id))).all())
+    found = judge(view, exam, interruptions, now)
     if found is not None:
         record(db, sitting_id=view.sitting.id, device_id=None, source="server", kind="policy_broken", now=now, details={"reason": found.reason, "at": found.at.isoformat()})
         sittings.terminate(db, view=view, reason=found.reason, now=now, actor=SYSTEM, at=found.at)
