@@ -26,7 +26,7 @@ demo: migrate
 	$(BIN)/dualcam demo
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screenshots: install  # PNGs of both phone apps' screens (zh-CN) under docs/screenshots/; needs chromium
 	$(BIN)/python scripts/screenshots.py

@@ -84,3 +84,9 @@ async def api(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> A
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
         yield Api(client=client, app=app, clock=clock)  # type: ignore[arg-type]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in this thread for as long as its
+    session-scoped browser lives, and anyio cannot start its own loop for async tests after that."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/"))
