@@ -23,20 +23,26 @@ def open_sitting(page: Any, server: E2EServer, session_id: str) -> None:
 
 
 def scan_qr(main: Any) -> str:
-    """Read the QR code off the main phone's screen like the aux phone's camera would."""
+    """Read the QR code off the main phone's screen like the aux phone's camera would: a camera keeps looking
+    until a frame decodes, so a frame caught mid-repaint is simply followed by the next one."""
     from playwright.sync_api import Error
 
     qr = main.locator("[data-test=qr] svg")
-    for attempt in range(5):
+    for attempt in range(10):
         try:
             qr.scroll_into_view_if_needed()
             box = qr.bounding_box()
-            break
+            if box is None:
+                raise Error("the QR code is not on the screen")
+            # A page screenshot of the QR's area: what is on the screen, even if the app repaints meanwhile.
+            clip = {"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": box["height"] + 16}
+            text = decode_qr(main.screenshot(clip=clip))
+            if text:
+                return text
         except Error:  # repainted between finding and measuring it: look again
-            if attempt == 4:
-                raise
-    # A page screenshot of the QR's area: what is on the screen, even if the app repaints meanwhile.
-    return decode_qr(main.screenshot(clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": box["height"] + 16}))
+            pass
+        main.wait_for_timeout(200 * (attempt + 1))
+    raise AssertionError("the QR code on the main phone's screen does not decode")
 
 
 def pair(main: Any, aux: Any) -> str:

@@ -336,9 +336,11 @@ def decode_qr(png: bytes) -> str:
 
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     image = cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert text, "the QR code on the main phone's screen does not decode"
-    return text
+    for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):  # two detectors, as phone scanners combine several
+        text, _, _ = detector.detectAndDecode(image)
+        if text:
+            return text
+    return ""  # this frame does not decode
 
 
 def js_json(value: Any) -> str:
