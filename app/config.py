@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -28,7 +29,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Keys the ID-number hash (HMAC) and nothing else; tokens are random and stored hashed.
+    # Keys the ID-number hash and the recording links (HMAC); tokens are random and stored hashed.
     secret_key: str = DEV_SECRET
     # Clock: empty = system clock. A file path makes the server read "now" from that file
     # (RFC 3339 text): how process-level tests move time without sleeping.
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     face_cooldown_seconds: int = Field(default=60, ge=0)
     face_min_interval_seconds: float = Field(default=1.0, ge=0)
     face_max_pending: int = Field(default=16, ge=1)
+    # How long a signed link to a recording (for ops and reviewers) stays valid.
+    recording_link_seconds: int = Field(default=600, ge=10, le=86400)
     log_json: bool = True
     # argon2id cost; defaults are argon2-cffi's (RFC 9106 low-memory profile). Lowered only by the test suite.
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -85,6 +88,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_face_model_dir(self) -> Path:
         return (self.face_model_dir or self.data_dir / "models").resolve()
+
+    @property
+    def recording_link_timedelta(self) -> timedelta:
+        return timedelta(seconds=self.recording_link_seconds)
 
     @property
     def is_sqlite(self) -> bool:

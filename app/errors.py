@@ -111,6 +111,17 @@ FrameTooLarge = _error("FrameTooLarge", 413, "frame_too_large", "消息过大", 
 NotYourDevice = _error("NotYourDevice", 403, "not_your_device", "消息中的设备或考生与当前登录不符", "The message names another device or candidate")
 UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知的事件类型", "Unknown event kind")
 
+# --- recordings and uploads ----------------------------------------------------------------------
+RecordingNotOpen = _error("RecordingNotOpen", 403, "recording_not_open", "答题开始后才能上传录像", "Recordings can be uploaded only once answering has started")
+UploadDeadlinePassed = _error("UploadDeadlinePassed", 410, "upload_deadline_passed", "上传截止时间已过", "The upload deadline has passed")
+SittingAbsent = _error("SittingAbsent", 403, "sitting_absent", "未按时完成候考，本场考试没有录像可上传", "This sitting missed the waiting room: there is no recording to upload")
+RecordingNotYours = _error("RecordingNotYours", 403, "recording_not_yours", "只能上传本机位、本场考试的录像", "A phone can upload only its own sitting's recording for its own role")
+RecordingNotFound = _error("RecordingNotFound", 404, "recording_not_found", "录像不存在", "No such recording")
+RecordingNotFinished = _error("RecordingNotFinished", 409, "recording_not_finished", "录像尚未上传完成", "The recording has not been fully uploaded yet")
+RecordingLinkInvalid = _error("RecordingLinkInvalid", 403, "recording_link_invalid", "录像链接无效", "Invalid recording link")
+RecordingLinkExpired = _error("RecordingLinkExpired", 403, "recording_link_expired", "录像链接已过期，请重新打开", "The recording link has expired; open it again")
+RangeNotSatisfiable = _error("RangeNotSatisfiable", 416, "range_not_satisfiable", "请求的范围超出录像大小", "The requested range is outside the recording")
+
 # --- roster ----------------------------------------------------------------------------------------
 RosterRejected = _error("RosterRejected", 422, "roster_rejected", "名单中有错误行，未导入任何考生", "The roster has rejected rows; nothing was imported")
 RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单文件无法读取（需为 CSV，且含表头：姓名、身份证号、手机号）", "Unreadable roster (a CSV with a header: name, id_number, phone)")

@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.adapters.hub import Hub, MemoryHub
 from app.adapters.storage import open_object_store
-from app.api import auth, candidate, device, devices, exams, face, roster, sessions, staff, system, ws
+from app.adapters.upload_store import open_upload_store
+from app.api import auth, candidate, device, devices, exams, face, recordings, roster, sessions, staff, system, uploads, ws
 from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
 from app.clock import Clock, FileClock, SystemClock
@@ -21,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.logs import get_logger
 from app.security import configure_password_hashing
 from app.scheduler import Leadership, PostgresLeader, Scheduler, SoleLeader
+from app.uploads import SqlUploadState
 from app.services import face as face_service
 
 log = get_logger(__name__)
@@ -52,6 +54,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = open_object_store(settings.resolved_storage_url)
+        upload_store = open_upload_store(settings.resolved_storage_url)
+        app.state.tus.attach(state=SqlUploadState(app.state.sessionmaker), store=upload_store)
+        if settings.is_sqlite:
+            # The only process writing uploads: a lock left in the database is from its previous life (kill -9).
+            await app.state.tus.release_stale_locks()
         app.state.hub = _open_hub(settings)
         # Once per process; None (logged as face.engine.unavailable) makes face endpoints answer 503.
         app.state.face = await face_service.open_engine(settings)
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             leadership=leadership,
             tick_seconds=settings.scheduler_tick_seconds,
             presence_timeout=timedelta(seconds=settings.presence_timeout_seconds),
+            maintenance=lambda: uploads.maintain(app),
         )
         if settings.scheduler_enabled:
             app.state.scheduler.start()
@@ -74,6 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await app.state.scheduler.stop()
             await app.state.hub.close()
             face_service.close_engine(app.state.face)
+            await upload_store.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -86,9 +95,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock
     install_error_handlers(app)
     app.add_middleware(AccessLog)
-    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, ws):
+    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws):
         declare_common_responses(module.router)
         app.include_router(module.router)
+    app.state.tus = uploads.build_tus(app)
+    app.mount(uploads.MOUNT, app.state.tus)
     _add_bearer_scheme(app)
     for name in ("main", "aux"):
         app.mount(f"/{name}", StaticFiles(directory=CLIENTS_DIR / f"{name}_cam", html=True), name=f"{name}_cam")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -126,6 +127,7 @@ class Scheduler:
         leadership: Leadership,
         tick_seconds: float,
         presence_timeout: timedelta = timedelta(seconds=30),
+        maintenance: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._hub = hub
@@ -133,6 +135,7 @@ class Scheduler:
         self._leadership = leadership
         self._tick_seconds = tick_seconds
         self._presence_timeout = presence_timeout
+        self._maintenance = maintenance  # e.g. upload expiry and leftover verification (app.api.uploads.maintain)
         self._aps = AsyncIOScheduler()
         self._lock = asyncio.Lock()
         self._running = False
@@ -165,6 +168,8 @@ class Scheduler:
             now = self._clock.now()
             announced = await run_due(self._sessionmaker, self._hub, now)
             await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
+            if self._maintenance is not None:
+                await self._maintenance()
             return announced
         except Exception:
             log.exception("scheduler.tick.failed")

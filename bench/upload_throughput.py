@@ -62,7 +62,7 @@ def create_app() -> Any:
     from app.clock import SystemClock
     from app.db import make_engine, make_sessionmaker
     from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks
-    from app.uploads.models import UploadsBase
+    from app.uploads.models import UploadRow
 
     directory = Path(os.environ["BENCH_DIR"])
 
@@ -78,7 +78,7 @@ def create_app() -> Any:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(f"sqlite+aiosqlite:///{directory / 'uploads.sqlite3'}")
         async with engine.begin() as conn:
-            await conn.run_sync(UploadsBase.metadata.create_all)
+            await conn.run_sync(UploadRow.metadata.create_all, tables=[UploadRow.__table__])
         store = open_upload_store(os.environ.get("BENCH_STORE") or f"file://{directory / 'objects'}")
         tus.attach(state=SqlUploadState(make_sessionmaker(engine)), store=store)
         yield

@@ -6,20 +6,25 @@ from fastapi import APIRouter
 
 from app import errors
 from app.api.deps import DB, DeviceUser, Now
-from app.schemas.candidates import QuestionsOut, SittingOut
+from app.schemas.candidates import DeviceSittingOut, QuestionsOut, SittingOut
+from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut
-from app.services import candidates, exams, sittings
+from app.services import candidates, exams, recordings, sittings
 
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
 
 
-@router.get("/sitting", response_model=SittingOut, responses=errors.responses(errors.SittingNotFound))
-async def my_sitting(principal: DeviceUser, db: DB, now: Now) -> SittingOut:
-    """The sitting this phone is logged in for, with its state at server time (reloaded after a reconnect)."""
+@router.get("/sitting", response_model=DeviceSittingOut, responses=errors.responses(errors.SittingNotFound))
+async def my_sitting(principal: DeviceUser, db: DB, now: Now) -> DeviceSittingOut:
+    """The sitting this phone is logged in for, with its state at server time (reloaded after a reconnect) and
+    the progress of both recordings."""
     assert principal.device is not None and principal.candidate is not None
     view = await sittings.get_sitting_for_device(db, device=principal.device, now=now)
     exam = await exams.get_exam(db, principal.candidate.exam_id)
-    return SittingOut.of(view, exam.timezone, now)
+    progress = await recordings.for_sitting(db, view.sitting.id)
+    return DeviceSittingOut(
+        **SittingOut.of(view, exam.timezone, now).model_dump(), recordings=[RecordingOut.of(p, exam.timezone) for p in progress]
+    )
 
 
 @router.get(

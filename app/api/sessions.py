@@ -8,6 +8,8 @@ from fastapi import APIRouter, UploadFile, status
 
 from app import errors
 from app.api.deps import DB, Now, Ops, Staff, Store
+from app.models import DeviceRole
+from app.schemas.recordings import RecordingCounts, RecordingOut
 from app.schemas.sessions import (
     OpsSittingOut,
     QuestionCreate,
@@ -17,7 +19,7 @@ from app.schemas.sessions import (
     SessionStatusOut,
     SessionUpdate,
 )
-from app.services import exams, sessions, sittings
+from app.services import exams, recordings, sessions, sittings
 from app.services.images import MAX_IMAGE_BYTES
 from app.services.timezones import to_local
 
@@ -110,15 +112,24 @@ async def session_status(session_id: uuid.UUID, principal: Staff, db: DB, now: N
     session = await sessions.get_session(db, session_id)
     exam = await exams.get_exam(db, session.exam_id)
     counts = await sittings.session_status(db, session=session, now=now)
-    return SessionStatusOut(session_id=session.id, now=to_local(now, exam.timezone), total=sum(counts.values()), counts=counts)
+    by_role = await recordings.session_counts(db, session_id=session.id)
+    return SessionStatusOut(
+        session_id=session.id,
+        now=to_local(now, exam.timezone),
+        total=sum(counts.values()),
+        counts=counts,
+        recordings=RecordingCounts(main=by_role[DeviceRole.main], aux=by_role[DeviceRole.aux]),
+    )
 
 
 @router.get("/sessions/{session_id}/sittings", response_model=list[OpsSittingOut], responses=errors.responses(errors.SessionNotFound))
 async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now: Now) -> list[OpsSittingOut]:
-    """Every sitting of a session with its state and facts."""
+    """Every sitting of a session with its state, facts and the progress of both recordings."""
     session = await sessions.get_session(db, session_id)
     exam = await exams.get_exam(db, session.exam_id)
     tz = exam.timezone
+    rows = await sittings.session_sittings(db, session=session, now=now)
+    progress = await recordings.progress(db, [r.sitting.id for r in rows])
     return [
         OpsSittingOut(
             sitting_id=r.sitting.id,
@@ -133,6 +144,7 @@ async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now:
             terminated_at=to_local(r.sitting.terminated_at, tz),
             terminated_reason=r.sitting.terminated_reason,
             uploaded_at=to_local(r.sitting.uploaded_at, tz),
+            recordings=[RecordingOut.of(p, tz) for p in progress[r.sitting.id]],
         )
-        for r in await sittings.session_sittings(db, session=session, now=now)
+        for r in rows
     ]

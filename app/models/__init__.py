@@ -6,8 +6,10 @@ from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
 from app.models.faces import EnrolmentSource, FaceCheck, FaceEnrolment, FacePurpose, FaceReview, ReviewDecision
 from app.models.proctoring import Interruption, PairingToken, ProctorEvent
+from app.models.recordings import Recording, RecordingStatus
 from app.models.sessions import ExamSession, Question, SessionKind
 from app.models.sittings import Device, DeviceRole, Sitting
+from app.uploads.models import UploadRow
 
 __all__ = [
     "AuditLog",
@@ -29,10 +31,13 @@ __all__ = [
     "PhaseAnnouncement",
     "ProctorEvent",
     "Question",
+    "Recording",
+    "RecordingStatus",
     "ReviewDecision",
     "Role",
     "SessionKind",
     "Sitting",
     "StaffRole",
     "StaffUser",
+    "UploadRow",
 ]

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from app.models import Candidate, DeviceRole, SessionKind
 from app.schemas import Input, Output
+from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut, SessionOut, WindowsOut
 from app.services.candidates import SessionView, SittingView
 from app.services.lifecycle import SittingState
@@ -72,6 +73,12 @@ class SittingOut(Output):
             windows=WindowsOut.of(view.windows, timezone),
             server_now=to_local(now, timezone),
         )
+
+
+class DeviceSittingOut(SittingOut):
+    """A phone's view of its sitting, with both recordings (each phone shows "上传完成" once its own is verified)."""
+
+    recordings: list[RecordingOut]
 
 
 class CandidateSessionOut(SessionOut):

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from app.models import ExamSession, Question, SessionKind
 from app.schemas import Input, Instant, Output, Patch
+from app.schemas.recordings import RecordingCounts, RecordingOut
 from app.services.lifecycle import SittingState, Windows
 from app.services.timezones import to_local
 
@@ -102,6 +103,7 @@ class SessionStatusOut(Output):
     now: datetime
     total: int
     counts: dict[SittingState, int]
+    recordings: RecordingCounts
 
 
 class OpsSittingOut(Output):
@@ -117,3 +119,4 @@ class OpsSittingOut(Output):
     terminated_at: datetime | None
     terminated_reason: str | None
     uploaded_at: datetime | None
+    recordings: list[RecordingOut]

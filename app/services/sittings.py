@@ -68,9 +68,12 @@ def terminate(
 
 
 def mark_uploaded(db: AsyncSession, *, view: SittingView, now: datetime) -> SittingState:
-    """Both recordings verified (uploads issue), before the deadline."""
-    if view.state is not SittingState.recorded:
+    """Both recordings verified (app.services.recordings), before the deadline. While still answering by the server's
+    clock too: both phones stopped a moment early by their own (synchronised, not identical) clocks."""
+    if view.state not in (SittingState.answering, SittingState.recorded):
         return view.state
+    if view.sitting.recording_stopped_at is None and view.state is SittingState.answering:
+        view.sitting.recording_stopped_at = now
     view.sitting.uploaded_at = now
     record(db, at=now, actor=Actor("system"), action="sitting.uploaded", target_kind="sitting", target_id=view.sitting.id)
     _announce(db, view, SittingState.uploaded)

@@ -1,26 +1,21 @@
-"""The upload row. On its own MetaData for now (tests create it with `create_all`); the lead folds it into
-app.models and the Alembic migrations. Column names avoid SQL keywords (`offset`, `length`, `metadata`)."""
+"""The upload row, on the application's metadata (migration 0004). The protocol stays exam-agnostic: `owner` and
+`subject` are opaque strings. Column names avoid SQL keywords (`offset`, `length`, `metadata`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, MetaData, String
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import NAMING_CONVENTION, UTCDateTime
+from app.db import Base
 
 JsonDict = JSON().with_variant(JSONB(), "postgresql")
 
 
-class UploadsBase(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JsonDict}
-
-
-class UploadRow(UploadsBase):
+class UploadRow(Base):
     __tablename__ = "tus_uploads"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -34,7 +29,7 @@ class UploadRow(UploadsBase):
     # JSON, not JSONB: HEAD must answer the metadata in the client's order, and JSONB sorts keys.
     upload_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     storage_key: Mapped[str] = mapped_column(String(300))
-    store_state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. S3 UploadId, parts, staged leftovers
+    store_state: Mapped[dict[str, Any]] = mapped_column(JsonDict, default=dict)  # e.g. S3 UploadId, parts, staged leftovers
     # h_0 = 32 zero bytes, h_n = sha256(h_{n-1} || sha256(chunk_n)) over the stored body of each write.
     chain_sha256: Mapped[str] = mapped_column(String(64))
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)

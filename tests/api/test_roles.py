@@ -129,6 +129,9 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/device/events", DEVICES, 204, json=lambda w: {"kind": "battery_low", "details": {"level": 15}}),
     Op("POST", f"{V1}/device/stop", {MAIN}),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/events", STAFF),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/recordings", STAFF),
+    # A signed link is the authorization (no token): without its query it is a 422 for everyone.
+    Op("GET", f"{V1}/recordings/{{recording_id}}/content", ANYONE, 422, unknown=("recording_id",)),
     # Face: the world runs without face models, so the picture routes answer 503 past authorization.
     Op("GET", f"{V1}/candidate/identity", {CANDIDATE}),
     Op("PUT", f"{V1}/candidate/id-photo", {CANDIDATE}, 503, files=lambda w: {"image": ("id.png", PNG, "image/png")}),

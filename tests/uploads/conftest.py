@@ -20,7 +20,7 @@ from app.adapters.upload_store import LocalUploadStore, UploadStore, open_upload
 from app.clock import FakeClock
 from app.db import make_engine, make_sessionmaker
 from app.uploads import SqlUploadState, TusApp
-from app.uploads.models import UploadsBase
+from app.uploads.models import UploadRow
 from tests.support import databases
 from tests.support.seaweed import Seaweed, SeaweedUnavailable, running_seaweed
 from tests.uploads.flows import TEST_CONFIG, Rules, client_for, create_bucket, make_app
@@ -35,7 +35,7 @@ async def _create_schema(url: str) -> None:
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(UploadsBase.metadata.create_all)
+            await conn.run_sync(UploadRow.metadata.create_all, tables=[UploadRow.__table__])
     finally:
         await engine.dispose()
 

@@ -19,7 +19,7 @@ from app.adapters.upload_store import open_upload_store
 from app.clock import SystemClock
 from app.db import make_engine, make_sessionmaker
 from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks
-from app.uploads.models import UploadsBase
+from app.uploads.models import UploadRow
 
 MOUNT = "/api/v1/uploads"
 
@@ -42,7 +42,7 @@ def create() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(db_url)
         async with engine.begin() as conn:
-            await conn.run_sync(UploadsBase.metadata.create_all)
+            await conn.run_sync(UploadRow.metadata.create_all, tables=[UploadRow.__table__])
         store = open_upload_store(store_url)
         tus.attach(state=SqlUploadState(make_sessionmaker(engine)), store=store)
         await tus.release_stale_locks()  # the only process: locks left are from a killed predecessor

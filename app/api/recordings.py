@@ -1,0 +1,111 @@
+"""Recordings for ops and reviewers: progress and evidence per sitting, and the bytes through signed links."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app import errors
+from app.api.deps import DB, Now, SettingsDep, Staff
+from app.models import RecordingStatus
+from app.schemas.recordings import StaffRecordingOut
+from app.services import recordings
+from app.services.audit import record
+from app.uploads import TusApp
+
+router = APIRouter(prefix="/api/v1", tags=["recordings"])
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+@router.get(
+    "/ops/sittings/{sitting_id}/recordings",
+    response_model=list[StaffRecordingOut],
+    responses=errors.responses(errors.SittingNotFound),
+    tags=["ops: sessions"],
+)
+async def sitting_recordings(sitting_id: uuid.UUID, principal: Staff, db: DB, now: Now, settings: SettingsDep) -> list[StaffRecordingOut]:
+    """Main and aux recordings of a sitting: progress, evidence, and a link valid for `recording_link_seconds`
+    once every byte is in (each link handed out is audited)."""
+    timezone = await recordings.timezone_of(db, sitting_id)
+    out = []
+    for progress in await recordings.for_sitting(db, sitting_id):
+        link = None
+        rec = progress.recording
+        if rec is not None and rec.status is not RecordingStatus.receiving:
+            link = recordings.link_for(rec, secret_key=settings.secret_key, now=now, ttl=settings.recording_link_timedelta)
+            record(db, at=now, actor=principal.actor, action="recording.link", target_kind="recording", target_id=rec.id, details={"expires_at": link.expires_at.isoformat()})
+        out.append(StaffRecordingOut.staff_view(progress, timezone, link))
+    return out
+
+
+@router.get(
+    "/recordings/{recording_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"video/webm": {}}, "description": "The recording"},
+        206: {"content": {"video/webm": {}}, "description": "A byte range of it (Range: bytes=…)"},
+        **errors.responses(
+            errors.RecordingLinkInvalid, errors.RecordingLinkExpired, errors.RecordingNotFound, errors.RecordingNotFinished, errors.RangeNotSatisfiable
+        ),
+    },
+    openapi_extra={"security": []},
+)
+async def recording_content(
+    recording_id: uuid.UUID,
+    request: Request,
+    db: DB,
+    now: Now,
+    settings: SettingsDep,
+    expires: int = Query(description="Unix time the link stops working"),
+    signature: str = Query(max_length=64),
+) -> StreamingResponse:
+    """The recording's bytes for a player (Range requests for seeking). Needs no login: the link's signature and
+    expiry are the authorization, so a video element can play it."""
+    recordings.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
+    recording, upload = await recordings.readable(db, recording_id)
+    size = upload.upload_offset
+    start, end = _range(request.headers.get("range"), size)
+    tus: TusApp = request.app.state.tus
+    stored = await tus.get(upload.id)
+    assert stored is not None
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in tus.read(stored, start, end):
+            yield chunk
+
+    filetype = str((upload.upload_metadata or {}).get("filetype") or "video/webm")
+    media_type = filetype if re.fullmatch(r"(video|audio)/[\w.+-]+", filetype) else "application/octet-stream"
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(end - start),
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'inline; filename="{recording.role.value}-{recording.sitting_id}.webm"',
+    }
+    status = 200
+    if request.headers.get("range") and (start, end) != (0, size):
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(body(), status_code=status, media_type=media_type, headers=headers)
+
+
+def _range(header: str | None, size: int) -> tuple[int, int]:
+    """[start, end) for one `bytes=` range; anything else means the whole file (RFC 9110 lets a server ignore it)."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.groups() == ("", ""):
+        return 0, size
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        n = int(last)
+        if n == 0:
+            raise errors.RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        return max(0, size - n), size
+    start = int(first)
+    end = min(size, int(last) + 1) if last else size
+    if start >= size or end <= start:
+        raise errors.RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end

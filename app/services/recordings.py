@@ -1,0 +1,308 @@
+"""Recordings: the exam's rules on top of the tus server (app.uploads), and what ops and reviewers see.
+
+- A phone (device token) creates and writes only its own sitting's recording for its role, from answer start until
+  the upload deadline, and not for an absent sitting. One recording per sitting and role: creating it again answers
+  the same upload, so a phone that lost its state resumes. A recording that failed verification may be sent again
+  (a new upload; the failed one stays as it was).
+- The upload's owner is "sitting:<id>:<role>", not the device: a phone that logs in again for the role keeps it.
+- Verified = every byte in and PyAV reads a video stream; its duration is counted from packets. When main and aux
+  are both verified the sitting is `uploaded`, as of the moment the later upload finished (so a verification that
+  runs late, e.g. after a crash, judges the sitting as it was when its bytes were in).
+- Ops and reviewers read recordings only through short-lived signed links (HMAC of recording and expiry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.models import DeviceRole, Exam, ExamSession, Recording, RecordingStatus, Role, Sitting, UploadRow
+from app.services import auth, sittings
+from app.services.audit import Actor, record
+from app.services.candidates import SittingView, view_of
+from app.services.lifecycle import SittingState
+from app.services.media import MediaInfo
+
+# Upload ids are ours (not the client's): unguessable, and a recording's first upload id is fixed before the
+# upload row exists, so a creation that failed half-way is retried under the same id.
+_ID_BYTES = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Uploader:
+    """A phone allowed to upload: its device, sitting and role."""
+
+    device_id: uuid.UUID
+    sitting_id: uuid.UUID
+    role: DeviceRole
+
+    @property
+    def owner(self) -> str:
+        return owner_for(self.sitting_id, self.role)
+
+
+def owner_for(sitting_id: uuid.UUID, role: DeviceRole) -> str:
+    return f"sitting:{sitting_id}:{role.value}"
+
+
+def new_upload_id() -> str:
+    return secrets.token_urlsafe(_ID_BYTES)
+
+
+async def uploader_for(db: AsyncSession, *, token: str | None, now: datetime) -> Uploader:
+    if not token:
+        raise errors.NotAuthenticated()
+    principal = await auth.authenticate(db, token=token, now=now)
+    if principal is None:
+        raise errors.InvalidToken()
+    if principal.role is not Role.device or principal.device is None:
+        raise errors.Forbidden()
+    device = principal.device
+    return Uploader(device_id=device.id, sitting_id=device.sitting_id, role=device.role)
+
+
+async def _view(db: AsyncSession, sitting_id: uuid.UUID, now: datetime, *, lock: bool = False) -> SittingView:
+    query = select(Sitting, ExamSession).join(ExamSession, ExamSession.id == Sitting.session_id).where(Sitting.id == sitting_id)
+    row = (await db.execute(query.with_for_update(of=Sitting) if lock else query)).first()
+    if row is None:
+        raise errors.SittingNotFound()
+    return view_of(row.ExamSession, row.Sitting, now)
+
+
+def check_window(view: SittingView, now: datetime) -> None:
+    """Bytes are accepted from answer start until the deadline; a terminated sitting's recording is still taken
+    (reviewers decide on it), an absent sitting has none."""
+    if now < view.windows.answer_starts_at:
+        raise errors.RecordingNotOpen()
+    if now >= view.windows.upload_deadline:
+        raise errors.UploadDeadlinePassed()
+    if view.state is SittingState.absent:
+        raise errors.SittingAbsent()
+
+
+async def may_write(db: AsyncSession, *, uploader: Uploader, now: datetime) -> None:
+    check_window(await _view(db, uploader.sitting_id, now), now)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """Which upload carries the recording: `existing` (answer it again) or a new one with `upload_id`."""
+
+    upload_id: str
+    existing: bool
+    expires_at: datetime
+    subject: str
+
+
+async def plan_upload(db: AsyncSession, *, uploader: Uploader, metadata: Mapping[str, str], now: datetime) -> UploadPlan:
+    """pre_create: check the window and the metadata, then pick the upload for this sitting and role."""
+    view = await _view(db, uploader.sitting_id, now)
+    check_window(view, now)
+    # The phone names its sitting and role in the metadata; they must be its own (never another candidate's).
+    if metadata.get("sitting_id", str(uploader.sitting_id)) != str(uploader.sitting_id):
+        raise errors.RecordingNotYours()
+    if metadata.get("role", uploader.role.value) != uploader.role.value:
+        raise errors.RecordingNotYours()
+    subject = uploader.owner
+    expires_at = view.windows.upload_deadline
+    recording = await _recording(db, uploader.sitting_id, uploader.role)
+    if recording is None:
+        recording = Recording(
+            sitting_id=uploader.sitting_id, role=uploader.role, upload_id=new_upload_id(), status=RecordingStatus.receiving, created_at=now
+        )
+        db.add(recording)
+        await db.flush()  # a concurrent creation for the same role fails here (IntegrityError): the caller retries
+        record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.create", target_kind="recording", target_id=recording.id, details={"role": uploader.role.value, "upload_id": recording.upload_id})
+        return UploadPlan(recording.upload_id, False, expires_at, subject)
+    upload = await db.get(UploadRow, recording.upload_id)
+    if upload is None:
+        return UploadPlan(recording.upload_id, False, expires_at, subject)  # a creation that failed half-way
+    if recording.status is RecordingStatus.failed or upload.gone_at is not None:
+        # Sent again after a failed verification (or the phone deleted its unfinished upload): a new upload.
+        previous = recording.upload_id
+        recording.upload_id, recording.status, recording.failure_reason = new_upload_id(), RecordingStatus.receiving, None
+        recording.attempts += 1
+        record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.resend", target_kind="recording", target_id=recording.id, details={"previous_upload_id": previous, "upload_id": recording.upload_id})
+        return UploadPlan(recording.upload_id, False, expires_at, subject)
+    return UploadPlan(recording.upload_id, True, expires_at, subject)
+
+
+async def _recording(db: AsyncSession, sitting_id: uuid.UUID, role: DeviceRole) -> Recording | None:
+    return await db.scalar(select(Recording).where(Recording.sitting_id == sitting_id, Recording.role == role))
+
+
+async def pending_upload_id(db: AsyncSession, upload_id: str) -> Recording | None:
+    """The recording an upload carries, if it still waits for verification."""
+    return await db.scalar(select(Recording).where(Recording.upload_id == upload_id, Recording.status == RecordingStatus.receiving))
+
+
+async def unverified_finished(db: AsyncSession, *, limit: int = 50) -> list[str]:
+    """Uploads finished but never verified (the process died in between): the scheduler verifies them."""
+    rows = await db.scalars(
+        select(Recording.upload_id)
+        .join(UploadRow, UploadRow.id == Recording.upload_id)
+        .where(Recording.status == RecordingStatus.receiving, UploadRow.finished_at.is_not(None))
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def settle(
+    db: AsyncSession, *, upload: UploadRow, info: MediaInfo | None, failure: str | None, now: datetime
+) -> Recording | None:
+    """Record the verification of a finished upload; when both recordings are verified, the sitting is uploaded.
+    Idempotent: a recording already settled (or now carried by another upload) is left alone."""
+    recording = await db.scalar(select(Recording).where(Recording.upload_id == upload.id))
+    if recording is None:
+        return None
+    view = await _view(db, recording.sitting_id, now, lock=True)  # one writer per sitting: both roles may settle at once
+    await db.refresh(recording)
+    if recording.status is not RecordingStatus.receiving or recording.upload_id != upload.id:
+        return recording
+    recording.size, recording.sha256, recording.chain_sha256 = upload.upload_offset, upload.sha256, upload.chain_sha256
+    if info is None:
+        recording.status, recording.failure_reason = RecordingStatus.failed, (failure or "unreadable")[:300]
+        record(db, at=now, actor=Actor("system"), action="recording.failed", target_kind="recording", target_id=recording.id, details={"reason": recording.failure_reason, "upload_id": upload.id})
+        return recording
+    recording.status, recording.verified_at = RecordingStatus.verified, now
+    recording.container, recording.duration_seconds, recording.media = info.container, info.duration_seconds, info.as_json()
+    record(db, at=now, actor=Actor("system"), action="recording.verified", target_kind="recording", target_id=recording.id, details={"role": recording.role.value, "duration_seconds": info.duration_seconds, "sha256": upload.sha256})
+    await db.flush()  # write first: on SQLite this takes the write lock, so the other role's settle waits for us
+    await _maybe_uploaded(db, view=view)
+    return recording
+
+
+async def _maybe_uploaded(db: AsyncSession, *, view: SittingView) -> None:
+    rows = (
+        await db.execute(
+            select(Recording.status, UploadRow.finished_at)
+            .join(UploadRow, UploadRow.id == Recording.upload_id)
+            .where(Recording.sitting_id == view.sitting.id)
+        )
+    ).all()
+    if len(rows) < len(DeviceRole) or any(status is not RecordingStatus.verified for status, _ in rows):
+        return
+    # As of the moment the later upload finished: a verification that ran late does not cost the candidate.
+    at = max(finished for _, finished in rows)
+    sittings.mark_uploaded(db, view=view_of(view.session, view.sitting, at), now=at)
+
+
+# --- views ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One recording as ops see it while it arrives."""
+
+    recording: Recording | None
+    role: DeviceRole
+    bytes_received: int
+    length: int | None
+    last_write_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        return self.recording.status.value if self.recording else "missing"
+
+
+async def progress(db: AsyncSession, sitting_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Progress]]:
+    """Per sitting, one entry per role (missing ones too), in role order."""
+    found: dict[tuple[uuid.UUID, DeviceRole], Progress] = {}
+    if sitting_ids:
+        rows = await db.execute(
+            select(Recording, UploadRow).outerjoin(UploadRow, UploadRow.id == Recording.upload_id).where(Recording.sitting_id.in_(sitting_ids))
+        )
+        for rec, upload in rows:
+            found[(rec.sitting_id, rec.role)] = Progress(
+                recording=rec,
+                role=rec.role,
+                bytes_received=upload.upload_offset if upload else 0,
+                length=upload.upload_length if upload else None,
+                last_write_at=upload.updated_at if upload else None,
+            )
+    return {
+        sid: [found.get((sid, role)) or Progress(None, role, 0, None, None) for role in DeviceRole] for sid in sitting_ids
+    }
+
+
+async def session_counts(db: AsyncSession, *, session_id: uuid.UUID) -> dict[DeviceRole, dict[str, int]]:
+    """Per role, how many of the session's sittings have their recording missing, receiving, verified, failed."""
+    total = await db.scalar(select(func.count()).select_from(Sitting).where(Sitting.session_id == session_id)) or 0
+    rows = await db.execute(
+        select(Recording.role, Recording.status, func.count())
+        .join(Sitting, Sitting.id == Recording.sitting_id)
+        .where(Sitting.session_id == session_id)
+        .group_by(Recording.role, Recording.status)
+    )
+    counts = {role: {"missing": total, **{s.value: 0 for s in RecordingStatus}} for role in DeviceRole}
+    for role, status, n in rows:
+        counts[role][status.value] = n
+        counts[role]["missing"] -= n
+    return counts
+
+
+async def for_sitting(db: AsyncSession, sitting_id: uuid.UUID) -> list[Progress]:
+    return (await progress(db, [sitting_id]))[sitting_id]
+
+
+# --- signed links for ops and reviewers -----------------------------------------------------------------------
+
+
+def _signature(secret_key: str, recording_id: uuid.UUID, expires: int) -> str:
+    message = f"recording:{recording_id}:{expires}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    path: str
+    expires_at: datetime
+
+
+def link_for(recording: Recording, *, secret_key: str, now: datetime, ttl: timedelta) -> Link:
+    expires = int((now + ttl).timestamp())
+    signature = _signature(secret_key, recording.id, expires)
+    return Link(f"/api/v1/recordings/{recording.id}/content?expires={expires}&signature={signature}", datetime.fromtimestamp(expires, now.tzinfo))
+
+
+def check_link(*, secret_key: str, recording_id: uuid.UUID, expires: int, signature: str, now: datetime) -> None:
+    if not hmac.compare_digest(_signature(secret_key, recording_id, expires).encode(), signature.encode()):
+        raise errors.RecordingLinkInvalid()
+    if now.timestamp() >= expires:
+        raise errors.RecordingLinkExpired()
+
+
+async def readable(db: AsyncSession, recording_id: uuid.UUID) -> tuple[Recording, UploadRow]:
+    """A recording whose bytes are all in (verified or failed), with its upload."""
+    recording = await db.get(Recording, recording_id)
+    if recording is None:
+        raise errors.RecordingNotFound()
+    upload = await db.get(UploadRow, recording.upload_id)
+    if upload is None or upload.finished_at is None or upload.gone_at is not None:
+        raise errors.RecordingNotFinished()
+    return recording, upload
+
+
+async def timezone_of(db: AsyncSession, sitting_id: uuid.UUID) -> str:
+    """The exam's timezone for a sitting (SittingNotFound when there is no such sitting)."""
+    tz = await db.scalar(
+        select(Exam.timezone).join(ExamSession, ExamSession.exam_id == Exam.id).join(Sitting, Sitting.session_id == ExamSession.id).where(Sitting.id == sitting_id)
+    )
+    if tz is None:
+        raise errors.SittingNotFound()
+    return tz
+
+
+def scratch_path(data_dir: Path, upload_id: str) -> Path:
+    """Where a recording from a remote store is copied for probing."""
+    return data_dir / "tmp" / "probe" / f"{upload_id}.bin"
