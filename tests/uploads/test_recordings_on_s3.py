@@ -1,0 +1,52 @@
+"""The recording tests of tests/api/test_recordings.py once more with the whole app on S3 (SeaweedFS): uploads as
+multipart with staged leftovers, the probe reading the object back from S3, the signed links streaming ranges from it,
+expiry aborting the multipart upload."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from tests.api.test_recordings import (  # noqa: F401  (collected again here, on S3)
+    test_a_recording_that_does_not_parse_fails_and_may_be_sent_again,
+    test_at_the_deadline_a_missing_recording_makes_the_sitting_incomplete_and_the_partial_upload_expires,
+    test_both_recordings_verified_make_the_sitting_uploaded,
+    test_reviewers_watch_through_short_lived_signed_links,
+)
+from tests.api.test_recordings import MAIN_VIDEO, answering
+from tests.support.api import Api
+from tests.support.realtime import ENDS
+from tests.support.seaweed import Seaweed
+from tests.uploads.flows import create_bucket
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def settings(database_url: str, tmp_path: Path, seaweed: Seaweed) -> Settings:
+    bucket = f"rec-{uuid.uuid4().hex[:16]}"
+    await create_bucket(seaweed, bucket)
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        storage_url=seaweed.url(bucket),
+        redis_url=None,
+        scheduler_enabled=False,
+        log_json=False,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+
+
+async def test_no_recording_byte_lands_on_the_local_disk(api: Api, settings: Settings) -> None:
+    async with answering(api) as a:
+        await a.at(ENDS)
+        await a.tus.send(a.s.seat.main, MAIN_VIDEO, chunk=64 * 1024)
+        link = (await a.recordings())["main"]["url"]
+        assert (await api.client.get(link)).content == MAIN_VIDEO
+    local = [p for p in settings.data_dir.rglob("*") if p.is_file() and p.suffix not in (".sqlite3", ".sqlite3-wal", ".sqlite3-shm")]
+    assert [p for p in local if "upload" in str(p) or "probe" in str(p)] == []
