@@ -69,5 +69,5 @@ async def set_password(body: PasswordChange, principal: CandidateUser, db: DB, n
     """Set the candidate's own password (replaces the access code)."""
     assert principal.candidate is not None
     await auth.set_candidate_password(
-        db, candidate=principal.candidate, current=body.current, new=body.new, secret_key=settings.secret_key, now=now
+        db, candidate=principal.candidate, current=body.current, new=body.new, secret_key=settings.secret_key, now=now, token_id=principal.token_id
     )

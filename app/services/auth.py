@@ -114,6 +114,18 @@ async def revoke_device_tokens(db: AsyncSession, *, device_id: uuid.UUID, now: d
         row.revoked_at = now
 
 
+async def revoke_candidate_tokens(db: AsyncSession, *, candidate_id: uuid.UUID, now: datetime, keep: uuid.UUID | None = None) -> int:
+    """The candidate's own log-ins (not its phones': a credential change must not stop a recording in progress)."""
+    rows = await db.scalars(
+        select(AuthToken).where(AuthToken.candidate_id == candidate_id, AuthToken.role == Role.candidate, AuthToken.revoked_at.is_(None))
+    )
+    revoked = 0
+    for row in rows:
+        if row.id != keep:
+            row.revoked_at, revoked = now, revoked + 1
+    return revoked
+
+
 async def _check_rate(db: AsyncSession, *, key: str, now: datetime, policy: LoginPolicy) -> None:
     since = now - policy.window
     failures = await db.scalar(
@@ -193,14 +205,16 @@ def secret_matches(candidate: Candidate, secret: str, secret_key: str) -> bool:
 
 
 async def set_candidate_password(
-    db: AsyncSession, *, candidate: Candidate, current: str, new: str, secret_key: str, now: datetime
+    db: AsyncSession, *, candidate: Candidate, current: str, new: str, secret_key: str, now: datetime, token_id: uuid.UUID
 ) -> None:
+    """The candidate's other log-ins end (someone else may have had the old credential); this one and the phones stay."""
     if not secret_matches(candidate, current, secret_key):
         raise errors.LoginFailed()
     if not strong_enough(new):
         raise errors.WeakPassword()
     candidate.password_hash = hash_password(new)
     candidate.access_code_hash = None  # the code was the first credential; the password replaces it
+    await revoke_candidate_tokens(db, candidate_id=candidate.id, now=now, keep=token_id)
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.password.set", target_kind="candidate", target_id=candidate.id)
 
 

@@ -29,6 +29,7 @@ from app.security import (
     valid_id_number,
     valid_phone,
 )
+from app.services import auth
 from app.services.audit import Actor, record
 from app.services.images import sniff_image
 
@@ -304,9 +305,11 @@ def _check_photo(report: RowReport, *, present: bool, data: bytes | None) -> Non
 async def reissue_access_code(
     db: AsyncSession, *, candidate: Candidate, secret_key: str, now: datetime, actor: Actor
 ) -> str:
-    """A forgotten password: ops issue a fresh code, which replaces the password until the candidate sets a new one."""
+    """A forgotten password: ops issue a fresh code, which replaces the password until the candidate sets a new one.
+    The candidate's log-ins end (its phones keep recording)."""
     code = new_access_code()
     candidate.access_code_hash = access_code_digest(secret_key, code)
     candidate.password_hash = None
+    await auth.revoke_candidate_tokens(db, candidate_id=candidate.id, now=now)
     record(db, at=now, actor=actor, action="candidate.access_code.reissue", target_kind="candidate", target_id=candidate.id)
     return code

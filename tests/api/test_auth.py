@@ -190,10 +190,30 @@ async def test_reissued_access_code_replaces_the_old_secret(api: Api, ops: str, 
     me = await api.ok("GET", "/api/v1/candidate/me", fresh["token"])
     assert me["must_set_password"] is True
 
-    response = await api.request("POST", f"/api/v1/ops/candidates/{row['candidate_id']}/access-code", token)
+    response = await api.request("POST", f"/api/v1/ops/candidates/{row['candidate_id']}/access-code", fresh["token"])
     assert (response.status_code, error_code(response)) == (403, "forbidden")
     response = await api.request("POST", "/api/v1/ops/candidates/00000000-0000-4000-8000-000000000000/access-code", ops)
     assert (response.status_code, error_code(response)) == (404, "candidate_not_found")
+
+
+async def test_credential_changes_end_the_other_log_ins_but_never_the_phones(api: Api, ops: str, exam_id: str) -> None:
+    starts = api.clock.now() + timedelta(hours=2)
+    session = await api.timed_session(ops, exam_id, starts - timedelta(minutes=10), starts, starts + timedelta(minutes=10), starts + timedelta(hours=3))
+    row, here = await api.candidate(ops, exam_id, seq=1)
+    await api.confirm(here)
+    phone_token = await api.device(here, (await api.sitting_of(here, session["id"]))["id"], "main")
+    elsewhere = (await candidate_login(api, id_number(1), row["access_code"])).json()["token"]
+
+    await api.ok("PUT", "/api/v1/candidate/password", here, status=204, json={"current": row["access_code"], "new": "Secret-pass-1"})
+    assert (await api.request("GET", "/api/v1/candidate/me", here)).status_code == 200  # the one that changed it
+    response = await api.request("GET", "/api/v1/candidate/me", elsewhere)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    assert (await api.request("GET", "/api/v1/device/sitting", phone_token)).status_code == 200
+
+    await api.ok("POST", f"/api/v1/ops/candidates/{row['candidate_id']}/access-code", ops)
+    response = await api.request("GET", "/api/v1/candidate/me", here)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    assert (await api.request("GET", "/api/v1/device/sitting", phone_token)).status_code == 200
 
 
 async def test_exam_id_scopes_the_log_in(api: Api, ops: str, exam_id: str) -> None:
