@@ -24,6 +24,9 @@ from app.services.sessions import list_questions
 
 # Practice windows are at most 3 × 24 h (schema limits); older attempts have nothing left to announce.
 PRACTICE_SPAN = timedelta(days=3)
+# Timed sessions are looked at until this long after their deadline (a scheduler down longer than that leaves
+# their last announcements unrecorded; sitting states do not depend on them). Keeps each tick's scan small.
+CATCH_UP = timedelta(days=30)
 
 
 class Phase(str, enum.Enum):
@@ -61,7 +64,11 @@ class Outbox:
 async def find_due(db: AsyncSession, *, now: datetime) -> list[Due]:
     candidates: list[Due] = []
     timed = await db.scalars(
-        select(ExamSession).where(ExamSession.kind != SessionKind.practice, ExamSession.waiting_opens_at <= now)
+        select(ExamSession).where(
+            ExamSession.kind != SessionKind.practice,
+            ExamSession.waiting_opens_at <= now,
+            ExamSession.upload_deadline > now - CATCH_UP,
+        )
     )
     for session in timed:
         for phase, at in _boundaries(windows_for(session)):
