@@ -26,7 +26,7 @@ from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
-from app.services import exams, roster, sessions, sittings
+from app.services import exams, recordings, roster, sessions, sittings
 from app.services.audit import Actor
 from app.services.auth import create_staff
 
@@ -308,12 +308,18 @@ def session_question(session_id: uuid.UUID, text: Annotated[str, typer.Option()]
 
 @session_cli.command("status")
 def session_status(session_id: uuid.UUID, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Count the session's sittings per state, now."""
+    """Count the session's sittings per state, and its recordings per phone and status, now."""
 
     async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
         session = await sessions.get_session(db, session_id)
         counts = await sittings.session_status(db, session=session, now=now)
-        return {"session_id": str(session.id), "now": now.isoformat(), "counts": {k.value: v for k, v in counts.items()}}
+        by_role = await recordings.session_counts(db, session_id=session.id)
+        return {
+            "session_id": str(session.id),
+            "now": now.isoformat(),
+            "counts": {k.value: v for k, v in counts.items()},
+            "recordings": {role.value: c for role, c in by_role.items()},
+        }
 
     _emit(_run(work), as_json)
 

@@ -287,3 +287,4 @@ def test_ops_set_up_an_exam_import_a_gbk_roster_with_photos_and_watch_the_sessio
     status = dualcam(data_dir, "session", "status", session["id"], "--json")
     assert status["session_id"] == session["id"]
     assert {k: v for k, v in status["counts"].items() if v} == {"scheduled": 1}
+    assert status["recordings"]["main"] == {"missing": 1, "receiving": 0, "verified": 0, "failed": 0}
