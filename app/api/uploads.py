@@ -71,8 +71,8 @@ def build_tus(app: FastAPI) -> TusApp:
         )
 
     async def pre_write(principal: Principal, upload: Upload) -> None:
-        if upload.finished_at is not None:
-            return  # a retried final PATCH: the protocol answers it with the offset, nothing is written
+        if upload.complete:
+            return  # every byte is in (a retried final PATCH): the protocol answers with the offset, writes nothing
         try:
             async with transaction(state.sessionmaker) as db:
                 await recordings.may_write(db, uploader=principal.data, now=now())

@@ -6,8 +6,9 @@
   (a new upload; the failed one stays as it was).
 - The upload's owner is "sitting:<id>:<role>", not the device: a phone that logs in again for the role keeps it.
 - Verified = every byte in and PyAV reads a video stream; its duration is counted from packets. When main and aux
-  are both verified the sitting is `uploaded`, as of the moment the later upload finished (so a verification that
-  runs late, e.g. after a crash, judges the sitting as it was when its bytes were in).
+  are both verified the sitting is `uploaded`, as of the moment the later upload's last byte arrived (so a finish
+  or verification that runs late, e.g. after a crash or an S3 outage, judges the sitting as it was when its bytes
+  were in).
 - Ops and reviewers read recordings only through short-lived signed links (HMAC of recording and expiry).
 """
 
@@ -185,15 +186,16 @@ async def settle(
 async def _maybe_uploaded(db: AsyncSession, *, view: SittingView) -> None:
     rows = (
         await db.execute(
-            select(Recording.status, UploadRow.finished_at)
+            select(Recording.status, func.coalesce(UploadRow.completed_at, UploadRow.finished_at))
             .join(UploadRow, UploadRow.id == Recording.upload_id)
             .where(Recording.sitting_id == view.sitting.id)
         )
     ).all()
     if len(rows) < len(DeviceRole) or any(status is not RecordingStatus.verified for status, _ in rows):
         return
-    # As of the moment the later upload finished: a verification that ran late does not cost the candidate.
-    at = max(finished for _, finished in rows)
+    # As of the moment the later recording's last byte arrived: a finish or verification that ran late (S3 down,
+    # a crash in between) does not cost the candidate.
+    at = max(completed for _, completed in rows)
     sittings.mark_uploaded(db, view=view_of(view.session, view.sitting, at), now=at)
 
 

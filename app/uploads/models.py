@@ -37,6 +37,7 @@ class UploadRow(Base):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]  # the last byte committed (set with the offset that reaches the length)
     finished_at: Mapped[datetime | None]
     gone_at: Mapped[datetime | None]  # terminated or expired: answers 410 from then on
     gone_reason: Mapped[str | None] = mapped_column(String(20))

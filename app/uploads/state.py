@@ -45,6 +45,7 @@ class Upload:
     finished_at: datetime | None = None
     gone_at: datetime | None = None
     gone_reason: str | None = None
+    completed_at: datetime | None = None  # when the last byte was committed (finishing may come later)
 
     @property
     def deferred(self) -> bool:
@@ -56,7 +57,9 @@ class Upload:
         return self.length is not None and self.offset == self.length
 
     def expired(self, now: datetime) -> bool:
-        return self.finished_at is None and self.expires_at is not None and now >= self.expires_at
+        """Past its expiry with bytes missing. A complete upload never expires: its bytes were all in before the
+        expiry, and only its finish (e.g. S3 was down) is pending."""
+        return self.finished_at is None and not self.complete and self.expires_at is not None and now >= self.expires_at
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Changes:
     chunk_count: int | None = None
     sha256: str | None = None
     finished_at: datetime | None = None
+    completed_at: datetime | None = None
     release_lock: bool = False
 
 
@@ -162,6 +166,7 @@ def _to_upload(row: Any) -> Upload:
         finished_at=row.finished_at,
         gone_at=row.gone_at,
         gone_reason=row.gone_reason,
+        completed_at=row.completed_at,
     )
 
 
@@ -312,6 +317,7 @@ class SqlUploadState:
             ("chunk_count", "chunk_count"),
             ("sha256", "sha256"),
             ("finished_at", "finished_at"),
+            ("completed_at", "completed_at"),
         ):
             value = getattr(changes, name)
             if value is not None:
@@ -363,6 +369,7 @@ class SqlUploadState:
                 UploadRow.finished_at.is_(None),
                 UploadRow.expires_at.is_not(None),
                 UploadRow.expires_at <= now,
+                or_(UploadRow.upload_length.is_(None), UploadRow.upload_offset < UploadRow.upload_length),
             )
             .order_by(UploadRow.expires_at)
             .limit(limit)

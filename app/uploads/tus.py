@@ -490,16 +490,18 @@ class TusApp:
             new_offset = upload.offset + result.written
             # The last write before a finish keeps the lock for it; any other lets go in the same statement.
             holder.releasing = new_offset != length
+            now = self.clock.now()
             changes = Changes(
                 offset=new_offset,
                 length=set_length,
+                completed_at=now if new_offset == length else None,
                 store_state=result.state,
                 chain_sha256=wire.chain(upload.chain_sha256, body.sha256) if result.written else None,
                 chunk_count=upload.chunk_count + 1 if result.written else None,
                 release_lock=holder.releasing,
             )
             committed = await self.state.commit(
-                upload.id, holder.token, expected_offset=upload.offset, changes=changes, now=self.clock.now()
+                upload.id, holder.token, expected_offset=upload.offset, changes=changes, now=now
             )
             if committed is None:
                 raise TusError(errors.UPLOAD_LOCKED)  # lost the lease between the heartbeat and the commit

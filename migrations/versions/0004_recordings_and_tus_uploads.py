@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('expires_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('gone_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('gone_reason', sa.String(length=20), nullable=True),

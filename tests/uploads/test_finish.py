@@ -57,6 +57,30 @@ async def test_a_failed_finish_is_retried_by_the_client_or_the_sweep(
     assert {u.sha256 for u in rules.finished} == {hashlib.sha256(b"abc").hexdigest()}
 
 
+async def test_a_complete_upload_never_expires_while_its_finish_is_pending(
+    rules: Rules, clock: FakeClock, sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """All bytes in before the deadline, the store down at the last byte until after it: the bytes are kept, the
+    sweep finishes the upload later, and it records when the last byte arrived (not when it was finished)."""
+    store = FlakyFinish(tmp_path / "objects")
+    tus = TusApp(hooks=rules.hooks(), config=TEST_CONFIG, clock=clock, state=SqlUploadState(sessionmaker), store=store)
+    deadline = clock.now() + timedelta(minutes=5)
+    rules.expires_at = deadline
+    async with client_for(make_app(tus)) as client:
+        complete, partial = await create(client, 3), await create(client, 3)
+        assert (await patch(client, complete, 0, b"abc")).status_code == 503
+        assert (await patch(client, partial, 0, b"ab")).status_code == 204
+        last_byte_at = clock.now()
+        clock.set(deadline + timedelta(minutes=1))
+        assert await tus.expire_uploads() == [upload_id(partial)]  # bytes missing: expired
+        assert await offset_of(client, complete) == 3  # all in: still there (HEAD answers, no 410)
+        store.broken = False
+        assert await tus.finish_pending() == [upload_id(complete)]
+    (finished,) = rules.finished
+    assert finished.completed_at == last_byte_at and finished.finished_at == deadline + timedelta(minutes=1)
+    assert (tmp_path / "objects" / finished.storage_key).read_bytes() == b"abc"
+
+
 async def test_post_finish_refusal_is_the_answer_and_other_errors_are_not(
     client: httpx.AsyncClient, rules: Rules, tus: TusApp
 ) -> None:
