@@ -4,6 +4,7 @@ progress for ops, and the signed links reviewers watch through."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator
@@ -313,3 +314,19 @@ async def test_checksum_mismatch_discards_the_chunk_and_keeps_the_offset(api: Ap
         assert answer.status_code == 460
         assert (await a.tus.head(seat.main, url)).headers["Upload-Offset"] == "0"
         await alive(a.main, a.aux)
+
+
+async def test_both_phones_finishing_at_the_same_moment_still_make_the_sitting_uploaded(api: Api) -> None:
+    """The two last PATCHes race (each settles its recording and looks at the other one's): one of them sees both."""
+    async with answering(api) as a:
+        seat = a.s.seat
+        await a.at(ENDS)
+        urls = {}
+        for token, data in ((seat.main, MAIN_VIDEO), (seat.aux, AUX_VIDEO)):
+            urls[token] = (await a.tus.create(token)).headers["Location"]
+            assert (await a.tus.patch(token, urls[token], 0, data[:-10])).status_code == 204
+        finals = await asyncio.gather(
+            *(a.tus.patch(token, urls[token], len(data) - 10, data[-10:], length=len(data)) for token, data in ((seat.main, MAIN_VIDEO), (seat.aux, AUX_VIDEO)))
+        )
+        assert [r.status_code for r in finals] == [204, 204]
+        assert (await a.sitting())["state"] == "uploaded"
