@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -9,10 +10,13 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
+from app.ids import ordered_uuid
 
 
-class AuditLog(IdMixin, Base):
+class AuditLog(Base):
     __tablename__ = "audit_log"
+    # Time-ordered: rows of one transaction share `at` and still list in the order they were written.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=ordered_uuid)
 
     at: Mapped[datetime] = mapped_column(index=True)
     actor_kind: Mapped[str] = mapped_column(String(16))  # ops | reviewer | candidate | device | system

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
+from app.ids import ordered_uuid
 
 
 class PairingToken(IdMixin, Base):
@@ -27,10 +28,12 @@ class PairingToken(IdMixin, Base):
     used_by_device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
 
 
-class ProctorEvent(IdMixin, Base):
+class ProctorEvent(Base):
     """What happened to a sitting, stamped with server time (`at`); `client_at` is the phone's own claim."""
 
     __tablename__ = "proctor_events"
+    # Time-ordered: rows of one transaction share `at` and still list in the order they were written.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=ordered_uuid)
 
     sitting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sittings.id", ondelete="CASCADE"), index=True)
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))

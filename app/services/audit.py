@@ -53,7 +53,7 @@ async def list_entries(
     limit: int = 100,
     before: datetime | None = None,
 ) -> list[AuditLog]:
-    query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id).limit(limit)
+    query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
     if action:
         query = query.where(AuditLog.action == action)
     if target_id:

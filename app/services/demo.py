@@ -44,7 +44,7 @@ class DemoSeed:
 
 
 async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, now: datetime) -> DemoSeed:
-    password = "Demo" + secrets.token_hex(6)
+    password = "Demo" + secrets.token_hex(6) + str(secrets.randbelow(10))  # letters and a digit, always
     staff = await db.scalar(select(StaffUser).where(StaffUser.username == DEMO_OPS))
     if staff is None:
         staff = await auth.create_staff(
