@@ -88,5 +88,6 @@ async def api(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> A
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in this thread for as long as its
-    session-scoped browser lives, and anyio cannot start its own loop for async tests after that."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/"))
+    session-scoped browser lives, and anyio cannot start its own loop for async tests after that. Browser tests
+    outside tests/e2e/ carry the e2e marker."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/") or item.get_closest_marker("e2e") is not None)
