@@ -136,7 +136,21 @@ def serve(
 
     settings = Settings()
     configure_logging(json_lines=settings.log_json)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None, access_log=False, ws="websockets-sansio")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,  # ours is app.api.access_log (never the query string)
+        # uvicorn's own INFO lines would log every socket's URL, device token included (`?token=`): warnings only.
+        log_level="warning",
+        ws="websockets-sansio",
+        # Phone messages are a few hundred bytes: compression would cost ~35 KiB of zlib state per socket and CPU
+        # on every push to 10,000 sockets (docs/realtime.md, Capacity). Frames over the app's limit are refused
+        # by the protocol layer (close 1009) before they are buffered whole.
+        ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_message_bytes,
+    )
 
 
 @cli.command()

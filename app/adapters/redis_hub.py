@@ -1,7 +1,9 @@
 """Redis pub/sub hub for several processes (redis-py asyncio; `broadcaster` is broken with redis-py 8).
 
 One connection per process listens to every channel a local socket subscribed to and fans messages out to
-local queues (a MemoryHub does the local part). Pub/sub can drop messages: clients reload state over REST.
+local sinks (a MemoryHub does the local part). The JSON text travels as published: a message is encoded once
+by the publisher and never again on the way to the sockets. Pub/sub can drop messages: clients reload state
+over REST.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as redis
 
-from app.adapters.hub import MemoryHub, Message
+from app.adapters.hub import MemoryHub, Message, Sink, encode
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -30,7 +32,16 @@ class RedisHub:
         self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, message: Message) -> None:
-        await self._redis.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
+        await self._redis.publish(self._prefix + channel, encode(message))
+
+    @contextlib.asynccontextmanager
+    async def attach(self, sink: Sink, *channels: str) -> AsyncIterator[None]:
+        async with self._local.attach(sink, *channels):
+            await self._add(channels)
+            try:
+                yield
+            finally:
+                await self._remove(channels)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -76,11 +87,14 @@ class RedisHub:
                 continue
             channel = item["channel"].decode()[len(self._prefix) :]
             try:
-                message = json.loads(item["data"])
-            except ValueError:
+                text = item["data"].decode()
+                message = json.loads(text)
+            except ValueError:  # (UnicodeDecodeError is one)
+                message = None
+            if not isinstance(message, dict):
                 log.warning("hub.redis.bad_message", channel=channel)
                 continue
-            await self._local.publish(channel, message)
+            self._local.deliver(channel, message, text)
 
     async def close(self) -> None:
         if self._reader is not None:

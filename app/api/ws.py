@@ -1,8 +1,13 @@
 """The realtime channel: one WebSocket per phone at /api/v1/ws (token in `?token=` or a Bearer header).
 
 Close codes: 4401 not authenticated or token invalid · 4409 superseded by a newer phone of the same role ·
-4410 the sitting is over · 4408 no message within the presence timeout · 1009 message too large.
+4410 the sitting is over · 4408 no message within the presence timeout · 4429 too many messages waiting for this
+socket (it reads too slowly) · 1009 message too large.
 Protocol errors that do not end the connection come back as {"type": "error", "code", "message", "message_en"}.
+
+Per socket: the ASGI task reads (with the presence timeout as a deadline); hub messages wait in a bounded outbox
+and a writer task, started only while there is something to send, sends them in order. The hub hands every socket
+of a channel the same encoded text, so an announcement to 10,000 phones is encoded once.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import collections
 import contextlib
 import enum
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +25,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from app import errors
-from app.adapters.hub import device_channel, session_channel, sitting_channel
+from app.adapters.hub import Envelope, device_channel, encode, session_channel, sitting_channel
 from app.config import Settings
 from app.db import transaction
 from app.logs import get_logger
@@ -40,7 +44,14 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TIMEOUT = 4408
 CLOSE_SUPERSEDED = 4409
 CLOSE_SITTING_OVER = 4410
+CLOSE_BACKLOG = 4429
 CLOSE_TOO_LARGE = 1009
+
+# Hub messages waiting for one socket: more means the phone does not read (a stalled network); it is closed with
+# 4429 and reloads its state on reconnect (`hello`), rather than silently missing a message.
+OUTBOX_LIMIT = 256
+# A close frame to a socket whose network stalled could wait forever for buffer space: give up after this.
+CLOSE_WAIT_SECONDS = 5.0
 
 
 class InternalError(errors.DualcamError):
@@ -70,7 +81,15 @@ def _ms(moment: datetime) -> float:
 
 
 class Connection:
-    """One phone's socket. Illegal state transitions raise: a closed connection never sends again."""
+    """One phone's socket. Illegal state transitions raise: a closed connection never sends again.
+
+    Also the hub's sink for the socket's channels (`offer`)."""
+
+    __slots__ = (
+        "ws", "state", "settings", "sessionmaker", "hub", "clock", "timeout", "device", "view", "timezone",
+        "last_write", "connected_at", "peer_online", "end_reason", "_outbox", "_writing", "_writer", "_closer",
+        "_deadline",
+    )  # fmt: skip
 
     def __init__(self, websocket: WebSocket) -> None:
         self.ws = websocket
@@ -81,14 +100,18 @@ class Connection:
         self.hub = app.state.hub
         self.clock = app.state.clock
         self.timeout = timedelta(seconds=self.settings.presence_timeout_seconds)
-        self.send_lock = asyncio.Lock()
         self.device: Device | None = None
-        self.principal: Principal | None = None
         self.view: SittingView | None = None
         self.timezone = "Asia/Shanghai"
         self.last_write: datetime | None = None
         self.connected_at: datetime | None = None  # this socket's start: the device's presence is ours while it matches
         self.peer_online = False
+        self.end_reason: str | None = None  # why the server ended the socket (superseded, backlog), once it did
+        self._outbox: collections.deque[Envelope] = collections.deque()
+        self._writing = False  # hub messages are sent only after `hello`
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._deadline: asyncio.Timeout | None = None  # the receive loop's: moved to "now" to end it from outside
 
     def _move(self, target: ConnectionState) -> None:
         if target not in _TRANSITIONS[self.state]:
@@ -96,10 +119,11 @@ class Connection:
         self.state = target
 
     async def send(self, message: dict[str, Any]) -> None:
-        if self.state is not ConnectionState.OPEN:
-            return
-        async with self.send_lock:
-            await self.ws.send_text(_encode(message))
+        await self.send_text(encode(message))
+
+    async def send_text(self, text: str) -> None:
+        if self.state is ConnectionState.OPEN:
+            await self.ws.send_text(text)
 
     async def error(self, error: errors.DualcamError) -> None:
         await self.send({"type": "error", **error.body()["error"]})
@@ -110,8 +134,21 @@ class Connection:
         was_open = self.state is ConnectionState.OPEN
         self._move(ConnectionState.CLOSED)
         if was_open:
-            with contextlib.suppress(Exception):  # the peer may already be gone
-                await self.ws.close(code=code, reason=reason)
+            with contextlib.suppress(Exception):  # the peer may already be gone, or its network stalled
+                async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+                    await self.ws.close(code=code, reason=reason)
+
+    async def end(self, reason: str, code: int) -> None:
+        """The server ends this socket (from outside the receive loop): close it, then stop the receive loop."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        await self.close(code, reason)
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        if self._deadline is not None:
+            with contextlib.suppress(RuntimeError):  # already expiring
+                self._deadline.reschedule(asyncio.get_running_loop().time())
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -131,7 +168,7 @@ class Connection:
                 await self.error(error)
                 await self.close(CLOSE_UNAUTHENTICATED, error.code)
                 return False
-            self.principal, self.device = principal, principal.device
+            self.device = principal.device
             view, exam = await presence.load_view(db, sitting_id=self.device.sitting_id, now=now)
             self.timezone = exam.timezone
             if view.state in FINAL_STATES:
@@ -188,24 +225,73 @@ class Connection:
 
     # --- hub → phone -------------------------------------------------------------------------------------
 
-    async def pump(self, messages: AsyncIterator[dict[str, Any]]) -> None:
-        async for message in messages:
-            if not await self.deliver(message):
-                return
+    def offer(self, envelope: Envelope) -> None:
+        """The hub's hand-off (synchronous, for every socket of the channel): queue it; the writer sends it."""
+        if self.state is not ConnectionState.OPEN or self.end_reason is not None:
+            return
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            log.warning("ws.backlog.closed", device_id=str(self.device.id) if self.device else None, pending=len(self._outbox))
+            self._outbox.clear()
+            self.end_reason = "backlog"
+            self._closer = asyncio.get_running_loop().create_task(self._end_backlog())
+            return
+        self._outbox.append(envelope)
+        if self._writing and self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def deliver(self, message: dict[str, Any]) -> bool:
+    def start_writing(self) -> None:
+        """`hello` is out: send what arrived meanwhile, and from now on whatever arrives."""
+        self._writing = True
+        if self._outbox and self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._outbox:
+                if not await self.deliver(self._outbox.popleft()):
+                    return
+        except WebSocketDisconnect:
+            pass  # the phone is gone: the receive loop sees the disconnect
+        except Exception:
+            log.exception("ws.deliver.failed", device_id=str(self.device.id) if self.device else None)
+        finally:
+            self._writer = None
+
+    async def _end_backlog(self) -> None:
+        writer = self._writer
+        if writer is not None:  # probably stuck on a full send buffer: it must not send after the close
+            writer.cancel()
+        await self.end("backlog", CLOSE_BACKLOG)
+
+    async def stop(self) -> None:
+        """The socket is done: no task of it outlives it."""
+        self._writing = False
+        self._outbox.clear()
+        for task in (self._writer, self._closer):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def deliver(self, envelope: Envelope) -> bool:
+        """Send one hub message as this phone should see it; False once the socket is ended by it."""
+        message = envelope.message
         kind = message.get("type")
         if kind == "command" and message.get("reason") == "superseded":
-            await self.send(message)
-            await self.close(CLOSE_SUPERSEDED, "superseded")
+            await self.send_text(envelope.text)
+            await self.end("superseded", CLOSE_SUPERSEDED)
             return False
         if kind == "sitting.state":
             await self._reload()
-        if kind == "phase" and message.get("sitting_id") not in (None, str(self.device.sitting_id if self.device else "")):
-            return True
-        if kind == "phase" and "questions" in message:
-            message = self._questions_for_me(message)
-        await self.send(message)
+        elif kind == "phase":
+            if message.get("sitting_id") not in (None, str(self.device.sitting_id if self.device else "")):
+                return True
+            if "questions" in message:
+                mine = self._questions_for_me(message)
+                if mine is not message:
+                    await self.send(mine)
+                    return True
+        await self.send_text(envelope.text)
         return True
 
     def _questions_for_me(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -219,37 +305,58 @@ class Connection:
 
     async def _reload(self) -> None:
         assert self.device is not None
-        async with transaction(self.sessionmaker) as db:
-            self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
+        try:
+            async with transaction(self.sessionmaker) as db:
+                self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
+        except Exception:  # a database hiccup: the message still goes out; the view is refreshed by the next one
+            log.exception("ws.reload.failed", device_id=str(self.device.id))
 
     # --- phone → server --------------------------------------------------------------------------------
 
     async def receive_loop(self) -> str:
-        while self.state is ConnectionState.OPEN:
-            try:
-                raw = await asyncio.wait_for(self.ws.receive(), timeout=self.settings.presence_timeout_seconds)
-            except TimeoutError:
-                await self.close(CLOSE_TIMEOUT, "timeout")
-                return "heartbeat_timeout"
-            if raw["type"] == "websocket.disconnect":
-                self._move(ConnectionState.CLOSED)
-                return "socket_closed"
-            text = raw.get("text")
-            if text is None:
-                await self.error(errors.MalformedMessage())
-                continue
-            if len(text.encode()) > self.settings.ws_max_message_bytes:
-                await self.error(errors.FrameTooLarge())
-                await self.close(CLOSE_TOO_LARGE, "frame_too_large")
-                return "frame_too_large"
-            try:
-                await self.handle(text)
-            except errors.DualcamError as exc:
-                await self.error(exc)
-            except Exception:  # a bug or a database hiccup fails this message, never the connection
-                log.exception("ws.message.failed", device_id=str(self.device.id) if self.device else None)
-                await self.error(InternalError())
-        return "closed"
+        """Read until the phone leaves, falls silent past the presence timeout (4408) or the server ends the socket;
+        returns why (the `device_offline` reason)."""
+        loop = asyncio.get_running_loop()
+        silence = self.settings.presence_timeout_seconds
+        try:
+            async with asyncio.timeout_at(loop.time() + silence) as deadline:
+                self._deadline = deadline
+                while self.state is ConnectionState.OPEN:
+                    raw = await self.ws.receive()
+                    if raw["type"] == "websocket.disconnect":
+                        if self.state is ConnectionState.OPEN:
+                            self._move(ConnectionState.CLOSED)
+                        return self.end_reason or "socket_closed"
+                    deadline.reschedule(None)  # a slow message is not silence
+                    await self._received(raw)
+                    if self.end_reason is None:
+                        deadline.reschedule(loop.time() + silence)
+        except TimeoutError:
+            if self.end_reason is not None:
+                return self.end_reason
+            await self.close(CLOSE_TIMEOUT, "timeout")
+            return "heartbeat_timeout"
+        finally:
+            self._deadline = None
+        return self.end_reason or "closed"
+
+    async def _received(self, raw: dict[str, Any]) -> None:
+        text = raw.get("text")
+        if text is None:
+            await self.error(errors.MalformedMessage())
+            return
+        if len(text) > self.settings.ws_max_message_bytes // 4 and len(text.encode()) > self.settings.ws_max_message_bytes:
+            await self.error(errors.FrameTooLarge())
+            self.end_reason = "frame_too_large"
+            await self.close(CLOSE_TOO_LARGE, "frame_too_large")
+            return
+        try:
+            await self.handle(text)
+        except errors.DualcamError as exc:
+            await self.error(exc)
+        except Exception:  # a bug or a database hiccup fails this message, never the connection
+            log.exception("ws.message.failed", device_id=str(self.device.id) if self.device else None)
+            await self.error(InternalError())
 
     async def handle(self, text: str) -> None:
         try:
@@ -335,22 +442,6 @@ _HANDLERS: dict[str, tuple[type, Any]] = {
 }
 
 
-# One hub message goes to every local socket of a session (10,000 at answer start): encode it once. Entries
-# hold the message itself, so an id is never reused while it is cached.
-_ENCODED: collections.OrderedDict[int, tuple[dict[str, Any], str]] = collections.OrderedDict()
-
-
-def _encode(message: dict[str, Any]) -> str:
-    cached = _ENCODED.get(id(message))
-    if cached is not None and cached[0] is message:
-        return cached[1]
-    text = json.dumps(message, ensure_ascii=False, default=str)
-    _ENCODED[id(message)] = (message, text)
-    if len(_ENCODED) > 32:
-        _ENCODED.popitem(last=False)
-    return text
-
-
 def _instant(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -382,21 +473,14 @@ async def realtime(websocket: WebSocket) -> None:
         return
     reason = "closed"
     try:
-        async with conn.hub.subscribe(*conn.channels()) as messages:
+        async with conn.hub.attach(conn, *conn.channels()):
             await conn.hello()
-            pump = asyncio.create_task(conn.pump(messages))
-            receive = asyncio.create_task(conn.receive_loop())
-            try:
-                done, _ = await asyncio.wait({pump, receive}, return_when=asyncio.FIRST_COMPLETED)
-                reason = receive.result() if receive in done else "superseded"
-            finally:
-                for task in (pump, receive):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                        await task
+            conn.start_writing()
+            reason = await conn.receive_loop()
     except WebSocketDisconnect:
-        reason = "socket_closed"
+        reason = conn.end_reason or "socket_closed"
     finally:
+        await conn.stop()
         if conn.state is ConnectionState.OPEN:
             await conn.close(1000)
         await conn.finish(reason)
