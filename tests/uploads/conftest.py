@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,10 @@ async def _create_schema(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_uploads_url() -> Iterator[str]:
-    """A fresh PostgreSQL database holding only the upload table (dropped at the end)."""
+@contextmanager
+def fresh_pg_uploads_database() -> Iterator[str]:
+    """A fresh PostgreSQL database holding only the upload table, dropped at the end. PostgreSQL unreachable:
+    skip locally, fail in CI (or when the suite runs on PostgreSQL)."""
     if not databases.pg_available():
         reason = f"PostgreSQL is unreachable at {databases.PG_ADMIN_URL}"
         if os.environ.get("CI") or PG_MODE:
@@ -51,9 +53,25 @@ def pg_uploads_url() -> Iterator[str]:
     name = f"dualcam_uploads_{uuid.uuid4().hex[:12]}"
     asyncio.run(databases._admin(databases.PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = f"{databases.PG_ADMIN_URL.rpartition('/')[0]}/{name}"
-    asyncio.run(_create_schema(url))
-    yield url
-    databases.drop_pg_database(url)
+    try:
+        asyncio.run(_create_schema(url))
+        yield url
+    finally:
+        databases.drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def pg_uploads_url() -> Iterator[str]:
+    """One database for the session (in-process tests truncate the table)."""
+    with fresh_pg_uploads_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_pg_uploads_url() -> Iterator[str]:
+    """A database of this test's own: server processes share it, and killed ones leave rows and locks behind."""
+    with fresh_pg_uploads_database() as url:
+        yield url
 
 
 async def open_db(url: str) -> tuple[Any, async_sessionmaker[AsyncSession]]:

@@ -1,6 +1,9 @@
 """The upload server as a real process: `uvicorn --factory tests.uploads.serve:create`.
 
-Environment: UPLOADS_TEST_DB (SQLAlchemy URL), UPLOADS_TEST_STORE (file:// or s3:// URL). System clock,
+Environment: UPLOADS_TEST_DB (SQLAlchemy URL), UPLOADS_TEST_STORE (file:// or s3:// URL); optional
+UPLOADS_TEST_LEASE_S (the lock lease, TusConfig's default otherwise: short when a test kills replicas on
+PostgreSQL and waits for their leases to run out) and UPLOADS_TEST_RELEASE_STALE_LOCKS (1/0; default 1 on SQLite,
+where this is the only process, 0 otherwise: replicas must not drop each other's locks). System clock,
 permissive callbacks (owner from the bearer token), the upload table created if missing. Plain Starlette and
 few imports: on a busy 2-core machine every second of start-up counts.
 """
@@ -35,7 +38,9 @@ async def pre_create(principal: Principal, metadata: Mapping[str, str], length: 
 def create() -> Starlette:
     db_url = os.environ["UPLOADS_TEST_DB"]
     store_url = os.environ["UPLOADS_TEST_STORE"]
-    config = TusConfig(lock_wait_s=5.0, heartbeat_s=0.5, body_idle_timeout_s=10.0)
+    lease_s = float(os.environ.get("UPLOADS_TEST_LEASE_S", TusConfig.lease_s))
+    release_stale = os.environ.get("UPLOADS_TEST_RELEASE_STALE_LOCKS", "1" if db_url.startswith("sqlite") else "0") == "1"
+    config = TusConfig(lock_wait_s=5.0, lease_s=lease_s, heartbeat_s=min(0.5, lease_s / 4), body_idle_timeout_s=10.0)
     tus = TusApp(hooks=TusHooks(authorize=authorize, pre_create=pre_create), config=config, clock=SystemClock())
 
     @asynccontextmanager
@@ -45,7 +50,8 @@ def create() -> Starlette:
             await conn.run_sync(UploadRow.metadata.create_all, tables=[UploadRow.__table__])
         store = open_upload_store(store_url)
         tus.attach(state=SqlUploadState(make_sessionmaker(engine)), store=store)
-        await tus.release_stale_locks()  # the only process: locks left are from a killed predecessor
+        if release_stale:
+            await tus.release_stale_locks()  # the only process: locks left are from a killed predecessor
         try:
             yield
         finally:

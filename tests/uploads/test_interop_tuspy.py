@@ -6,87 +6,19 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from tusclient.client import TusClient
 
-from tests.uploads.flows import MOUNT, TUS
+from tests.uploads.flows import MOUNT
+from tests.uploads.processes import AUTH, UploadServer
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
-AUTH = {"Authorization": "Bearer phone-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class UploadServer:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("DUALCAM_")},
-            "UPLOADS_TEST_DB": f"sqlite+aiosqlite:///{directory / 'uploads.sqlite3'}",
-            "UPLOADS_TEST_STORE": f"file://{directory / 'objects'}",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.runs = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> UploadServer:
-        for _ in range(3):  # a port taken between the probe and uvicorn's bind: try another
-            self.port = free_port()
-            self.runs += 1
-            log = (self.directory / f"server-{self.runs}.log").open("wb")
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "tests.uploads.serve:create", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            log.close()
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    if httpx.options(f"{self.url}{MOUNT}/", timeout=1).status_code == 204:
-                        return self
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            if self.proc.poll() is None:
-                self.kill()
-                raise AssertionError(f"upload server not ready in 30 s:\n{self.log()}")
-        raise AssertionError(f"upload server did not start:\n{self.log()}")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        return (self.directory / f"server-{self.runs}.log").read_text(errors="replace")[-4000:]
-
-    def stored(self, location: str) -> bytes:
-        return (self.directory / "objects" / "uploads" / location.rsplit("/", 1)[1]).read_bytes()
-
-    def offset(self, location: str) -> int:
-        response = httpx.head(location, headers={**TUS, **AUTH}, timeout=5)
-        assert response.status_code == 200, response.status_code
-        return int(response.headers["upload-offset"])
 
 
 @pytest.fixture(scope="module")
