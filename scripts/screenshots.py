@@ -1,6 +1,11 @@
 """`make screenshots`: drive both phone apps through a mock exam (the flows of the browser tests) and write a PNG
 of every main screen, zh-CN, under docs/screenshots/.
 
+The upload screens are caught mid-way by slowing the phones' uploads (Chromium's network throttling) while they
+record, so the progress bar and the bytes left are real. The main phone's first upload is garbled on the way
+(body bytes flipped, checksum header dropped: what a broken proxy could do), so the server fails it and the screen
+"录像校验未通过，正在重新上传" is real too; the resend then goes through untouched and is verified.
+
 Needs Debian chromium (/usr/bin/chromium or $DUALCAM_CHROMIUM) and a CJK font (fonts-wqy-microhei or
 fonts-noto-cjk) for the Chinese text. Starts its own `dualcam serve` on a free loopback port with a file clock.
 """
@@ -20,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
 
 from tests.e2e import flows  # noqa: E402
 from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, make_fake_camera  # noqa: E402
@@ -33,6 +38,43 @@ def shot(page: Page, out: Path, name: str) -> None:
     image = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
     image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"  {path}")
+
+
+_CDP: dict[int, object] = {}
+
+
+def throttle(page: Page, upload_bytes_per_second: float | None) -> None:
+    """Limit what the page may send per second (None: the full speed of loopback)."""
+    cdp = _CDP.get(id(page))
+    if cdp is None:
+        cdp = _CDP[id(page)] = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")  # type: ignore[attr-defined]
+    rate = -1 if upload_bytes_per_second is None else upload_bytes_per_second
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": rate})  # type: ignore[attr-defined]
+
+
+def garble_first_upload(page: Page) -> None:
+    """Every PATCH of the first upload the page sends arrives garbled; later uploads go through untouched."""
+    first: list[str] = []
+
+    def handle(route: Route) -> None:
+        request = route.request
+        if request.method != "PATCH":
+            route.continue_()
+            return
+        if not first:
+            first.append(request.url)
+        if request.url != first[0]:
+            route.continue_()
+            return
+        headers = {k: v for k, v in request.all_headers().items() if k.lower() != "upload-checksum" and not k.startswith(":")}
+        route.continue_(headers=headers, post_data=bytes(b ^ 0xFF for b in request.post_data_buffer or b""))
+
+    page.context.route("**/api/v1/uploads/**", handle)
+
+
+def progress_of(page: Page) -> int:
+    return int(page.get_attribute("[data-test=progress]", "data-pct") or 0)
 
 
 def main() -> None:
@@ -70,8 +112,12 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     ops.notice(exam["id"], "考前须知", "请准备两部手机：主机位放在正前方，辅机位放在侧后方；两部手机全程连接充电器。", pinned=True)
     ops.notice(exam["id"], "设备要求", "安卓 8 或 iOS 14 以上，使用系统浏览器或微信扫码打开。")
     ops.practice(exam["id"], waiting=120, answer=120)
-    main = browser.new_context(**PHONE).new_page()
+    # Service workers blocked on the main phone so that Playwright sees its uploads (the app's worker never touches
+    # /api/ anyway).
+    main = browser.new_context(**PHONE, service_workers="block").new_page()
     aux = browser.new_context(**PHONE).new_page()
+    if uploads_mounted(server):
+        garble_first_upload(main)
 
     main.goto(f"{server.url}/main/")
     main.wait_for_selector("[data-action=login]")
@@ -106,6 +152,11 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     flows.pass_face_gate(main)
     shot(main, out, "main-09-waiting-ready")
 
+    uploads = uploads_mounted(server)
+    if uploads:
+        # A slow uplink while recording (the fake camera makes ~25 KB/s): the upload screens start with bytes left.
+        for page in (main, aux):
+            throttle(page, 10000)
     server.clock.set(flows.answer_starts(session) - timedelta(seconds=3))
     main.wait_for_selector("[data-test=question]", timeout=15000)
     main.wait_for_selector("[data-test=recording][data-recording=true]")
@@ -114,18 +165,34 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     shot(main, out, "main-10-answering")
     shot(aux, out, "aux-03-recording")
 
-    if httpx.options(f"{server.url}/api/v1/uploads/").status_code != 204:
+    if not uploads:
         print("  note: no tus server at /api/v1/uploads/ yet; the upload screens are left out")
         return
-    main.wait_for_selector("main[data-stage=upload], [data-test=final]", timeout=(answer_seconds + 15) * 1000)
+    for page in (main, aux):
+        page.wait_for_selector("main[data-stage=upload]", timeout=(answer_seconds + 15) * 1000)
     shot(main, out, "main-11-uploading")
+    shot(aux, out, "aux-04-uploading")
+    # The rest of the first upload at a better speed; the server fails it (garbled on the way); the phone sends the
+    # recording again, slowly enough to see it.
+    throttle(aux, None)
+    throttle(main, 30000)
+    main.wait_for_selector("[data-test=upload-resend]", timeout=120000)
+    main.wait_for_function("document.querySelector('[data-test=progress]')?.dataset.pct >= 25", timeout=60000)
+    shot(main, out, "main-12-upload-resending")
+    throttle(main, None)
     try:
         main.wait_for_selector("[data-test=upload-done]", timeout=60000)
         aux.wait_for_selector("[data-test=upload-done]", timeout=60000)
+        main.wait_for_selector("[data-test=final][data-state=uploaded]", timeout=15000)
+        aux.wait_for_selector("[data-test=final][data-state=uploaded]", timeout=15000)
     except Exception:  # noqa: BLE001 - an unverified upload still gets its picture, with a warning
         print("  warning: the uploads were not verified within 60 s; the last screens show the upload in progress")
-    shot(main, out, "main-12-upload-complete")
-    shot(aux, out, "aux-04-upload-complete")
+    shot(main, out, "main-13-upload-complete")
+    shot(aux, out, "aux-05-upload-complete")
+
+
+def uploads_mounted(server: E2EServer) -> bool:
+    return httpx.options(f"{server.url}/api/v1/uploads/").status_code == 204
 
 
 if __name__ == "__main__":

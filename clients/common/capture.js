@@ -33,7 +33,10 @@ export class Capture {
       key: this.key,
       sittingId,
       role,
-      onChunk: () => this.uploader.kick(),
+      onChunk: () => {
+        this.uploader.kick();
+        this.refreshProgress();
+      },
       onEvent: (kind, details) => this.events?.report(kind, details),
     });
     this.uploader = new Uploader({
@@ -51,12 +54,21 @@ export class Capture {
     return { recording: this.recorder.recording, ...this.progress };
   }
 
+  /** What is stored changed (a chunk, the stop): show it now, not when the uploader next reports (a slow PATCH may
+   * take a while). */
+  async refreshProgress() {
+    const record = await store.getRecording(this.key);
+    if (!record || this.progress.state === "verified") return;
+    this.progress = { ...this.progress, written: record.bytesWritten, total: record.totalLength ?? null, stopped: Boolean(record.stopped) };
+    this.onChange(this.status());
+  }
+
   /** After a (re)load: an unfinished recording of this sitting goes on uploading. Returns the stored record. */
   async init() {
     const record = await store.getRecording(this.key);
     if (record && !record.verified) this.uploader.start();
     if (record?.verified) {
-      this.progress = { state: "verified", acked: record.ackedOffset, written: record.bytesWritten, total: record.totalLength, stopped: true, result: record.result };
+      this.progress = { state: "verified", acked: record.totalLength ?? record.ackedOffset, written: record.bytesWritten, total: record.totalLength, stopped: true, result: record.result, rejected: record.rejected?.length ?? 0 };
     }
     return record;
   }
@@ -65,8 +77,14 @@ export class Capture {
     return store.getRecording(this.key);
   }
 
-  /** Start or continue recording; false when this sitting's recording was already stopped. */
-  async begin(stream) {
+  /** Start or continue recording; false when this sitting's recording was already stopped. Calls that overlap
+   * (a tick and a push at the answer start) share one start: never two recorders on one recording. */
+  begin(stream) {
+    if (!this.beginning) this.beginning = this.startRecording(stream).finally(() => (this.beginning = null));
+    return this.beginning;
+  }
+
+  async startRecording(stream) {
     if (this.recorder.recording) return true;
     const record = await this.recorder.start(stream);
     this.uploader.start();
@@ -84,6 +102,7 @@ export class Capture {
     await this.wakeLock.release();
     if (wasRecording) this.announce("recording.stopped", { reason, bytes: record?.totalLength ?? null });
     if (record) this.uploader.start();
+    await this.refreshProgress();
     this.onChange(this.status());
     return record;
   }

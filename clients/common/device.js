@@ -196,13 +196,17 @@ export class DeviceSession {
     const state = this.state;
     if (state === "answering" && !this.ending) {
       if (!this.capture.recorder.recording) {
-        try {
-          const stream = await this.getStream();
-          await this.capture.begin(stream);
-        } catch (error) {
-          this.lastError = error;
-          this.events.report("camera_error", { error: String(error.message || error) });
-        }
+        // One start at a time: apply() runs from ticks, pushes and reloads, which may overlap at the answer start.
+        this.starting ??= (async () => {
+          try {
+            const stream = await this.getStream();
+            await this.capture.begin(stream);
+          } catch (error) {
+            this.lastError = error;
+            this.events.report("camera_error", { error: String(error.message || error) });
+          }
+        })().finally(() => (this.starting = null));
+        await this.starting;
       }
       if (this.role === "main" && this.questions === null) this.loadQuestions();
     } else if (state && !PRE_ANSWER.has(state) && state !== "answering") {

@@ -1,12 +1,15 @@
-// IndexedDB: the phone's durable copy of every recording chunk until the server acknowledged it.
+// IndexedDB: the phone's durable copy of every recording chunk until the server VERIFIED the recording (not only
+// acknowledged its bytes): a recording the server could not read (`failed`) is sent again from these chunks.
 //
 // recordings (key "<role>:<sittingId>"): one per sitting and role, the recording's bookkeeping:
-//   mime, container, startedServerMs, segments, bytesWritten, lastTimecodeMs, nextSeq, uploadUrl, ackedOffset,
-//   stopped, totalLength, lengthDeclared, verified, result
-// chunks (key [recording key, seq]): {key, seq, offset, size, blob} — appended in order, deleted once acknowledged.
+//   mime, container, startedServerMs, segments, bytesWritten, lastTimecodeMs, nextSeq, uploadUrl, ackedOffset
+//   (the server's offset of the current upload), stopped, totalLength, lengthDeclared, verified, result,
+//   rejected ([{uploadUrl, reason, at}]: uploads the server failed; the recording was sent again after each)
+// chunks (key [recording key, seq], index "offset" on [recording key, offset]): {key, seq, offset, size, blob} —
+//   appended in order, all deleted together once the server verified the recording.
 
 const DB_NAME = "dualcam";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 let dbPromise = null;
 
 function promisify(request) {
@@ -31,10 +34,25 @@ export function openDb() {
       request.onupgradeneeded = () => {
         const db = request.result;
         if (!db.objectStoreNames.contains("recordings")) db.createObjectStore("recordings", { keyPath: "key" });
-        if (!db.objectStoreNames.contains("chunks")) db.createObjectStore("chunks", { keyPath: ["key", "seq"] });
+        const chunks = db.objectStoreNames.contains("chunks")
+          ? request.transaction.objectStore("chunks")
+          : db.createObjectStore("chunks", { keyPath: ["key", "seq"] });
+        // v2: chunks stay until verification, so the uploader finds the one holding an offset by this index.
+        if (!chunks.indexNames.contains("offset")) chunks.createIndex("offset", ["key", "offset"]);
       };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
+      request.onsuccess = () => {
+        const db = request.result;
+        // A newer version of the app opened in another tab: let it upgrade (this page reopens on its next load).
+        db.onversionchange = () => {
+          db.close();
+          dbPromise = null;
+        };
+        resolve(db);
+      };
+      request.onerror = () => {
+        dbPromise = null;
+        reject(request.error);
+      };
     });
   }
   return dbPromise;
@@ -108,39 +126,58 @@ function chunkRange(key) {
   return IDBKeyRange.bound([key, 0], [key, Number.MAX_SAFE_INTEGER]);
 }
 
-/** The oldest chunk not yet acknowledged, or null. */
-export async function firstChunk(key) {
+/**
+ * The chunk holding byte `offset` of the recording; else the first one after it (the caller sees the gap); null
+ * when no chunk holds or follows it (everything up to `offset` is all there is).
+ */
+export async function chunkAt(key, offset) {
   const db = await openDb();
-  const request = db.transaction("chunks").objectStore("chunks").openCursor(chunkRange(key));
-  const cursor = await promisify(request);
-  return cursor ? cursor.value : null;
+  const index = db.transaction("chunks").objectStore("chunks").index("offset");
+  const before = await promisify(index.openCursor(IDBKeyRange.bound([key, 0], [key, offset]), "prev"));
+  if (before && before.value.offset + before.value.size > offset) return before.value;
+  const after = await promisify(index.openCursor(IDBKeyRange.bound([key, offset], [key, Number.MAX_SAFE_INTEGER])));
+  return after ? after.value : null;
 }
 
-export async function pendingChunks(key) {
+export async function countChunks(key) {
   const db = await openDb();
   return promisify(db.transaction("chunks").objectStore("chunks").count(chunkRange(key)));
 }
 
-/** The server acknowledged bytes up to `offset`: forget every chunk that ends at or before it. */
+/** The server holds bytes up to `offset` of the current upload (its word, even when lower than before). */
 export async function acknowledge(key, offset) {
+  return updateRecording(key, (record) => void (record.ackedOffset = offset));
+}
+
+/**
+ * The server could not verify the upload at `uploadUrl` (`reason`): forget that upload — the next creation gets a
+ * new one — and send every chunk again from offset 0. Idempotent for one upload. Returns the record.
+ */
+export async function rejectUpload(key, uploadUrl, reason) {
+  return updateRecording(key, (record) => {
+    record.rejected = record.rejected || [];
+    if (!record.rejected.some((r) => r.uploadUrl === uploadUrl)) record.rejected.push({ uploadUrl, reason, at: Date.now() });
+    if (record.uploadUrl === uploadUrl) {
+      record.uploadUrl = null;
+      record.ackedOffset = 0;
+      record.lengthDeclared = false;
+    }
+  });
+}
+
+/** The server verified the recording: keep its bookkeeping (the screen shows it), drop its bytes, in one go. */
+export async function markVerified(key, result) {
   const db = await openDb();
   const tx = db.transaction(["recordings", "chunks"], "readwrite");
-  const chunks = tx.objectStore("chunks");
-  chunks.openCursor(chunkRange(key)).onsuccess = (event) => {
-    const cursor = event.target.result;
-    if (!cursor) return;
-    if (cursor.value.offset + cursor.value.size <= offset) {
-      cursor.delete();
-      cursor.continue();
-    }
-  };
+  tx.objectStore("chunks").delete(chunkRange(key));
   const recordings = tx.objectStore("recordings");
   recordings.get(key).onsuccess = (event) => {
     const record = event.target.result;
-    if (record && offset > (record.ackedOffset || 0)) {
-      record.ackedOffset = offset;
-      recordings.put(record);
-    }
+    if (!record) return;
+    record.verified = true;
+    record.result = result;
+    if (record.totalLength !== null && record.totalLength !== undefined) record.ackedOffset = record.totalLength;
+    recordings.put(record);
   };
   await done(tx);
 }

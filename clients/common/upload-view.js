@@ -1,6 +1,8 @@
 // The upload screen both apps show: a progress bar, bytes sent and left, the uploader's state, and "上传完成" only
-// once the server verified the recording. Numbers are patched in place (patchProgress) as chunks are
-// acknowledged, so the screen is not rebuilt every two seconds.
+// once the server verified the recording. A recording the server could not verify is sent again from the phone's
+// copy: "录像校验未通过，正在重新上传" with the server's reason in small text (the bar starts again from 0).
+// Numbers are patched in place (patchProgress) as chunks are acknowledged, so the screen is not rebuilt every two
+// seconds.
 
 import { t } from "./i18n.js";
 import { fmtBytes, fmtTime, h } from "./ui.js";
@@ -13,6 +15,7 @@ function numbers(p) {
 }
 
 function stateText(p) {
+  if (p.state === "failed" && p.gaveUp) return t("upload.gave_up", { n: p.rejected, reason: reasonText(p.error) });
   return {
     offline: t("upload.waiting_network"),
     retrying: t("upload.waiting_network"),
@@ -21,9 +24,30 @@ function stateText(p) {
   }[p.state];
 }
 
+/**
+ * The server's failure reason in the current language: its fixed phrase before the first ":" (what PyAV added after
+ * it — error numbers, the server's file path — means nothing to a candidate), translated where known.
+ */
+export function reasonText(reason) {
+  const phrase = String(reason || "").split(":")[0].trim();
+  const known = { "not a media file": "reason.not_media", "no video stream": "reason.no_video", "no readable packets": "reason.no_packets", "no video frames": "reason.no_frames" }[phrase];
+  return known ? t(known) : phrase;
+}
+
+/** Sending again after the server failed an upload: the notice, and the server's reason in small text. */
+function resendNotice(p) {
+  if (!p.rejected || p.state === "verified" || p.state === "failed") return null;
+  return h(
+    "div",
+    { class: "banner banner-warn", dataset: { test: "upload-resend", count: String(p.rejected) } },
+    h("div", {}, t("upload.rejected")),
+    h("div", { class: "small", dataset: { test: "upload-resend-reason" } }, t("upload.rejected_reason", { n: p.rejected, reason: reasonText(p.rejectedReason) })),
+  );
+}
+
 /** The state a screen depends on (numbers excluded: they are patched in place). */
 export function progressKey(p) {
-  return `${p.state}|${p.written > 0}|${p.stopped}`;
+  return `${p.state}|${p.written > 0}|${p.stopped}|${p.rejected || 0}`;
 }
 
 export function uploadPanel(p, { deadline = null, timeZone = "Asia/Shanghai" } = {}) {
@@ -41,6 +65,7 @@ export function uploadPanel(p, { deadline = null, timeZone = "Asia/Shanghai" } =
       h("span", { dataset: { test: "bytes-sent" } }, t("upload.progress", { sent: fmtBytes(p.acked), total: fmtBytes(n.total) })),
       h("span", { dataset: { test: "bytes-left", left: String(n.left) } }, t("upload.left", { left: fmtBytes(n.left) })),
     ),
+    resendNotice(p),
     text && h("div", { class: `banner ${p.state === "failed" ? "banner-bad" : "banner-info"}`, dataset: { test: "upload-state" } }, text),
     n.verified && h("div", { class: "done-mark", dataset: { test: "upload-done" } }, `✓ ${t("upload.done")}`),
     n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: `${Math.round(p.result.duration)} s` })),

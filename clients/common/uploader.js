@@ -2,18 +2,24 @@
 //
 // - created at recording start with `Upload-Defer-Length: 1` (the length is unknown until the stop);
 // - chunks are PATCHed in order from IndexedDB, each with `Upload-Checksum: sha256 <base64>` (crypto.subtle);
-// - a chunk leaves IndexedDB only once the server acknowledged an offset at or past its end;
+// - chunks stay in IndexedDB until the server VERIFIED the recording (not merely acknowledged its bytes): then they
+//   are all deleted at once;
 // - `Upload-Length` goes with the first PATCH after the stop (an empty PATCH when nothing is left to send);
 // - on a network failure, 5xx, 409 (offset mismatch) or 460 (checksum mismatch): back off, ask the server where it
 //   is (HEAD) and resume from there; going back online retries at once;
-// - a reloaded page finds the recording in IndexedDB and finishes it (resume()).
-// The server's word that the recording is complete and playable ("verified") is asked for by `verify`.
+// - a reloaded page finds the recording in IndexedDB and finishes it (Capture.init starts the loop again).
+// The server's word that the recording is complete and playable is asked for by `verify`. `failed` (its bytes do
+// not parse as media): the upload is forgotten, a new one is created (the server answers a NEW upload at offset 0
+// for a failed recording) and every chunk is sent again — at most MAX_UPLOADS uploads in all, then the phone keeps
+// the recording and says so.
 
 import * as store from "./store.js";
 
 export const TUS_ENDPOINT = "/api/v1/uploads/";
 const TUS = { "Tus-Resumable": "1.0.0" };
 const BACKOFF_MS = [500, 1000, 2000, 3000, 5000];
+/** Uploads of one recording at most (the first and two more after failed verifications). */
+export const MAX_UPLOADS = 3;
 
 function base64(buffer) {
   let binary = "";
@@ -108,6 +114,7 @@ export class Uploader {
   async report(state, extra = {}) {
     this.state = state;
     const record = await store.getRecording(this.key);
+    const rejected = record?.rejected ?? [];
     this.onProgress({
       state,
       acked: record?.ackedOffset ?? 0,
@@ -116,6 +123,9 @@ export class Uploader {
       stopped: Boolean(record?.stopped),
       error: this.lastError,
       result: this.result,
+      // Uploads the server could not verify (each was sent again), and the last one's reason.
+      rejected: rejected.length,
+      rejectedReason: rejected.length ? rejected[rejected.length - 1].reason : null,
       ...extra,
     });
   }
@@ -166,12 +176,18 @@ export class Uploader {
       await this.report("verified");
       return true;
     }
+    if (!record.uploadUrl && (record.rejected?.length ?? 0) >= MAX_UPLOADS) {
+      // Sent MAX_UPLOADS times and never readable: stop sending; the chunks stay on the phone for support.
+      this.lastError = record.rejected[record.rejected.length - 1].reason;
+      await this.report("failed", { gaveUp: true });
+      return true;
+    }
     if (!record.uploadUrl) return this.create(record);
     if (this.serverOffset === null) await this.head(record);
-    const chunk = await store.firstChunk(this.key);
+    const chunk = await store.chunkAt(this.key, this.serverOffset);
     if (chunk) return this.send(record, chunk);
     if (record.stopped && !record.lengthDeclared) return this.declareLength(record);
-    if (record.stopped) return this.awaitVerification();
+    if (record.stopped) return this.awaitVerification(record);
     // Recording: wait for the next chunk.
     await this.report("uploading");
     await this.sleep(5000);
@@ -190,14 +206,20 @@ export class Uploader {
     const location = response.headers.get("Location");
     if (!location) throw new TusError(response.status, "create: no Location");
     const url = new URL(location, window.location.href).pathname;
-    // The server answers a second creation for this sitting and role with the existing upload. If that one already
-    // holds bytes while this phone never sent any, they are another phone's (the candidate switched phones): never
-    // append to them or treat them as ours; keep our chunks and say so.
+    // The server answers a second creation for this sitting and role with the existing upload. This phone creates
+    // only when it holds no upload (never sent a byte to one, or the server failed the one it sent): an answer that
+    // already holds bytes is another phone's (the candidate switched phones): never append to it or treat it as
+    // ours; keep our chunks and say so. After a failed verification the server answers a NEW upload at offset 0,
+    // so sending a recording again never trips this; the failed upload itself is never adopted again.
     const existing = Number(response.headers.get("Upload-Offset") || 0);
-    if (existing > 0 && !(record.ackedOffset > 0)) {
-      throw new TusError(409, "this sitting's recording was started on another phone", false);
+    const rejected = (record.rejected ?? []).some((r) => r.uploadUrl === url);
+    if (existing > 0 || rejected) {
+      throw new TusError(409, rejected ? "the server answered the upload it failed" : "this sitting's recording was started on another phone", false);
     }
-    await store.updateRecording(this.key, (r) => void (r.uploadUrl = url));
+    await store.updateRecording(this.key, (r) => {
+      r.uploadUrl = url;
+      r.ackedOffset = 0;
+    });
     // A second creation for the same sitting and role answers the existing upload: learn its offset.
     this.serverOffset = null;
     return false;
@@ -217,12 +239,9 @@ export class Uploader {
 
   async send(record, chunk) {
     const offset = this.serverOffset;
-    if (chunk.offset + chunk.size <= offset) {
-      await store.acknowledge(this.key, offset); // already on the server (acknowledged before a reload)
-      return false;
-    }
     if (chunk.offset > offset) {
-      // The server is missing bytes we no longer hold: cannot happen unless the server lost acknowledged data.
+      // The server is missing bytes the phone no longer holds (an older version of the app deleted acknowledged
+      // chunks): cannot happen unless the server lost acknowledged data.
       throw new TusError(409, `server offset ${offset} is before stored chunk at ${chunk.offset}`, false);
     }
     const body = chunk.blob.slice(offset - chunk.offset);
@@ -255,7 +274,7 @@ export class Uploader {
     return false;
   }
 
-  async awaitVerification() {
+  async awaitVerification(record) {
     await this.report("verifying");
     let view = null;
     try {
@@ -265,16 +284,17 @@ export class Uploader {
     }
     if (view?.verified) {
       this.result = view;
-      await store.updateRecording(this.key, (r) => {
-        r.verified = true;
-        r.result = view;
-      });
+      await store.markVerified(this.key, view); // only now may the chunks go
       await this.report("verified");
       return true;
     }
     if (view?.failed) {
-      this.lastError = view.reason || "failed";
-      await this.report("failed");
+      // Every byte of this upload is in and the server cannot read it: send the recording again (a new upload).
+      this.lastError = null;
+      this.serverOffset = null;
+      await store.rejectUpload(this.key, record.uploadUrl, view.reason || "failed");
+      await this.report("resending");
+      return false;
     }
     await this.sleep(1000);
     return false;

@@ -26,21 +26,33 @@ def require_uploads(server: E2EServer) -> None:
 
 
 def recording_files(server: E2EServer, sitting_id: str) -> dict[str, Path]:
-    """role → the finished upload's file for this sitting."""
+    """role → the file of the finished upload that carries the sitting's recording now (a recording sent again after
+    a failed verification has an older, failed upload too: that one is left out)."""
     with closing(sqlite3.connect(server.data_dir / "dualcam.sqlite3")) as db:
         rows = db.execute(
-            "SELECT owner, subject, storage_key FROM tus_uploads WHERE finished_at IS NOT NULL AND gone_at IS NULL"
+            "SELECT owner, subject, storage_key, id FROM tus_uploads WHERE finished_at IS NOT NULL AND gone_at IS NULL"
         ).fetchall()
+        current = {upload_id for (upload_id,) in db.execute("SELECT upload_id FROM recordings")}
     files: dict[str, Path] = {}
-    for owner, subject, key in rows:
+    for owner, subject, key, upload_id in rows:
         names = f"{owner} {subject or ''}"
-        if sitting_id not in names:
+        if sitting_id not in names or upload_id not in current:
             continue
         role = "main" if "main" in names else "aux" if "aux" in names else None
         (path,) = [p for p in server.data_dir.rglob(Path(key).name) if p.is_file() and str(p).endswith(key)]
         if role:
             files[role] = path
     return files
+
+
+def download(server: E2EServer, url: str, target: Path) -> Path:
+    """A recording as a reviewer's player gets it: through the short-lived signed link ops hand out."""
+    with httpx.stream("GET", f"{server.url}{url}", timeout=30) as response:
+        assert response.status_code == 200, response.status_code
+        with target.open("wb") as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+    return target
 
 
 def probe(path: Path) -> dict[str, Any]:

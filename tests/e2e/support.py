@@ -321,6 +321,10 @@ class Ops:
     def events(self, sitting_id: str) -> list[dict[str, Any]]:
         return self.http.call("GET", f"/api/v1/ops/sittings/{sitting_id}/events")
 
+    def recordings(self, sitting_id: str) -> dict[str, dict[str, Any]]:
+        """role → the sitting's recording as ops see it (status, attempts, evidence, a signed link once in)."""
+        return {r["role"]: r for r in self.http.call("GET", f"/api/v1/ops/sittings/{sitting_id}/recordings")}
+
 
 def parse_countdown(text: str) -> int:
     """Seconds in a countdown label such as "距候考开始 59:58", "1:02:03" or "1天 02:03:04"."""

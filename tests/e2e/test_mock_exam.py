@@ -122,6 +122,18 @@ def test_recordings_survive_the_main_phone_offline_and_the_aux_page_reloaded(ser
         assert found["first"] < 1.0 and found["last"] > answer - 1.5, (role, found)  # covers the window
     assert probe(recordings["aux"])["max_gap"] < 5  # the reload left a short gap, not a restart
 
-    kinds = [e["kind"] for e in ops.events(sitting_id)]
-    assert "network_lost" in kinds and "network_restored" in kinds, kinds  # sent over REST once back online
-    assert kinds.count("device_offline") >= 2, kinds  # the main phone's outage and the aux reload, stamped by the server
+    events = ops.events(sitting_id)
+    kinds = [e["kind"] for e in events]
+    # The outage as the phone saw it, sent over REST once back online (with the phone's own times).
+    assert "network_lost" in kinds and "network_restored" in kinds, kinds
+    # The aux reload closes its socket: stamped by the server. (The main phone's outage is stamped by the server only
+    # when its socket's close frame leaves before Chromium's emulated offline takes hold — a race; a real phone's
+    # socket dies silently and the server notices after the presence timeout, longer than this 10 s outage.)
+    offline = [e["details"].get("role") for e in events if e["kind"] == "device_offline"]
+    assert "aux" in offline, "\n".join(map(str, events))
+    # Each recorder started once (main) or once plus once after the reload (aux): never two recorders at a time.
+    started: dict[str, list[int]] = {}
+    for e in events:
+        if e["kind"] == "recording_started":
+            started.setdefault(e["device_id"], []).append(e["details"]["segment"])
+    assert sorted(started.values()) == [[1], [1, 2]], started
