@@ -34,11 +34,16 @@ class MediaInfo:
         return {"container": self.container, "streams": self.streams, "packets": self.packets, "damaged_tail": self.damaged_tail}
 
 
+def _why(exc: Exception) -> str:
+    """FFmpeg's own words without the file name (a server path is no business of a phone's)."""
+    return str(getattr(exc, "strerror", None) or type(exc).__name__)[:200]
+
+
 def probe(path: Path) -> MediaInfo:
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaUnreadable(f"not a media file: {exc}") from None
+        raise MediaUnreadable(f"not a media file: {_why(exc)}") from None
     with container:
         streams = {s.index: {"type": s.type, "codec": s.codec_context.name if s.codec_context else None, "packets": 0} for s in container.streams}
         if not any(s["type"] == "video" for s in streams.values()):
@@ -59,8 +64,8 @@ def probe(path: Path) -> MediaInfo:
                 packets += 1
         except (av.FFmpegError, OSError, ValueError) as exc:
             if packets == 0:
-                raise MediaUnreadable(f"no readable packets: {exc}") from None
-            damaged = str(exc)[:200]
+                raise MediaUnreadable(f"no readable packets: {_why(exc)}") from None
+            damaged = _why(exc)
         video_packets = sum(s["packets"] for s in streams.values() if s["type"] == "video")
         if video_packets == 0 or first is None:
             raise MediaUnreadable("no video frames")
