@@ -27,12 +27,15 @@ from urllib.parse import parse_qs, urlparse
 
 from app.adapters.storage import ObjectNotFound, check_key
 from app.adapters.upload_store import (
+    WRITE_BATCH,
     NotReadable,
     StoredUpload,
     StoreInfo,
+    Tap,
     UploadDataMissing,
     UploadStoreError,
     WriteResult,
+    run_io,
 )
 from app.logs import get_logger
 
@@ -318,7 +321,7 @@ class S3UploadStore:
         # The multipart upload starts with the first full part: short uploads never need one.
         return _State(mpu=None, parts=(), staged=(), complete=False).dump()
 
-    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes]) -> WriteResult:
+    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes], *, tap: Tap | None = None) -> WriteResult:
         key = self.object_key(upload.key)
         state = _State.load(upload.state)
         mpu, parts, staged = state.mpu, list(state.parts), list(state.staged)
@@ -327,10 +330,18 @@ class S3UploadStore:
         new_staged: list[str] = []
         buf = bytearray()
         written = 0
+        untapped: list[bytes] = []  # pieces not yet handed to `tap` (hashed in a thread, a batch at a time)
+        untapped_size = 0
         try:
             async for chunk in chunks:
                 written += len(chunk)
                 buf += chunk
+                if tap is not None:
+                    untapped.append(chunk)
+                    untapped_size += len(chunk)
+                    if untapped_size >= WRITE_BATCH:
+                        await run_io(tap, untapped)  # a cancelled request waits for it: no late hashing
+                        untapped, untapped_size = [], 0
                 if staged_size + len(buf) < self.part_size:
                     continue
                 if staged:  # a part fills: the staged bytes go in front
@@ -342,6 +353,8 @@ class S3UploadStore:
                     part = await self._upload_part(key, mpu, len(parts) + 1, bytes(buf[: self.part_size]))
                     parts.append(part)
                     del buf[: self.part_size]
+            if untapped and tap is not None:
+                await run_io(tap, untapped)  # a cancelled request waits for it: no late hashing
             if buf:
                 if len(staged) >= MAX_STAGED:
                     buf[0:0] = await self._read_staged(staged)

@@ -5,7 +5,8 @@ it must remember about an upload (an S3 UploadId, its part list, staged leftover
 dict the tus layer commits together with the new offset. That is what lets any replica continue any upload.
 
 Write protocol (one writer per upload at a time, the tus layer's lock guarantees it):
-1. `write(upload, chunks)` stores the bytes durably but *tentatively* and returns the new state;
+1. `write(upload, chunks, tap=...)` stores the bytes durably but *tentatively* and returns the new state; it hands
+   every piece it stores to `tap`, in order, before it returns (the caller hashes there, off the event loop);
 2. the caller commits `(offset + written, state)` with a compare-and-set, then calls `committed(old, new)` so the
    store can drop what the new state no longer needs (consumed S3 leftovers);
    or, if it decides not to keep them (checksum mismatch), `discard(upload, result)` while still holding the lock.
@@ -15,8 +16,10 @@ If `chunks` raises, the store undoes its tentative writes and re-raises; the com
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,8 +29,12 @@ from urllib.request import url2pathname
 from app.adapters.storage import check_key
 
 READ_SIZE = 1024 * 1024
-# The local store batches small body pieces (uvicorn hands over ≤64 KiB) into one thread hop per MiB.
+# The local store copies body pieces (uvicorn hands over ≤256 KiB or so) into a buffer of this size; a full buffer
+# is hashed and written in one worker-thread job while the event loop fills the next. Memory per write: two buffers.
 WRITE_BATCH = 1024 * 1024
+IO_THREADS = 32  # blocking file work (writes, fdatasync) of all uploads; threads mostly wait on the disk
+
+Tap = Callable[[Sequence[bytes | memoryview]], None]  # hashes stored data, in order
 
 
 class UploadStoreError(Exception):
@@ -69,8 +76,9 @@ class UploadStore(Protocol):
         """Prepare a new upload; returns its initial state."""
         ...
 
-    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes]) -> WriteResult:
-        """Append `chunks` at `upload.offset`; durable (fsync / stored object) when it returns, not yet committed."""
+    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes], *, tap: Tap | None = None) -> WriteResult:
+        """Append `chunks` at `upload.offset`; durable (fsync / stored object) when it returns, not yet committed.
+        `tap(pieces)` sees every stored piece, in order, before this returns (possibly in a worker thread)."""
         ...
 
     async def committed(self, before: StoredUpload, after: StoredUpload) -> None:
@@ -128,40 +136,58 @@ class LocalUploadStore:
             os.close(fd)
         _fsync_dir(path.parent)  # the new directory entry survives a crash too
 
-    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes]) -> WriteResult:
-        path = self._path(upload.key)
-        fd = await asyncio.to_thread(_open_at, path, upload.offset)
-        written = 0
-        batch = bytearray()
+    async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes], *, tap: Tap | None = None) -> WriteResult:
+        pool = _io_pool()
+        opening = pool.submit(_open_at, self._path(upload.key), upload.offset)
+        try:
+            fd = await asyncio.wrap_future(opening)
+        except BaseException:
+            _settle(opening, close_fd=True)
+            raise
+        position = upload.offset
+        # Two buffers: the event loop fills one while a worker thread hashes and writes the other. A full buffer
+        # goes when more bytes come; the last one goes with the fdatasync (one job, one thread hop).
+        filling, flushing = _BUFFERS.take(), _BUFFERS.take()
+        fill = 0
+        job: concurrent.futures.Future[None] | None = None
         try:
             async for chunk in chunks:
-                batch += chunk
-                if len(batch) >= WRITE_BATCH:
-                    await asyncio.to_thread(_write_all, fd, bytes(batch))
-                    written += len(batch)
-                    batch.clear()
-            if batch:
-                await asyncio.to_thread(_write_all, fd, bytes(batch))
-                written += len(batch)
-            await asyncio.to_thread(os.fsync, fd)
+                piece = memoryview(chunk)
+                while piece:
+                    if fill == WRITE_BATCH:
+                        if job is not None:
+                            await asyncio.wrap_future(job)
+                        job = pool.submit(_store, fd, filling, fill, position, tap, False)
+                        filling, flushing = flushing, filling
+                        position += fill
+                        fill = 0
+                    n = min(len(piece), WRITE_BATCH - fill)
+                    filling[fill : fill + n] = piece[:n]
+                    fill += n
+                    piece = piece[n:]
+            if job is not None:
+                await asyncio.wrap_future(job)
+            job = pool.submit(_store, fd, filling, fill, position, tap, True)
+            await asyncio.wrap_future(job)
+            position += fill
         except BaseException:
-            # In the event loop on purpose: a cancelled request must still leave the committed length behind.
+            # A job still running would write behind our back: wait for it (≤ one batch), then cut the file
+            # back to the committed length — in the event loop on purpose, so a cancelled request does it too.
+            if job is not None:
+                _settle(job)
             _truncate(fd, upload.offset)
             raise
         finally:
             os.close(fd)
-        return WriteResult(written=written, state=dict(upload.state))
+            _BUFFERS.give(filling)
+            _BUFFERS.give(flushing)
+        return WriteResult(written=position - upload.offset, state=dict(upload.state))
 
     async def committed(self, before: StoredUpload, after: StoredUpload) -> None:
         return None
 
     async def discard(self, upload: StoredUpload, result: WriteResult) -> None:
-        path = self._path(upload.key)
-        fd = await asyncio.to_thread(os.open, path, os.O_WRONLY)
-        try:
-            await asyncio.to_thread(_truncate, fd, upload.offset)
-        finally:
-            os.close(fd)
+        await run_io(_cut, self._path(upload.key), upload.offset)
 
     async def finish(self, upload: StoredUpload) -> dict[str, Any]:
         size = (await self.info(upload)).size
@@ -210,26 +236,100 @@ class LocalUploadStore:
         return None
 
 
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _io_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The process's file-I/O threads (not asyncio's default executor: fdatasyncs of many uploads would fill it)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = concurrent.futures.ThreadPoolExecutor(IO_THREADS, thread_name_prefix="upload-io")
+    return _pool
+
+
+async def run_io(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn` in the I/O threads; a cancelled caller still waits for a job that already started."""
+    future = _io_pool().submit(fn, *args)
+    try:
+        return await asyncio.wrap_future(future)
+    except BaseException:
+        _settle(future)
+        raise
+
+
+def _settle(future: concurrent.futures.Future[Any], *, close_fd: bool = False) -> None:
+    """Wait for a job we no longer await (cancelled or failed request); close the fd it opened, if asked."""
+    concurrent.futures.wait([future])
+    if close_fd and not future.cancelled() and future.exception() is None:
+        os.close(future.result())
+
+
 def _open_at(path: Path, offset: int) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
     try:
-        os.ftruncate(fd, offset)  # drop bytes of an uncommitted earlier write
-        os.lseek(fd, offset, os.SEEK_SET)
+        size = os.fstat(fd).st_size
+        if size < offset:
+            raise UploadDataMissing(f"{path.name}: {size} bytes on disk, {offset} committed")
+        if size > offset:
+            os.ftruncate(fd, offset)  # drop bytes of an uncommitted earlier write
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+class _BufferPool:
+    """Write buffers of WRITE_BATCH bytes, reused: no page faults for fresh memory on every batch, and a resident
+    size that follows the number of uploads being written (two buffers each), not their sizes."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> bytearray:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return bytearray(WRITE_BATCH)
+
+    def give(self, buffer: bytearray) -> None:
+        with self._lock:
+            if len(self._free) < self._keep:
+                self._free.append(buffer)
+
+
+_BUFFERS = _BufferPool(keep=32)
+
+
+def _store(fd: int, buffer: bytearray, size: int, position: int, tap: Tap | None, sync: bool) -> None:
+    """One worker-thread job: hash `buffer[:size]` (tap), write it at `position`, fdatasync if asked. A few large
+    calls that each let go of the GIL: fewer hand-overs of the GIL to and from the event loop's thread."""
+    if size:
+        data = memoryview(buffer)[:size]
+        if tap is not None:
+            tap((data,))
+        while data:
+            written = os.pwrite(fd, data, position)
+            data, position = data[written:], position + written
+    if sync:
+        os.fdatasync(fd)  # the data and the file's new size: all a read after a crash needs
 
 
 def _truncate(fd: int, offset: int) -> None:
     os.ftruncate(fd, offset)
     os.fsync(fd)
+
+
+def _cut(path: Path, offset: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        _truncate(fd, offset)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

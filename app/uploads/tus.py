@@ -16,6 +16,7 @@ or an S3 part / staged object) and the new offset is committed in the database. 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -36,6 +37,7 @@ from app.logs import get_logger
 from app.uploads import errors, wire
 from app.uploads.errors import TusError
 from app.uploads.lock import Holder, UploadLocks
+from app.uploads.hashes import RunningHashes
 from app.uploads.state import Changes, NewUpload, Upload, UploadExists, UploadState
 
 log = get_logger(__name__)
@@ -109,7 +111,9 @@ class TusConfig:
     lease_s: float = 20.0  # a replica killed mid-PATCH blocks that upload (423) at most this long
     heartbeat_s: float = 2.0
     body_idle_timeout_s: float = 30.0  # the tus spec's suggested timeout
-    hash_on_finish: bool = True  # read the upload back once to record its sha256
+    # Record the upload's sha256 at finish: kept running while this process stored every byte of the upload,
+    # else computed by reading the upload back once.
+    hash_on_finish: bool = True
 
 
 @dataclass
@@ -142,6 +146,7 @@ class TusApp:
         self._state: UploadState | None = None
         self._store: UploadStore | None = None
         self._locks: UploadLocks | None = None
+        self._hashes = RunningHashes()
         if state is not None and store is not None:
             self.attach(state=state, store=store)
 
@@ -331,6 +336,7 @@ class TusApp:
             upload = self._check(holder.upload, principal)
             await self.store.terminate(self._stored(upload))
             holder.released = await self.state.mark_gone(upload_id, holder.token, reason="terminated", now=self.clock.now())
+        self._hashes.forget(upload_id)
         log.info("upload.terminated", upload_id=upload_id, offset=upload.offset)
         return _Answer(204, {})
 
@@ -464,60 +470,75 @@ class TusApp:
         if content_length is not None and content_length > room:
             raise TusError(too_long)  # refused before reading a byte
         stored = self._stored(upload)
-        body = wire.Body(receive, stop=holder.stop, idle_timeout=self.config.body_idle_timeout_s, limit=room, checksum=checksum)
-        if has_body:
-            try:
-                result = await self.store.write(stored, body.chunks())
-            except wire.BodyTooLong:
-                raise TusError(too_long) from None  # the store dropped what it had written of this body
-            ended = body.ended
-        else:
-            result, ended = WriteResult(written=0, state=dict(upload.store_state)), "complete"
+        whole = self._hashes.take(upload) if self.config.hash_on_finish else None
+        body = wire.Body(
+            receive,
+            stop=holder.stop,
+            idle_timeout=self.config.body_idle_timeout_s,
+            limit=room,
+            checksum=checksum,
+            whole=whole,
+        )
+        try:
+            if has_body:
+                try:
+                    result = await self.store.write(stored, body.chunks(), tap=body.absorb)
+                except wire.BodyTooLong:
+                    raise TusError(too_long) from None  # the store dropped what it had written of this body
+                ended = body.ended
+            else:
+                result, ended = WriteResult(written=0, state=dict(upload.store_state)), "complete"
 
-        if checksum is not None and (ended != "complete" or not body.checksum_matches):
-            await self.store.discard(stored, result)  # the chunk goes, the offset stays
-            if ended == "complete":
-                log.warning("upload.patch.checksum_mismatch", upload_id=upload.id, offset=upload.offset, size=body.received)
-                raise TusError(errors.CHECKSUM_MISMATCH)
-            raise TusError(errors.UPLOAD_PREEMPTED if ended == "preempted" else errors.BODY_INCOMPLETE)
-        if holder.lost:
-            # Another writer may own the upload now: commit nothing, touch nothing (its commit decides).
-            raise TusError(errors.UPLOAD_LOCKED)
-        if ended != "complete":
-            log.info("upload.patch.partial", upload_id=upload.id, offset=upload.offset, stored=result.written, ended=ended)
+            if checksum is not None and (ended != "complete" or not body.checksum_matches):
+                await self.store.discard(stored, result)  # the chunk goes, the offset stays
+                if ended == "complete":
+                    log.warning("upload.patch.checksum_mismatch", upload_id=upload.id, offset=upload.offset, size=body.received)
+                    raise TusError(errors.CHECKSUM_MISMATCH)
+                raise TusError(errors.UPLOAD_PREEMPTED if ended == "preempted" else errors.BODY_INCOMPLETE)
+            if holder.lost:
+                # Another writer may own the upload now: commit nothing, touch nothing (its commit decides).
+                raise TusError(errors.UPLOAD_LOCKED)
+            if ended != "complete":
+                log.info("upload.patch.partial", upload_id=upload.id, offset=upload.offset, stored=result.written, ended=ended)
 
-        if result.written or set_length is not None:
-            new_offset = upload.offset + result.written
-            # The last write before a finish keeps the lock for it; any other lets go in the same statement.
-            holder.releasing = new_offset != length
-            now = self.clock.now()
-            changes = Changes(
-                offset=new_offset,
-                length=set_length,
-                completed_at=now if new_offset == length else None,
-                store_state=result.state,
-                chain_sha256=wire.chain(upload.chain_sha256, body.sha256) if result.written else None,
-                chunk_count=upload.chunk_count + 1 if result.written else None,
-                release_lock=holder.releasing,
-            )
-            committed = await self.state.commit(
-                upload.id, holder.token, expected_offset=upload.offset, changes=changes, now=now
-            )
-            if committed is None:
-                raise TusError(errors.UPLOAD_LOCKED)  # lost the lease between the heartbeat and the commit
-            holder.released = holder.releasing
-            try:
-                await self.store.committed(stored, self._stored(committed))
-            except UploadStoreError as exc:  # only leftovers stay behind
-                log.warning("upload.store.cleanup_failed", upload_id=upload.id, error=str(exc))
-            upload = committed
+            if result.written or set_length is not None:
+                new_offset = upload.offset + result.written
+                # The last write before a finish keeps the lock for it; any other lets go in the same statement.
+                holder.releasing = new_offset != length
+                now = self.clock.now()
+                changes = Changes(
+                    offset=new_offset,
+                    length=set_length,
+                    completed_at=now if new_offset == length else None,
+                    store_state=result.state,
+                    chain_sha256=wire.chain(upload.chain_sha256, body.sha256) if result.written else None,
+                    chunk_count=upload.chunk_count + 1 if result.written else None,
+                    release_lock=holder.releasing,
+                )
+                committed = await self.state.commit(
+                    upload.id, holder.token, expected_offset=upload.offset, changes=changes, now=now
+                )
+                if committed is None:
+                    raise TusError(errors.UPLOAD_LOCKED)  # lost the lease between the heartbeat and the commit
+                holder.released = holder.releasing
+                upload = committed
+                try:
+                    await self.store.committed(stored, self._stored(committed))
+                except UploadStoreError as exc:  # only leftovers stay behind
+                    log.warning("upload.store.cleanup_failed", upload_id=upload.id, error=str(exc))
+        finally:
+            # The running sha256 stays with the upload as committed — unless it took in bytes that were not.
+            if whole is not None and body.absorbed == upload.offset - stored.offset:
+                self._hashes.keep(upload, whole)
         if upload.complete and upload.finished_at is None:
             upload = await self._finish(upload, holder)
         return _Written(upload=upload, ended=ended, stored=result.written)
 
     async def _finish(self, upload: Upload, holder: Holder) -> Upload:
         state = await self.store.finish(self._stored(upload))
-        digest = await self._sha256(replace(upload, store_state=state)) if self.config.hash_on_finish else None
+        digest = None
+        if self.config.hash_on_finish:
+            digest = self._hashes.digest(upload) or await self._sha256(replace(upload, store_state=state))
         now = self.clock.now()
         holder.releasing = True
         finished = await self.state.commit(
@@ -530,6 +551,7 @@ class TusApp:
         if finished is None:
             raise TusError(errors.UPLOAD_LOCKED)
         holder.released = True
+        self._hashes.forget(upload.id)
         log.info("upload.finished", upload_id=upload.id, size=upload.offset, sha256=digest, chunks=upload.chunk_count)
         try:
             await self.hooks.post_finish(finished)
@@ -540,9 +562,11 @@ class TusApp:
         return finished
 
     async def _sha256(self, upload: Upload) -> str:
+        """Read the upload back (another process wrote some of it, or this one restarted since)."""
         digest = hashlib.sha256()
         async for chunk in self.store.read(self._stored(upload), 0, upload.offset):
-            digest.update(chunk)
+            await asyncio.to_thread(digest.update, chunk)  # off the event loop: other uploads go on meanwhile
+        log.info("upload.finish.read_back", upload_id=upload.id, size=upload.offset)
         return digest.hexdigest()
 
     # --- lookups and headers ---------------------------------------------------------------------------
@@ -615,6 +639,7 @@ class TusApp:
                         continue  # finished, or its expiry moved, since the listing
                     await self.store.terminate(self._stored(holder.upload))
                     holder.released = await self.state.mark_gone(upload.id, holder.token, reason="expired", now=now)
+                    self._hashes.forget(upload.id)
             except TusError:
                 continue  # locked: a writer is on it
             except UploadStoreError as exc:

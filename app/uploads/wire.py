@@ -7,7 +7,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -106,30 +106,51 @@ class BodyTooLong(Exception):
 
 
 class Body:
-    """Streams a request body from ASGI `receive`, piece by piece as the server hands it over (≤ 64 KiB with
-    uvicorn): memory per request is one piece. Stops early, without error, when
+    """Streams a request body from ASGI `receive`, piece by piece as the server hands it over (≤ 64 KiB or so
+    with uvicorn): the event loop does nothing per piece but pass it on. Stops early, without error, when
 
     - the client disconnects (`ended == "disconnected"`),
     - no byte arrives for `idle_timeout` seconds (`"timeout"`: a half-open connection of a phone that changed
       networks would otherwise hold the upload's lock until TCP gives up), or
     - `stop` is set (`"preempted"`: a newer request for the same upload wants the lock).
 
+    Hashing is the store's business to schedule: it hands every piece it stores to `absorb`, in order, in a
+    worker thread next to the write (sha256 releases the GIL), so the digests cover exactly the stored bytes: the
+    chunk's sha256 (for the hash chain and an `Upload-Checksum: sha256`), the checksum's own algorithm otherwise,
+    and `whole`, the upload's running sha256 when the caller keeps one.
+
     Whatever was yielded is what the store keeps; the caller decides from `ended` and the checksum whether to
     commit it.
     """
 
     def __init__(
-        self, receive: Receive, *, stop: asyncio.Event, idle_timeout: float, limit: int, checksum: Checksum | None
+        self,
+        receive: Receive,
+        *,
+        stop: asyncio.Event,
+        idle_timeout: float,
+        limit: int,
+        checksum: Checksum | None,
+        whole: Any = None,  # a hashlib object continuing the upload's committed bytes, or None
     ) -> None:
         self._receive = receive
         self._stop = stop
         self._idle_timeout = idle_timeout
         self._limit = limit
         self._checksum = checksum
-        self._check = CHECKSUM_ALGORITHMS[checksum.algorithm]() if checksum else None
         self._sha256 = hashlib.sha256()
-        self.received = 0
+        use_own = checksum is not None and checksum.algorithm != "sha256"
+        self._check = CHECKSUM_ALGORITHMS[checksum.algorithm]() if use_own and checksum else None
+        self._whole = whole
+        self.received = 0  # bytes handed on
+        self.absorbed = 0  # bytes hashed (the store absorbs what it stores)
         self.ended = "unread"
+        # While the request task waits in receive(), an idle timeout or a preemption interrupts it (cancel +
+        # uncancel, as asyncio.timeout does); no task or timer per piece.
+        self._task: asyncio.Task[Any] | None = None
+        self._waiting_since: float | None = None
+        self._interrupt: str | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @property
     def sha256(self) -> bytes:
@@ -137,13 +158,30 @@ class Body:
 
     @property
     def checksum_matches(self) -> bool:
-        return self._check is None or (self._checksum is not None and self._check.digest() == self._checksum.digest)
+        if self._checksum is None:
+            return True
+        check = self._check if self._check is not None else self._sha256
+        return check.digest() == self._checksum.digest
+
+    def absorb(self, pieces: Sequence[bytes | memoryview]) -> None:
+        """Hash stored pieces, in order (called by the store, typically in a worker thread)."""
+        for piece in pieces:
+            self._sha256.update(piece)
+            if self._check is not None:
+                self._check.update(piece)
+            if self._whole is not None:
+                self._whole.update(piece)
+            self.absorbed += len(piece)
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
         stop_wait = asyncio.ensure_future(self._stop.wait())
+        stop_wait.add_done_callback(lambda _: self._interrupt_wait("preempted"))
+        self._watchdog = loop.call_later(self._idle_timeout, self._watch)
         try:
             while True:
-                message = await self._next(stop_wait)
+                message = await self._next(loop)
                 if message is None:
                     return
                 if message["type"] == "http.disconnect":
@@ -154,25 +192,45 @@ class Body:
                     if self.received + len(data) > self._limit:
                         raise BodyTooLong
                     self.received += len(data)
-                    self._sha256.update(data)
-                    if self._check is not None:
-                        self._check.update(data)
                     yield data
                 if not message.get("more_body", False):
                     self.ended = "complete"
                     return
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             stop_wait.cancel()
 
-    async def _next(self, stop_wait: asyncio.Future[Any]) -> Message | None:
+    async def _next(self, loop: asyncio.AbstractEventLoop) -> Message | None:
         if self._stop.is_set():
             self.ended = "preempted"
             return None
-        receiving = asyncio.ensure_future(self._receive())
-        done, _ = await asyncio.wait({receiving, stop_wait}, timeout=self._idle_timeout, return_when=asyncio.FIRST_COMPLETED)
-        if receiving in done:
-            return receiving.result()
-        receiving.cancel()
-        await asyncio.wait({receiving})  # let it unwind; our own cancellation still propagates
-        self.ended = "preempted" if stop_wait in done else "timeout"
-        return None
+        task = self._task
+        assert task is not None
+        cancelling = task.cancelling()
+        self._waiting_since = loop.time()
+        try:
+            return await self._receive()
+        except asyncio.CancelledError:
+            if self._interrupt is None or task.uncancel() > cancelling:
+                raise  # not ours: the request itself is cancelled
+            self.ended = self._interrupt
+            return None
+        finally:
+            self._waiting_since = None
+
+    def _interrupt_wait(self, reason: str) -> None:
+        """Wake the request task out of receive() (a no-op unless it is waiting there right now)."""
+        if self._waiting_since is not None and self._interrupt is None and self._task is not None:
+            self._interrupt = reason
+            self._task.cancel()
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        since = self._waiting_since
+        if since is not None and loop.time() - since >= self._idle_timeout:
+            self._interrupt_wait("timeout")
+            return
+        # Check again when the current wait (or the next one, at the earliest) could have run out.
+        due = (since if since is not None else loop.time()) + self._idle_timeout
+        self._watchdog = loop.call_at(due, self._watch)
