@@ -34,7 +34,7 @@ from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
 from app.services import presence, proctoring
 from app.services.auth import Principal, authenticate
-from app.services.candidates import SittingView
+from app.services.candidates import SittingView, view_of
 from app.services.lifecycle import FINAL_STATES, SittingState, facts_of, sitting_state
 
 log = get_logger(__name__)
@@ -152,7 +152,11 @@ class Connection:
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
-    async def open(self) -> bool:
+    async def open(self, stack: contextlib.AsyncExitStack) -> bool:
+        """Accept, authenticate, subscribe (on `stack`), mark the phone online and send `hello`, in one transaction.
+
+        The state in `hello` is read *after* subscribing: a change committed before the read is in `hello`, one
+        committed after it arrives as a message (e.g. both phones connecting at once, or the answer start)."""
         await self.ws.accept()
         self._move(ConnectionState.OPEN)
         token = self.ws.query_params.get("token") or _bearer(self.ws.headers.get("authorization", ""))
@@ -168,33 +172,25 @@ class Connection:
                 await self.error(error)
                 await self.close(CLOSE_UNAUTHENTICATED, error.code)
                 return False
-            self.device = principal.device
-            view, exam = await presence.load_view(db, sitting_id=self.device.sitting_id, now=now)
+            device = self.device = principal.device
+            view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
             self.timezone = exam.timezone
             if view.state in FINAL_STATES:
                 await self._hello(view, now, peer_online=False)
                 await self.error(errors.SittingClosed())
                 await self.close(CLOSE_SITTING_OVER, "sitting_closed")
                 return False
-            self.view = await presence.connect(db, device=self.device, now=now, timeout=self.timeout, loaded=(view, exam))
+            channels = (sitting_channel(device.sitting_id), session_channel(view.session.id), device_channel(device.id))
+            await stack.enter_async_context(self.hub.attach(self, *channels))
+            view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)  # after subscribing
+            devices = await presence.active_devices(db, sitting_id=device.sitting_id)
+            view = await presence.connect(db, device=device, now=now, timeout=self.timeout, loaded=(view, exam))
             self.connected_at = self.last_write = now
-        return True
-
-    def channels(self) -> tuple[str, ...]:
-        assert self.device is not None and self.view is not None
-        return (sitting_channel(self.device.sitting_id), session_channel(self.view.session.id), device_channel(self.device.id))
-
-    async def hello(self) -> None:
-        """Sent once subscribed, with the state read after subscribing: a change committed before the read is
-        in `hello`, one committed after it arrives as a message (e.g. both phones connecting at once)."""
-        assert self.device is not None
-        now = self.clock.now()
-        async with transaction(self.sessionmaker) as db:
-            self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=now)
-            devices = await presence.active_devices(db, sitting_id=self.device.sitting_id)
-        peer = next((d for role, d in devices.items() if role is not self.device.role), None)
+        self.view = view_of(view.session, view.sitting, now)  # with what connecting decided (ready, terminated)
+        peer = next((d for role, d in devices.items() if role is not device.role), None)
         self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
         await self._hello(self.view, now, peer_online=self.peer_online)
+        return True
 
     async def _hello(self, view: SittingView, now: datetime, *, peer_online: bool) -> None:
         assert self.device is not None
@@ -281,6 +277,8 @@ class Connection:
             await self.send_text(envelope.text)
             await self.end("superseded", CLOSE_SUPERSEDED)
             return False
+        if kind in _PEER_NOTICES and message.get("device_id") == str(self.device.id if self.device else ""):
+            return True  # about this phone itself (its own connect): peer notices are about the other phone
         if kind == "sitting.state":
             await self._reload()
         elif kind == "phase":
@@ -433,6 +431,8 @@ async def apply_device_event(db: Any, *, device_id: Any, kind: str, client_at: d
     await proctoring.enforce(db, view=view, exam=exam, now=now)
 
 
+_PEER_NOTICES = frozenset({"peer.online", "peer.offline"})
+
 _HANDLERS: dict[str, tuple[type, Any]] = {
     "time.ping": (TimePing, Connection.on_ping),
     "heartbeat": (Heartbeat, Connection.on_heartbeat),
@@ -465,16 +465,15 @@ def _bearer(header: str) -> str | None:
 @router.websocket("/api/v1/ws")
 async def realtime(websocket: WebSocket) -> None:
     conn = Connection(websocket)
-    try:
-        if not await conn.open():
-            return
-    except WebSocketDisconnect:
-        await conn.finish("socket_closed")
-        return
     reason = "closed"
     try:
-        async with conn.hub.attach(conn, *conn.channels()):
-            await conn.hello()
+        async with contextlib.AsyncExitStack() as subscribed:
+            try:
+                if not await conn.open(subscribed):
+                    return
+            except WebSocketDisconnect:
+                reason = "socket_closed"
+                return
             conn.start_writing()
             reason = await conn.receive_loop()
     except WebSocketDisconnect:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -84,22 +84,31 @@ async def issue_token(
 
 
 async def authenticate(db: AsyncSession, *, token: str, now: datetime) -> Principal | None:
-    row = await db.scalar(select(AuthToken).where(AuthToken.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    """The principal behind a bearer token, in one query (the token with its staff user, candidate or device and
+    the device's candidate): every REST request and every socket connect pays it."""
+    row = (
+        await db.execute(
+            select(AuthToken, StaffUser, Candidate, Device)
+            .outerjoin(StaffUser, StaffUser.id == AuthToken.staff_id)
+            .outerjoin(Device, Device.id == AuthToken.device_id)
+            .outerjoin(Candidate, Candidate.id == case((AuthToken.role == Role.device, Device.candidate_id), else_=AuthToken.candidate_id))
+            .where(AuthToken.token_hash == token_digest(token))
+        )
+    ).one_or_none()
+    if row is None:
         return None
-    if row.role in (Role.ops, Role.reviewer):
-        staff = await db.get(StaffUser, row.staff_id)
-        if staff is None or staff.disabled_at is not None or staff.role.value != row.role.value:
+    auth, staff, candidate, device = row
+    if auth.revoked_at is not None or auth.expires_at <= now:
+        return None
+    if auth.role in (Role.ops, Role.reviewer):
+        if staff is None or staff.disabled_at is not None or staff.role.value != auth.role.value:
             return None
-        return Principal(row.role, row.id, staff=staff)
-    if row.role is Role.candidate:
-        candidate = await db.get(Candidate, row.candidate_id)
-        return Principal(row.role, row.id, candidate=candidate) if candidate else None
-    device = await db.get(Device, row.device_id)
+        return Principal(auth.role, auth.id, staff=staff)
+    if auth.role is Role.candidate:
+        return Principal(auth.role, auth.id, candidate=candidate) if candidate else None
     if device is None or device.superseded_at is not None:
         return None
-    candidate = await db.get(Candidate, device.candidate_id)
-    return Principal(row.role, row.id, candidate=candidate, device=device) if candidate else None
+    return Principal(auth.role, auth.id, candidate=candidate, device=device) if candidate else None
 
 
 async def revoke(db: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
