@@ -32,6 +32,7 @@ READ_SIZE = 1024 * 1024
 # The local store copies body pieces (uvicorn hands over ≤256 KiB or so) into a buffer of this size; a full buffer
 # is hashed and written in one worker-thread job while the event loop fills the next. Memory per write: two buffers.
 WRITE_BATCH = 1024 * 1024
+WRITE_EAGER = 256 * 1024
 IO_THREADS = 32  # blocking file work (writes, fdatasync) of all uploads; threads mostly wait on the disk
 
 Tap = Callable[[Sequence[bytes | memoryview]], None]  # hashes stored data, in order
@@ -145,8 +146,9 @@ class LocalUploadStore:
             _settle(opening, close_fd=True)
             raise
         position = upload.offset
-        # Two buffers: the event loop fills one while a worker thread hashes and writes the other. A full buffer
-        # goes when more bytes come; the last one goes with the fdatasync (one job, one thread hop).
+        # Two buffers: the event loop fills one while a worker thread hashes and writes the other. A buffer goes
+        # when more bytes come and it is full, or holds WRITE_EAGER bytes and the worker is idle (so that little is
+        # left for the last job, after the body's last byte); the last one goes with the fdatasync.
         filling, flushing = _BUFFERS.take(), _BUFFERS.take()
         fill = 0
         job: concurrent.futures.Future[None] | None = None
@@ -154,7 +156,7 @@ class LocalUploadStore:
             async for chunk in chunks:
                 piece = memoryview(chunk)
                 while piece:
-                    if fill == WRITE_BATCH:
+                    if fill == WRITE_BATCH or (fill >= WRITE_EAGER and (job is None or job.done())):
                         if job is not None:
                             await asyncio.wrap_future(job)
                         job = pool.submit(_store, fd, filling, fill, position, tap, False)
