@@ -4,8 +4,8 @@
 
 For each N: a fresh SQLite database (`dualcam migrate`), one formal session seeded in a separate process through
 the app's models and services (N/2 confirmed candidates, each `ready` with a main and an aux phone: N device
-tokens), then `dualcam serve` (uvicorn, `--ws websockets-sansio`, the in-memory hub, scheduler tick 0.2 s) with the
-clock in a file (DUALCAM_CLOCK_FILE) inside the waiting window. Client processes (the `websockets` library,
+tokens), then `dualcam serve` (uvicorn with the options `dualcam serve` uses, the in-memory hub, scheduler tick 1 s)
+with the clock in a file (DUALCAM_CLOCK_FILE) inside the waiting window. Client processes (the `websockets` library,
 asyncio) open the N sockets and read each `hello`; the server's RSS (VmRSS from /proc) is read before the first and
 after the last socket. Then the clock file moves to answer start: the scheduler's next tick announces the phase
 (log event `scheduler.phase.announced`, stamped in wall time, ms) and every socket should receive it with the
@@ -13,9 +13,13 @@ question. Reported per N: sockets reached, memory per socket, and the delivery l
 from the announcement (and, for the whole path, from the clock-file write, which adds up to one tick).
 
 The peer in the same run: a trivial `websockets` server (no auth, no database, one `broadcast()` call) holding N
-idle sockets opened by the same clients, and broadcasting a message of the same size: the raw limit of Python
-WebSockets on this machine. Client and server share the machine's cores, so latencies include the clients' own
-work of receiving N messages.
+idle sockets opened by the same clients, and broadcasting a message of the same size, with the same framing as
+`dualcam serve` (no permessage-deflate; `--peer-deflate` turns it on): the raw limit of Python WebSockets on this
+machine. Client and server share the machine's cores, so latencies include the clients' own work of receiving N
+messages.
+
+The document ends with `summary`: the most sockets one process reached, memory per socket, and the push latency
+(p50/p99/max) of dualcam and of the peer at the largest N, against the targets (10,000 sockets; p99 <= 1 s).
 
 Subcommands (used by the orchestrator; runnable alone): `seed`, `client`, `peer-server`.
 """
@@ -221,7 +225,7 @@ async def _client(urls: list[str], concurrency: int, wait_seconds: float, linger
 # --- the peer: a trivial websockets server (separate process) ------------------------------------------------
 
 
-async def _peer_server(port: int) -> None:
+async def _peer_server(port: int, deflate: bool) -> None:
     from websockets.asyncio.server import broadcast, serve
 
     _raise_fd_limit()
@@ -243,7 +247,8 @@ async def _peer_server(port: int) -> None:
         finally:
             sockets.discard(ws)
 
-    async with serve(handler, "127.0.0.1", port, ping_interval=None, max_size=2**20, backlog=4096):
+    compression = "deflate" if deflate else None
+    async with serve(handler, "127.0.0.1", port, ping_interval=None, max_size=2**20, backlog=4096, compression=compression):
         print(json.dumps({"event": "listening", "port": port}), flush=True)
         await asyncio.Future()
 
@@ -447,9 +452,10 @@ def _run_dualcam(n: int, clients: int, concurrency: int, data: Path, connect_tim
     }
 
 
-def run_peer(n: int, clients: int, concurrency: int) -> dict[str, Any]:
+def run_peer(n: int, clients: int, concurrency: int, deflate: bool) -> dict[str, Any]:
     port = _free_port()
-    server = subprocess.Popen([sys.executable, __file__, "peer-server", "--port", str(port)], env=_env({}), stdout=subprocess.DEVNULL)
+    command = [sys.executable, __file__, "peer-server", "--port", str(port), *(["--deflate"] if deflate else [])]
+    server = subprocess.Popen(command, env=_env({}), stdout=subprocess.DEVNULL)
     pool: Clients | None = None
     try:
         _wait_port(port, server)
@@ -471,6 +477,7 @@ def run_peer(n: int, clients: int, concurrency: int) -> dict[str, Any]:
     arrivals = result["arrivals"]
     return {
         "sockets_target": n,
+        "permessage_deflate": deflate,
         "sockets_connected": ready["connected"],
         "connect_failures": ready["failures"],
         "connect_seconds": round(connect_seconds, 1),
@@ -500,6 +507,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="handshakes in flight per client process")
     parser.add_argument("--budget", type=float, default=300, help="seconds: no larger N is started after this")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--peer-deflate", action="store_true", help="the peer negotiates permessage-deflate (dualcam serve does not)")
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="PostgreSQL instead of SQLite (a scratch database is created and dropped)")
     parser.add_argument("--connect-timeout", type=float, default=600, help="seconds for all N sockets to open")
     seed = sub.add_parser("seed")
@@ -511,6 +519,7 @@ def main() -> None:
     client.add_argument("--wait-seconds", type=float, default=60)
     peer = sub.add_parser("peer-server")
     peer.add_argument("--port", type=int, required=True)
+    peer.add_argument("--deflate", action="store_true")
     args = parser.parse_args()
 
     if args.command == "seed":
@@ -521,7 +530,7 @@ def main() -> None:
         asyncio.run(_client(urls, args.concurrency, args.wait_seconds))
         return
     if args.command == "peer-server":
-        asyncio.run(_peer_server(args.port))
+        asyncio.run(_peer_server(args.port, args.deflate))
         return
 
     fd_limit = _raise_fd_limit()
@@ -539,7 +548,7 @@ def main() -> None:
                 run["dualcam"] = {"error": repr(exc)}
             if not args.no_peer:
                 try:
-                    run["peer_websockets"] = run_peer(n, args.clients, args.concurrency)
+                    run["peer_websockets"] = run_peer(n, args.clients, args.concurrency, args.peer_deflate)
                 except Exception as exc:
                     run["peer_websockets"] = {"error": repr(exc)}
             runs.append(run)
@@ -549,14 +558,44 @@ def main() -> None:
 
     print(json.dumps({
         "benchmark": "ws_fanout",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "fd_limit": fd_limit},
-        "server": f"dualcam serve: uvicorn {uvicorn.__version__} --ws websockets-sansio, one process, {'PostgreSQL' if args.postgres else 'SQLite'}, in-memory hub, scheduler tick {TICK_SECONDS} s",
-        "peer": f"websockets {websockets.__version__} asyncio server, broadcast(), one process",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "fd_limit": fd_limit, "load_average": os.getloadavg()},
+        "server": f"dualcam serve: uvicorn {uvicorn.__version__} --ws websockets-sansio (no permessage-deflate), one process, {'PostgreSQL' if args.postgres else 'SQLite'}, in-memory hub, scheduler tick {TICK_SECONDS} s",
+        "peer": f"websockets {websockets.__version__} asyncio server, broadcast(), one process, permessage-deflate {'on' if args.peer_deflate else 'off'}",
         "client": f"{args.clients} processes of websockets {websockets.__version__} asyncio clients (permessage-deflate offered, as browsers do)",
         "sockets_per_candidate": 2,
+        "summary": summarize(runs),
         "runs": runs,
         "seconds": round(time.monotonic() - began, 1),
     }, indent=2, ensure_ascii=False))  # fmt: skip
+
+
+TARGET_SOCKETS, TARGET_P99_MS = 10_000, 1000.0
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline numbers: the most sockets reached, and memory and push latency at the largest N run."""
+    done = [r for r in runs if isinstance(r.get("dualcam"), dict) and "sockets_connected" in r["dualcam"]]
+    if not done:
+        return {"error": "no run completed"}
+    largest = max(done, key=lambda r: r["sockets"])
+    ours, peer = largest["dualcam"], largest.get("peer_websockets") or {}
+    latency = ours.get("latency_from_announcement") or {}
+    reached = max(r["dualcam"]["sockets_connected"] for r in done)
+    return {
+        "sockets_reached": reached,
+        "at_sockets": largest["sockets"],
+        "kib_per_socket": ours["kib_per_socket"],
+        "server_cpu_ms_per_connect": ours["server_cpu_ms_per_connect"],
+        "fanout_ms": latency,
+        "phase_received": ours["phase_received"],
+        "peer_kib_per_socket": peer.get("kib_per_socket"),
+        "peer_fanout_ms": peer.get("latency_from_broadcast"),
+        "targets": {"sockets": TARGET_SOCKETS, "p99_ms": TARGET_P99_MS},
+        "met": {
+            "sockets": reached >= TARGET_SOCKETS,
+            "p99": largest["sockets"] >= TARGET_SOCKETS and latency.get("p99_ms") is not None and latency["p99_ms"] <= TARGET_P99_MS,
+        },
+    }
 
 
 if __name__ == "__main__":
