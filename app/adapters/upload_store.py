@@ -31,7 +31,7 @@ from app.adapters.storage import check_key
 READ_SIZE = 1024 * 1024
 # The local store copies body pieces (uvicorn hands over ≤256 KiB or so) into a buffer of this size; a full buffer
 # is hashed and written in one worker-thread job while the event loop fills the next. Memory per write: two buffers.
-WRITE_BATCH = 1024 * 1024
+WRITE_BATCH = 512 * 1024
 WRITE_EAGER = 256 * 1024
 IO_THREADS = 32  # blocking file work (writes, fdatasync) of all uploads; threads mostly wait on the disk
 
@@ -78,7 +78,7 @@ class UploadStore(Protocol):
         ...
 
     async def write(self, upload: StoredUpload, chunks: AsyncIterable[bytes], *, tap: Tap | None = None) -> WriteResult:
-        """Append `chunks` at `upload.offset`; durable (fsync / stored object) when it returns, not yet committed.
+        """Append `chunks` at `upload.offset`; durable (fdatasync / stored object) when it returns, not yet committed.
         `tap(pieces)` sees every stored piece, in order, before this returns (possibly in a worker thread)."""
         ...
 
@@ -110,11 +110,15 @@ class UploadStore(Protocol):
 
 
 class LocalUploadStore:
-    """One file per upload under `root`: writes go at the committed offset, then fsync.
+    """One file per upload under `root`: writes go at the committed offset, then fdatasync.
 
     Each write first truncates the file to the committed offset, so bytes of a write that was never committed (a
-    crash between fsync and the database commit, a discarded chunk) are overwritten, never served. Meant for one
-    host (or a shared POSIX file system with working fsync).
+    crash between fdatasync and the database commit, a discarded chunk) are overwritten, never served; a file
+    shorter than the committed offset is an error (UploadDataMissing), never filled with zeros. Meant for one host
+    (or a shared POSIX file system with working fsync).
+
+    Hashing and writing run in worker threads (`upload-io`), a buffer at a time, while the event loop receives the
+    next piece (see `write`).
     """
 
     def __init__(self, root: Path) -> None:

@@ -10,7 +10,7 @@ It knows nothing about exams. The application decides through callbacks (`TusHoo
     app.mount("/api/v1/uploads", tus)          # at import time
     tus.attach(state=SqlUploadState(sessionmaker), store=open_upload_store(url))   # in the lifespan
 
-Durability: a PATCH is acknowledged (204 + Upload-Offset) only after the store holds its bytes durably (fsync,
+Durability: a PATCH is acknowledged (204 + Upload-Offset) only after the store holds its bytes durably (fdatasync,
 or an S3 part / staged object) and the new offset is committed in the database. Locking: app.uploads.lock.
 """
 
@@ -510,7 +510,7 @@ class TusApp:
                     offset=new_offset,
                     length=set_length,
                     completed_at=now if new_offset == length else None,
-                    store_state=result.state,
+                    store_state=result.state if result.state != upload.store_state else None,  # local files: never
                     chain_sha256=wire.chain(upload.chain_sha256, body.sha256) if result.written else None,
                     chunk_count=upload.chunk_count + 1 if result.written else None,
                     release_lock=holder.releasing,
