@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import functools
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
 from app.services import presence, proctoring
 from app.services.auth import Principal, authenticate
 from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import FINAL_STATES, SittingState, facts_of, sitting_state
+from app.services.lifecycle import FINAL_STATES, Facts, SittingState, facts_of, sitting_state
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -88,7 +89,7 @@ class Connection:
     __slots__ = (
         "ws", "state", "settings", "sessionmaker", "hub", "clock", "timeout", "device", "view", "timezone",
         "last_write", "connected_at", "peer_online", "end_reason", "_outbox", "_writing", "_writer", "_closer",
-        "_deadline",
+        "_deadline", "_device_key", "_sitting_key", "_facts",
     )  # fmt: skip
 
     def __init__(self, websocket: WebSocket) -> None:
@@ -112,6 +113,9 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._deadline: asyncio.Timeout | None = None  # the receive loop's: moved to "now" to end it from outside
+        # Per message to every socket of a session: the ids as they appear in messages, and the sitting's facts.
+        self._device_key = self._sitting_key = ""
+        self._facts: Facts | None = None
 
     def _move(self, target: ConnectionState) -> None:
         if target not in _TRANSITIONS[self.state]:
@@ -173,6 +177,7 @@ class Connection:
                 await self.close(CLOSE_UNAUTHENTICATED, error.code)
                 return False
             device = self.device = principal.device
+            self._device_key, self._sitting_key = str(device.id), str(device.sitting_id)
             view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
             self.timezone = exam.timezone
             if view.state in FINAL_STATES:
@@ -186,7 +191,7 @@ class Connection:
             devices = await presence.active_devices(db, sitting_id=device.sitting_id)
             view = await presence.connect(db, device=device, now=now, timeout=self.timeout, loaded=(view, exam))
             self.connected_at = self.last_write = now
-        self.view = view_of(view.session, view.sitting, now)  # with what connecting decided (ready, terminated)
+        self._set_view(view_of(view.session, view.sitting, now))  # with what connecting decided (ready, terminated)
         peer = next((d for role, d in devices.items() if role is not device.role), None)
         self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
         await self._hello(self.view, now, peer_online=self.peer_online)
@@ -277,12 +282,12 @@ class Connection:
             await self.send_text(envelope.text)
             await self.end("superseded", CLOSE_SUPERSEDED)
             return False
-        if kind in _PEER_NOTICES and message.get("device_id") == str(self.device.id if self.device else ""):
+        if kind in _PEER_NOTICES and message.get("device_id") == self._device_key:
             return True  # about this phone itself (its own connect): peer notices are about the other phone
         if kind == "sitting.state":
             await self._reload()
         elif kind == "phase":
-            if message.get("sitting_id") not in (None, str(self.device.sitting_id if self.device else "")):
+            if message.get("sitting_id") not in (None, self._sitting_key):
                 return True
             if "questions" in message:
                 mine = self._questions_for_me(message)
@@ -295,17 +300,21 @@ class Connection:
     def _questions_for_me(self, message: dict[str, Any]) -> dict[str, Any]:
         """The answer-start push carries the question; a phone whose sitting was not ready at that instant (absent)
         never receives it. Judged at the announced boundary, so a late announcement decides the same."""
-        assert self.view is not None
-        state = sitting_state(self.view.windows, facts_of(self.view.sitting), _instant(message.get("at")) or self.clock.now())
+        assert self.view is not None and self._facts is not None
+        state = sitting_state(self.view.windows, self._facts, _instant(message.get("at")) or self.clock.now())
         if state in (SittingState.answering, SittingState.recorded):
             return message
         return {k: v for k, v in message.items() if k != "questions"} | {"state": state.value}
+
+    def _set_view(self, view: SittingView) -> None:
+        self.view, self._facts = view, facts_of(view.sitting)
 
     async def _reload(self) -> None:
         assert self.device is not None
         try:
             async with transaction(self.sessionmaker) as db:
-                self.view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
+                view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
+            self._set_view(view)
         except Exception:  # a database hiccup: the message still goes out; the view is refreshed by the next one
             log.exception("ws.reload.failed", device_id=str(self.device.id))
 
@@ -443,8 +452,13 @@ _HANDLERS: dict[str, tuple[type, Any]] = {
 
 
 def _instant(value: Any) -> datetime | None:
+    return _parse_instant(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=16)  # the same `at` for every socket of a push
+def _parse_instant(value: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 
