@@ -36,8 +36,8 @@ from app.clock import Clock, SystemClock
 from app.logs import get_logger
 from app.uploads import errors, wire
 from app.uploads.errors import TusError
-from app.uploads.lock import Holder, UploadLocks
 from app.uploads.hashes import RunningHashes
+from app.uploads.lock import Holder, UploadLocks
 from app.uploads.state import Changes, NewUpload, Upload, UploadExists, UploadState
 
 log = get_logger(__name__)
@@ -486,6 +486,8 @@ class TusApp:
                 except wire.BodyTooLong:
                     raise TusError(too_long) from None  # the store dropped what it had written of this body
                 ended = body.ended
+                if body.absorbed != result.written:  # the hash chain and sha256 must cover exactly what was stored
+                    raise RuntimeError(f"{type(self.store).__name__} stored {result.written} bytes, hashed {body.absorbed}")
             else:
                 result, ended = WriteResult(written=0, state=dict(upload.store_state)), "complete"
 
