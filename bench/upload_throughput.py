@@ -13,7 +13,8 @@ Every server runs as its own process on a free loopback port:
 - `tus_node`: @tus/server + @tus/file-store under node (installed once with npm into var/bench/tus-node);
 - `raw_sink`: the least a server can do to acknowledge a byte durably — a thread per connection parses the request
   head, reads the body into one buffer, `pwrite`s it at the offset, `fdatasync`s and answers 204. No database, no
-  hashing, no protocol checks: the ceiling for this client, loopback and disk;
+  hashing, no protocol checks: the ceiling for this client, loopback and disk (`raw_sink_nosync`, on request: the
+  same without the fdatasync, what the Node file store's durability amounts to);
 - `dualcam_baseline` (with `--baseline-root`): ours from another checkout (e.g. `git archive` of an older commit),
   to compare a change in the same run.
 
@@ -110,8 +111,8 @@ def create_app() -> Any:
 # --- the raw sink ------------------------------------------------------------------------------------------------
 
 
-def serve_raw_sink(port: int, directory: Path) -> None:
-    """A minimal tus-shaped HTTP/1.1 sink: POST → 201 + Location, PATCH → pwrite + fdatasync → 204, else 204."""
+def serve_raw_sink(port: int, directory: Path, sync: bool = True) -> None:
+    """A minimal tus-shaped HTTP/1.1 sink: POST → 201 + Location, PATCH → pwrite (+ fdatasync) → 204, else 204."""
     names = itertools.count(1)
     listener = socket.create_server(("127.0.0.1", port), backlog=128)
 
@@ -153,7 +154,8 @@ def serve_raw_sink(port: int, directory: Path) -> None:
                         written = 0
                         while written < size:
                             written += os.pwrite(fd, body[written:], offset + written)
-                        os.fdatasync(fd)
+                        if sync:
+                            os.fdatasync(fd)
                     finally:
                         os.close(fd)
                     reply(conn, "204 No Content", {"Upload-Offset": str(offset + size)})
@@ -317,15 +319,15 @@ def tus_node() -> Peer:
     )
 
 
-def raw_sink() -> Peer:
+def raw_sink(sync: bool = True) -> Peer:
     return Peer(
-        name="raw_sink",
-        command=[sys.executable, str(Path(__file__).resolve()), "--serve-raw-sink", "{port}", "{dir}"],
+        name="raw_sink" if sync else "raw_sink_nosync",
+        command=[sys.executable, str(Path(__file__).resolve()), "--serve-raw-sink", "{port}", "{dir}", "sync" if sync else "nosync"],
         cwd=ROOT,
         env={},
         path="/files/",
         stored=lambda work, upload_id: work / upload_id,
-        info={"store": "pwrite + fdatasync per PATCH", "durable_per_patch": True},
+        info={"store": "pwrite + fdatasync per PATCH" if sync else "pwrite per PATCH", "durable_per_patch": sync},
     )
 
 
@@ -387,6 +389,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         peers.append(tus_node())
     if "raw_sink" in wanted:
         peers.append(raw_sink())
+    if "raw_sink_nosync" in wanted:
+        peers.append(raw_sink(sync=False))
     result: dict[str, Any] = {
         "uploads": args.uploads,
         "size_mib": args.size_mib,
@@ -410,7 +414,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     ours_rate = result["dualcam"]["mib_per_s"]
     ratios = {}
-    for peer in ("tus_node", "raw_sink", "dualcam_baseline"):
+    for peer in ("tus_node", "raw_sink", "raw_sink_nosync", "dualcam_baseline"):
         if "mib_per_s" in result.get(peer, {}):
             ratios[f"dualcam_to_{peer}"] = round(ours_rate / result[peer]["mib_per_s"], 2)
     result["ratios"] = ratios
@@ -424,8 +428,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve-raw-sink":
-        serve_raw_sink(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve-raw-sink":
+        serve_raw_sink(int(sys.argv[2]), Path(sys.argv[3]), sync=sys.argv[4] == "sync")
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--uploads", type=int, default=8)
@@ -435,7 +439,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="rounds, peers in rotating order; medians reported")
     parser.add_argument("--store", default=None, help="an s3:// URL for our server (default: local files)")
     parser.add_argument("--baseline-root", default=None, help="also run our server from this checkout (dualcam_baseline)")
-    parser.add_argument("--peers", default="tus_node,raw_sink", help="peers beside ours (comma-separated; '' for none)")
+    parser.add_argument(
+        "--peers", default="tus_node,raw_sink", help="beside ours, comma-separated: tus_node, raw_sink, raw_sink_nosync ('' for none)"
+    )
     print(json.dumps(asyncio.run(bench(parser.parse_args())), indent=2))
 
 
