@@ -445,7 +445,7 @@ async def test_set_expiry_moves_the_deadline(client: httpx.AsyncClient, rules: R
 
 
 async def test_a_large_patch_is_streamed_not_buffered(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    """32 MiB in one PATCH: the server holds about one write batch (1 MiB), never the body."""
+    """32 MiB in one PATCH: the server holds two reused write buffers (512 KiB each), never the body."""
     import tracemalloc
 
     piece = bytes(range(256)) * 256  # 64 KiB
