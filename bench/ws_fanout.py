@@ -4,7 +4,8 @@
 
 For each N: a fresh SQLite database (`dualcam migrate`), one formal session seeded in a separate process through
 the app's models and services (N/2 confirmed candidates, each `ready` with a main and an aux phone: N device
-tokens), then `dualcam serve` (uvicorn with the options `dualcam serve` uses, the in-memory hub, scheduler tick 1 s)
+tokens; `--absent 0.1` leaves a tenth not ready, so their phones get the phase without the question and then
+`sitting.state` absent), then `dualcam serve` (uvicorn with the options `dualcam serve` uses, the in-memory hub, scheduler tick 1 s)
 with the clock in a file (DUALCAM_CLOCK_FILE) inside the waiting window. Client processes (the `websockets` library,
 asyncio) open the N sockets and read each `hello`; the server's RSS (VmRSS from /proc) is read before the first and
 after the last socket. Then the clock file moves to answer start: the scheduler's next tick announces the phase
@@ -92,7 +93,7 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 # --- seed (separate process) ---------------------------------------------------------------------------
 
 
-async def _seed(database_url: str, pairs: int, out: Path) -> dict[str, Any]:
+async def _seed(database_url: str, pairs: int, out: Path, absent: float = 0.0) -> dict[str, Any]:
     from app.db import make_engine, make_sessionmaker, transaction
     from app.models import AuthToken, Candidate, Device, DeviceRole, Role, SessionKind, Sitting
     from app.security import new_token, token_digest
@@ -124,6 +125,7 @@ async def _seed(database_url: str, pairs: int, out: Path) -> dict[str, Any]:
             )
             await sessions.add_question(db, session=session, text=QUESTION, now=T0, actor=actor)
             ready_at = OPENS + timedelta(minutes=1)
+            not_ready = round(pairs * absent)  # the last ones: no face check, so absent at answer start
             # No ORM relationships between these tables: flush table by table so the rows go in parent-first.
             candidates = [
                 Candidate(
@@ -135,8 +137,9 @@ async def _seed(database_url: str, pairs: int, out: Path) -> dict[str, Any]:
             db.add_all(candidates)
             await db.flush()
             sittings = [
-                Sitting(id=uuid.uuid4(), candidate_id=c.id, session_id=session.id, attempt=1, created_at=T0, face_passed_at=ready_at, ready_at=ready_at)
-                for c in candidates
+                Sitting(id=uuid.uuid4(), candidate_id=c.id, session_id=session.id, attempt=1, created_at=T0, face_passed_at=at, ready_at=at)
+                for i, c in enumerate(candidates)
+                for at in [None if i >= pairs - not_ready else ready_at]
             ]
             db.add_all(sittings)
             await db.flush()
@@ -155,7 +158,7 @@ async def _seed(database_url: str, pairs: int, out: Path) -> dict[str, Any]:
     finally:
         await engine.dispose()
     out.write_text(json.dumps(tokens))
-    return {"session_id": str(session.id), "candidates": pairs, "device_tokens": len(tokens)}
+    return {"session_id": str(session.id), "candidates": pairs, "not_ready": not_ready, "device_tokens": len(tokens)}
 
 
 # --- client (separate process) -----------------------------------------------------------------------
@@ -365,7 +368,7 @@ def _pg_admin(admin_url: str, statement: str) -> None:
     asyncio.run(run())
 
 
-def run_dualcam(n: int, clients: int, concurrency: int, work: Path, connect_timeout: float, pg_admin: str | None) -> dict[str, Any]:
+def run_dualcam(n: int, clients: int, concurrency: int, work: Path, connect_timeout: float, pg_admin: str | None, absent: float) -> dict[str, Any]:
     data = work / f"dualcam-{n}"
     data.mkdir()
     if pg_admin:
@@ -375,13 +378,13 @@ def run_dualcam(n: int, clients: int, concurrency: int, work: Path, connect_time
     else:
         database_url = f"sqlite+aiosqlite:///{data / 'dualcam.sqlite3'}"
     try:
-        return _run_dualcam(n, clients, concurrency, data, connect_timeout, database_url)
+        return _run_dualcam(n, clients, concurrency, data, connect_timeout, database_url, absent)
     finally:
         if pg_admin:
             _pg_admin(pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _run_dualcam(n: int, clients: int, concurrency: int, data: Path, connect_timeout: float, database_url: str) -> dict[str, Any]:
+def _run_dualcam(n: int, clients: int, concurrency: int, data: Path, connect_timeout: float, database_url: str, absent: float) -> dict[str, Any]:
     clock = data / "clock.txt"
     clock.write_text((OPENS + timedelta(minutes=5)).isoformat())  # inside the waiting window: everyone is ready
     env = _env({
@@ -393,7 +396,7 @@ def _run_dualcam(n: int, clients: int, concurrency: int, data: Path, connect_tim
     tokens_file = data / "tokens.json"
     started = time.monotonic()
     seeded = subprocess.run(
-        [sys.executable, __file__, "seed", "--database-url", database_url, "--pairs", str(n // 2), "--out", str(tokens_file)],
+        [sys.executable, __file__, "seed", "--database-url", database_url, "--pairs", str(n // 2), "--out", str(tokens_file), "--absent", str(absent)],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     if seeded.returncode != 0:
@@ -510,10 +513,12 @@ def main() -> None:
     parser.add_argument("--peer-deflate", action="store_true", help="the peer negotiates permessage-deflate (dualcam serve does not)")
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="PostgreSQL instead of SQLite (a scratch database is created and dropped)")
     parser.add_argument("--connect-timeout", type=float, default=600, help="seconds for all N sockets to open")
+    parser.add_argument("--absent", type=float, default=0.0, help="fraction of candidates not ready at answer start (absent: the phase without the question)")
     seed = sub.add_parser("seed")
     seed.add_argument("--database-url", required=True)
     seed.add_argument("--pairs", type=int, required=True)
     seed.add_argument("--out", type=Path, required=True)
+    seed.add_argument("--absent", type=float, default=0.0)
     client = sub.add_parser("client")
     client.add_argument("--concurrency", type=int, default=100)
     client.add_argument("--wait-seconds", type=float, default=60)
@@ -523,7 +528,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "seed":
-        print(json.dumps(asyncio.run(_seed(args.database_url, args.pairs, args.out))))
+        print(json.dumps(asyncio.run(_seed(args.database_url, args.pairs, args.out, args.absent))))
         return
     if args.command == "client":
         urls = [line.strip() for line in sys.stdin if line.strip()]
@@ -543,7 +548,7 @@ def main() -> None:
                 continue
             run: dict[str, Any] = {"sockets": n}
             try:
-                run["dualcam"] = run_dualcam(n, args.clients, args.concurrency, Path(tmp), args.connect_timeout, args.postgres)
+                run["dualcam"] = run_dualcam(n, args.clients, args.concurrency, Path(tmp), args.connect_timeout, args.postgres, args.absent)
             except Exception as exc:  # report what happened and go on with the peer
                 run["dualcam"] = {"error": repr(exc)}
             if not args.no_peer:
@@ -563,6 +568,7 @@ def main() -> None:
         "peer": f"websockets {websockets.__version__} asyncio server, broadcast(), one process, permessage-deflate {'on' if args.peer_deflate else 'off'}",
         "client": f"{args.clients} processes of websockets {websockets.__version__} asyncio clients (permessage-deflate offered, as browsers do)",
         "sockets_per_candidate": 2,
+        "absent": args.absent,
         "summary": summarize(runs),
         "runs": runs,
         "seconds": round(time.monotonic() - began, 1),

@@ -284,7 +284,7 @@ class Connection:
             return False
         if kind in _PEER_NOTICES and message.get("device_id") == self._device_key:
             return True  # about this phone itself (its own connect): peer notices are about the other phone
-        if kind == "sitting.state":
+        if kind == "sitting.state" and message.get("state") not in _DECIDED_AT_A_BOUNDARY:
             await self._reload()
         elif kind == "phase":
             if message.get("sitting_id") not in (None, self._sitting_key):
@@ -441,6 +441,10 @@ async def apply_device_event(db: Any, *, device_id: Any, kind: str, client_at: d
 
 
 _PEER_NOTICES = frozenset({"peer.online", "peer.offline"})
+# Decided by the scheduler at answer start and at upload close, right after the phase push on the session: no later
+# message carries the question, so the connection's view needs no reload (with 10 % of 10,000 phones absent, that
+# would be 1,000 database reads inside the answer-start push).
+_DECIDED_AT_A_BOUNDARY = frozenset({SittingState.absent.value, SittingState.incomplete.value})
 
 _HANDLERS: dict[str, tuple[type, Any]] = {
     "time.ping": (TimePing, Connection.on_ping),
