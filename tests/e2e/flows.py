@@ -8,6 +8,10 @@ from typing import Any
 from tests.e2e.support import Candidate, E2EServer, Ops, decode_qr
 
 
+# The upload screen, or what follows it once the recording is verified (a fast link can pass it in a moment).
+UPLOADING_OR_DONE = "main[data-stage=upload], [data-test=final]"
+
+
 def login(page: Any, server: E2EServer, candidate: Candidate) -> None:
     page.goto(f"{server.url}/main/")
     page.fill("input[name=identifier]", candidate.id_number)

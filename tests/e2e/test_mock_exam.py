@@ -54,7 +54,7 @@ def test_mock_exam_from_log_in_to_upload_complete(server: E2EServer, ops: Ops, p
 
     # Auto stop at the end; the upload screens; "上传完成" only once the server verified each recording.
     until_end_ms = (ends - server.clock.now()).total_seconds() * 1000
-    main.wait_for_selector("main[data-stage=upload], [data-test=final]", timeout=until_end_ms + 10000)
+    main.wait_for_selector(flows.UPLOADING_OR_DONE, timeout=until_end_ms + 10000)
     for page in (main, aux):
         page.wait_for_selector("[data-test=upload-done]", timeout=60000)
         assert "上传完成" in page.text_content("[data-test=upload-done]")
