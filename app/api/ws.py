@@ -157,7 +157,8 @@ class Connection:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     async def open(self, stack: contextlib.AsyncExitStack) -> bool:
-        """Accept, authenticate, subscribe (on `stack`), mark the phone online and send `hello`, in one transaction.
+        """Accept, authenticate, subscribe (on `stack`) and mark the phone online in one transaction; then read the
+        peer's presence and send `hello`.
 
         The state in `hello` is read *after* subscribing: a change committed before the read is in `hello`, one
         committed after it arrives as a message (e.g. both phones connecting at once, or the answer start)."""
@@ -188,9 +189,13 @@ class Connection:
             channels = (sitting_channel(device.sitting_id), session_channel(view.session.id), device_channel(device.id))
             await stack.enter_async_context(self.hub.attach(self, *channels))
             view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)  # after subscribing
-            devices = await presence.active_devices(db, sitting_id=device.sitting_id)
             view = await presence.connect(db, device=device, now=now, timeout=self.timeout, loaded=(view, exam))
             self.connected_at = self.last_write = now
+        # The peer is read after this phone's own online state is committed: of two phones connecting at once, the
+        # later commit reads the earlier one as online, and the earlier one (already subscribed) gets the later one's
+        # `peer.online`. Read inside the transaction above, both could miss each other (seen on PostgreSQL).
+        async with transaction(self.sessionmaker) as db:
+            devices = await presence.active_devices(db, sitting_id=device.sitting_id)
         self._set_view(view_of(view.session, view.sitting, now))  # with what connecting decided (ready, terminated)
         peer = next((d for role, d in devices.items() if role is not device.role), None)
         self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)

@@ -151,6 +151,7 @@ def _tokens(app: SyncApp) -> dict[str, str]:
     return tokens
 
 
+@pytest.mark.sqlite_only
 def test_generated_requests_get_declared_answers(running: SyncApp) -> None:
     """Each operation, called as its first role with a few generated requests (deterministic: derandomized),
     answers with a declared status, content type and body, and never 500."""
