@@ -134,24 +134,8 @@ class UploadState(Protocol):
     async def release(self, upload_id: str, token: str) -> None: ...
 
     async def commit(self, upload_id: str, token: str, *, expected_offset: int, changes: Changes, now: datetime) -> Upload | None:
-        values: dict[str, Any] = {"updated_at": now}
-        for name, column in (
-            ("offset", "upload_offset"),
-            ("length", "upload_length"),
-            ("store_state", "store_state"),
-            ("chain_sha256", "chain_sha256"),
-            ("chunk_count", "chunk_count"),
-            ("sha256", "sha256"),
-            ("finished_at", "finished_at"),
-            ("completed_at", "completed_at"),
-        ):
-            value = getattr(changes, name)
-            if value is not None:
-                values[column] = value
-        statement = _commit_statement(tuple(values), changes.release_lock)
-        parameters = {f"v_{column}": value for column, value in values.items()}
-        parameters.update(b_id=upload_id, b_token=token, b_offset=expected_offset)
-        return await self._run(_one_upload, statement, parameters)
+        """Compare-and-set on (lock token, offset): None when the lock or the offset moved."""
+        ...
 
     async def mark_gone(self, upload_id: str, token: str, *, reason: str, now: datetime) -> bool: ...
 
@@ -321,15 +305,10 @@ class SqlUploadState:
             value = getattr(changes, name)
             if value is not None:
                 values[column] = value
-        if changes.release_lock:
-            values.update(_UNLOCKED)
-        statement = (
-            update(_TABLE)
-            .where(_TABLE.c.id == upload_id, _TABLE.c.lock_token == token, _TABLE.c.upload_offset == expected_offset)
-            .values(**values)
-            .returning(*_ROW)
-        )
-        return await self._run(_one_upload, statement)
+        statement = _commit_statement(tuple(values), changes.release_lock)
+        parameters = {f"v_{column}": value for column, value in values.items()}
+        parameters.update(b_id=upload_id, b_token=token, b_offset=expected_offset)
+        return await self._run(_one_upload, statement, parameters)
 
     async def mark_gone(self, upload_id: str, token: str, *, reason: str, now: datetime) -> bool:
         statement = (
