@@ -99,7 +99,7 @@ async def verify(app: FastAPI, upload_id: str) -> None:
     state = app.state
     tus: TusApp = state.tus
     async with transaction(state.sessionmaker) as db:
-        if await recordings.pending_upload_id(db, upload_id) is None:
+        if await recordings.pending_recording(db, upload_id) is None:
             return
     upload = await tus.get(upload_id)
     if upload is None or upload.finished_at is None:

@@ -34,7 +34,7 @@ from app.models import Device, Role
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
 from app.services import presence, proctoring
-from app.services.auth import Principal, authenticate
+from app.services.auth import authenticate
 from app.services.candidates import SittingView, view_of
 from app.services.lifecycle import FINAL_STATES, Facts, SittingState, facts_of, sitting_state
 

@@ -142,7 +142,7 @@ async def _recording(db: AsyncSession, sitting_id: uuid.UUID, role: DeviceRole) 
     return await db.scalar(select(Recording).where(Recording.sitting_id == sitting_id, Recording.role == role))
 
 
-async def pending_upload_id(db: AsyncSession, upload_id: str) -> Recording | None:
+async def pending_recording(db: AsyncSession, upload_id: str) -> Recording | None:
     """The recording an upload carries, if it still waits for verification."""
     return await db.scalar(select(Recording).where(Recording.upload_id == upload_id, Recording.status == RecordingStatus.receiving))
 

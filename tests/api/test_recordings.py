@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from app.models import StaffRole, UploadRow
 from tests.support.api import Api
 from tests.support.media import webm
-from tests.support.realtime import DEADLINE, ENDS, STARTS, Scene, alive, move, scene, to_answering, to_ready
+from tests.support.realtime import DEADLINE, ENDS, Scene, alive, move, scene, to_answering, to_ready
 from tests.support.ws import next_message, phone, ws_client
 
 pytestmark = pytest.mark.anyio

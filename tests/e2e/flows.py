@@ -70,6 +70,22 @@ def pass_face_gate(main: Any) -> None:
     main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
 
 
+def to_ready(main: Any, aux: Any, server: E2EServer, candidate: Candidate, session_id: str) -> None:
+    """Log in on the main phone, open the sitting, pair the aux, place both phones, pass the face gate."""
+    login(main, server, candidate)
+    open_sitting(main, server, session_id)
+    pair(main, aux)
+    place_phones(main)
+    pass_face_gate(main)
+
+
+def to_recording(main: Any, aux: Any, server: E2EServer, session: dict[str, Any]) -> None:
+    """Move the server's clock to 2 s before answer start; both phones start recording."""
+    server.clock.set(answer_starts(session) - timedelta(seconds=2))
+    main.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
+    aux.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
+
+
 def exam_with_mock(
     ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, ready_candidate: bool = True, **exam_fields: Any
 ) -> tuple[dict[str, Any], dict[str, Any], Candidate]:

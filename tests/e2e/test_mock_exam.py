@@ -77,15 +77,9 @@ def test_recordings_survive_the_main_phone_offline_and_the_aux_page_reloaded(ser
     answer = 30
     _, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=answer)
     main, aux = phone(), phone()
-    flows.login(main, server, candidate)
-    flows.open_sitting(main, server, session["id"])
-    flows.pair(main, aux)
-    flows.place_phones(main)
-    flows.pass_face_gate(main)
+    flows.to_ready(main, aux, server, candidate, session["id"])
+    flows.to_recording(main, aux, server, session)
     starts, ends = flows.answer_starts(session), flows.answer_ends(session)
-    server.clock.set(starts - timedelta(seconds=2))
-    main.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
-    aux.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
 
     def at(seconds: float) -> None:
         """Wait (in the main page, by the server's clock) until `seconds` into the answer window."""

@@ -66,11 +66,7 @@ def test_phases_are_pushed_and_the_question_appears_only_at_answer_start(server:
     question = "请结合岗位要求，谈谈你如何在一周内熟悉新的工作环境。"
     _, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=12)
     main, aux = phone(), phone()
-    flows.login(main, server, candidate)
-    flows.open_sitting(main, server, session["id"])
-    flows.pair(main, aux)
-    flows.place_phones(main)
-    flows.pass_face_gate(main)
+    flows.to_ready(main, aux, server, candidate, session["id"])
     aux.wait_for_selector("[data-test=state][data-state=ready]")
 
     # Before the start the question is nowhere: not on the screen, not from the API.

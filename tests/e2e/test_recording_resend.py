@@ -10,7 +10,6 @@ and the recording a reviewer downloads through the signed link is a playable Web
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +72,9 @@ def test_a_recording_the_server_failed_is_sent_again_and_verified(server: E2ESer
     main.context.route("**/api/v1/uploads/**", corrupt)
     main.context.add_init_script(WATCH_RESEND)
 
-    flows.login(main, server, candidate)
-    flows.open_sitting(main, server, session["id"])
-    flows.pair(main, aux)
-    flows.place_phones(main)
-    flows.pass_face_gate(main)
-    starts, ends = flows.answer_starts(session), flows.answer_ends(session)
-    server.clock.set(starts - timedelta(seconds=2))
-    main.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
-    aux.wait_for_selector("[data-test=recording][data-recording=true]", timeout=10000)
+    flows.to_ready(main, aux, server, candidate, session["id"])
+    flows.to_recording(main, aux, server, session)
+    ends = flows.answer_ends(session)
 
     # The recording stops at the end; the first upload fails verification; the phone sends it again; verified.
     until_end_ms = (ends - server.clock.now()).total_seconds() * 1000

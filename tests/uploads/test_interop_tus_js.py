@@ -37,23 +37,14 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS  # the same browser and flags as the phone-app tests
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parents[2]
 MOUNT = "/api/v1/uploads"
 TUS_JS_VERSION = "4.3.1"
 NPM_DIR = ROOT / "var" / "npm" / "tus-js-client"
-CHROMIUM = Path(os.environ.get("DUALCAM_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [  # DESIGN.md "Other facts checked here"
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 KiB = 1024
 MiB = 1024 * KiB
 HEAD = {"Tus-Resumable": "1.0.0", "Authorization": "Bearer phone-1"}
