@@ -78,7 +78,9 @@ async def connect(
     if came_online:  # (an online phone has no open "offline" interruption: disconnect opens one with the flag)
         await proctoring.close_interruption(db, device=device, reason="offline", now=now)
         proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_online", now=now, details={"role": device.role.value})
-        _peer_notice(db, device, True)
+    # Announced on every connect, not only when the row changed: a peer that read this phone as offline a moment
+    # ago (its old socket's close raced this connect) must still hear that it is here.
+    _peer_notice(db, device, True)
     view, exam = loaded or await load_view(db, sitting_id=device.sitting_id, now=now)
     await refresh_readiness(db, view=view, now=now, timeout=timeout)
     await proctoring.enforce(db, view=view, exam=exam, now=now)
