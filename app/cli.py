@@ -26,7 +26,9 @@ from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
-from app.services import exams, recordings, roster, sessions, sittings
+from app.services.exam import exams, roster, sessions
+from app.services.recordings import recordings
+from app.services.sitting import sittings
 from app.services.audit import Actor
 from app.services.auth import create_staff
 

@@ -21,7 +21,7 @@ from app.adapters.hub import Hub
 from app.clock import Clock
 from app.db import transaction
 from app.logs import get_logger
-from app.services import phases, presence
+from app.services.sitting import phases, presence
 
 log = get_logger(__name__)
 

@@ -97,7 +97,7 @@ async def _seed(database_url: str, pairs: int, out: Path, absent: float = 0.0) -
     from app.db import make_engine, make_sessionmaker, transaction
     from app.models import AuthToken, Candidate, Device, DeviceRole, Role, SessionKind, Sitting
     from app.security import new_token, token_digest
-    from app.services import exams, sessions
+    from app.services.exam import exams, sessions
     from app.services.audit import Actor
 
     engine = make_engine(database_url)

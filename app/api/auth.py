@@ -11,7 +11,8 @@ from app.api.deps import DB, AnyUser, CandidateUser, Now, Policy, SettingsDep
 from app.models import Role
 from app.schemas.auth import CandidateLogin, PasswordChange, StaffLogin, TokenOut
 from app.schemas.candidates import Registration
-from app.services import auth, candidates, exams
+from app.services import auth
+from app.services.exam import candidates, exams
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

@@ -21,7 +21,8 @@ from app.schemas.candidates import (
 )
 from app.schemas.exams import ExamOut, NoticeOut
 from app.schemas.sessions import QuestionOut
-from app.services import candidates, exams, sittings
+from app.services.exam import candidates, exams
+from app.services.sitting import sittings
 
 router = APIRouter(prefix="/api/v1/candidate", tags=["candidate"])
 

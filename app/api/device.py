@@ -9,7 +9,9 @@ from app.api.deps import DB, DeviceUser, Now
 from app.schemas.candidates import DeviceSittingOut, QuestionsOut, SittingOut
 from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut
-from app.services import candidates, exams, recordings, sittings
+from app.services.exam import candidates, exams
+from app.services.recordings import recordings
+from app.services.sitting import sittings
 
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
 

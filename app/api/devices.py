@@ -14,7 +14,7 @@ from app.api.ws import apply_device_event
 from app.schemas.auth import TokenOut
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut
-from app.services import pairing, presence, proctoring, sittings
+from app.services.sitting import pairing, presence, proctoring, sittings
 from app.services.auth import authenticate
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from app import errors
 from app.api.deps import DB, Now, Ops, Staff
 from app.schemas.exams import ExamCreate, ExamOut, ExamUpdate, NoticeCreate, NoticeOut
-from app.services import exams
+from app.services.exam import exams
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: exams"])
 

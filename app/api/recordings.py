@@ -13,7 +13,7 @@ from app import errors
 from app.api.deps import DB, Now, SettingsDep, Staff
 from app.models import RecordingStatus
 from app.schemas.recordings import StaffRecordingOut
-from app.services import recordings
+from app.services.recordings import recordings
 from app.services.audit import record
 from app.uploads import TusApp
 

@@ -11,7 +11,7 @@ from app import errors
 from app.api.deps import DB, Now, Ops, SettingsDep, Staff, Store
 from app.schemas.candidates import CandidateOut
 from app.schemas.roster import AccessCodeOut, CandidatePage, ImportedCandidate, RosterImportOut
-from app.services import candidates, exams, roster
+from app.services.exam import candidates, exams, roster
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: roster"])
 

@@ -19,7 +19,9 @@ from app.schemas.sessions import (
     SessionStatusOut,
     SessionUpdate,
 )
-from app.services import exams, recordings, sessions, sittings
+from app.services.exam import exams, sessions
+from app.services.recordings import recordings
+from app.services.sitting import sittings
 from app.services.images import MAX_IMAGE_BYTES
 from app.services.timezones import to_local
 

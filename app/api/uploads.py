@@ -1,4 +1,4 @@
-"""The tus server at /api/v1/uploads/ with the exam's rules plugged in (app.services.recordings).
+"""The tus server at /api/v1/uploads/ with the exam's rules plugged in (app.services.recordings.recordings).
 
 The protocol answers with its own status codes and headers (DESIGN.md, Contracts); a refusal from our rules keeps
 our error code and texts with the status the hooks give it. Verification (PyAV) runs when the last byte is in,
@@ -20,8 +20,8 @@ from app import errors
 from app.db import transaction
 from app.logs import get_logger
 from app.models import UploadRow
-from app.services import recordings
-from app.services.media import MediaInfo, MediaUnreadable, probe
+from app.services.recordings import recordings
+from app.services.recordings.media import MediaInfo, MediaUnreadable, probe
 from app.uploads import CreateDecision, ErrorSpec, Principal, TusApp, TusConfig, TusError, TusHooks, Upload
 
 log = get_logger(__name__)

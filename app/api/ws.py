@@ -33,10 +33,10 @@ from app.logs import get_logger
 from app.models import Device, Role
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
-from app.services import presence, proctoring
+from app.services.sitting import presence, proctoring
 from app.services.auth import authenticate
-from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import FINAL_STATES, Facts, SittingState, facts_of, sitting_state
+from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting.lifecycle import FINAL_STATES, Facts, SittingState, facts_of, sitting_state
 
 log = get_logger(__name__)
 router = APIRouter()

@@ -1,7 +1,7 @@
 """Sittings (one candidate in one session, many attempts for practice) and their devices.
 
 A sitting has no status column: its state is derived from these facts and the server time
-(app.services.lifecycle.sitting_state).
+(app.services.sitting.lifecycle.sitting_state).
 """
 
 from __future__ import annotations

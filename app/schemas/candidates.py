@@ -9,8 +9,8 @@ from app.models import Candidate, DeviceRole, SessionKind
 from app.schemas import Input, Output
 from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut, SessionOut, WindowsOut
-from app.services.candidates import SessionView, SittingView
-from app.services.lifecycle import SittingState
+from app.services.exam.candidates import SessionView, SittingView
+from app.services.sitting.lifecycle import SittingState
 from app.services.timezones import to_local
 
 

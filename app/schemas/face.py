@@ -11,7 +11,7 @@ from pydantic import Field
 from app.models import EnrolmentSource, FaceCheck, FacePurpose, ReviewDecision
 from app.schemas import Input, Output
 from app.services.face import GateAttempt, IdentityAttempt, IdentityStatus, InExamCheck, ReviewRow
-from app.services.lifecycle import SittingState
+from app.services.sitting.lifecycle import SittingState
 from app.services.timezones import to_local
 
 

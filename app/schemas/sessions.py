@@ -8,7 +8,7 @@ from pydantic import Field
 from app.models import ExamSession, Question, SessionKind
 from app.schemas import Input, Instant, Output, Patch
 from app.schemas.recordings import RecordingCounts, RecordingOut
-from app.services.lifecycle import SittingState, Windows
+from app.services.sitting.lifecycle import SittingState, Windows
 from app.services.timezones import to_local
 
 _SECONDS = {"ge": 10, "le": 24 * 3600}

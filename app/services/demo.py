@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.storage import ObjectStore
 from app.models import SessionKind, StaffRole, StaffUser
 from app.security import hash_password
-from app.services import auth, candidates, exams, roster, sessions
+from app.services import auth
+from app.services.exam import candidates, exams, roster, sessions
 from app.services.audit import Actor
 
 DEMO_OPS = "demo-ops"

@@ -39,10 +39,10 @@ from app.models import (
     FaceReview,
     ReviewDecision,
 )
-from app.services import presence, proctoring, sittings
+from app.services.sitting import presence, proctoring, sittings
 from app.services.audit import Actor, record
-from app.services.candidates import SittingView
-from app.services.lifecycle import FINAL_STATES, SittingState
+from app.services.exam.candidates import SittingView
+from app.services.sitting.lifecycle import FINAL_STATES, SittingState
 
 if TYPE_CHECKING:
     from app.face.engine import AsyncFaceEngine, Enrollment, VerifyResult

@@ -15,9 +15,9 @@ import pytest
 from app.db import transaction
 from app.main import CLIENTS_DIR
 from app.models import StaffRole
-from app.services.candidates import get_sitting
-from app.services.lifecycle import SittingState
-from app.services.sittings import mark_ready
+from app.services.exam.candidates import get_sitting
+from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import mark_ready
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import next_message, phone, ws_client

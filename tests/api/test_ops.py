@@ -12,9 +12,9 @@ import pytest
 
 from app.db import transaction
 from app.models import StaffRole
-from app.services import sittings
+from app.services.sitting import sittings
 from app.services.audit import Actor
-from app.services.candidates import get_sitting
+from app.services.exam.candidates import get_sitting
 from tests.conftest import T0
 from tests.support.api import PASSWORD, Api, id_number
 

@@ -10,7 +10,7 @@ import pytest
 from httpx_ws import WebSocketDisconnect
 
 from app.db import transaction
-from app.services import presence
+from app.services.sitting import presence
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import next_message, phone, wait_for, ws_client

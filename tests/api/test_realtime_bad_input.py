@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect
 
-from app.services import proctoring
+from app.services.sitting import proctoring
 from tests.support.api import Api
 from tests.support.realtime import DEADLINE, Scene, barrier, events, ops_sitting, scene
 from tests.support.ws import next_message, phone, wait_for, ws_client

@@ -20,9 +20,9 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.models import StaffRole
-from app.services.candidates import get_sitting
-from app.services.lifecycle import SittingState
-from app.services.sittings import mark_ready
+from app.services.exam.candidates import get_sitting
+from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import mark_ready
 from tests.conftest import T0
 from tests.support import databases
 from tests.support.api import PASSWORD, Api, SchemaChecker, id_number, phone

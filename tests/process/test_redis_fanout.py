@@ -21,7 +21,7 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from app.adapters.redis_hub import RedisHub
 from app.clock import FakeClock
 from app.db import make_engine, make_sessionmaker, transaction
-from app.services import presence
+from app.services.sitting import presence
 from tests.support import databases
 from tests.support.api import Api
 from tests.support.processes import OPENS, STARTS, T0, ClockFile, Server, Servers, create_empty_pg_database, run_cli

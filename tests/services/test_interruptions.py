@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.interruptions import Breach, Policy, Stretch, breach
+from app.services.sitting.interruptions import Breach, Policy, Stretch, breach
 
 START = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 END = START + timedelta(minutes=10)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.lifecycle import Facts, SittingState, Windows, sitting_state
+from app.services.sitting.lifecycle import Facts, SittingState, Windows, sitting_state
 
 S = timedelta(seconds=1)
 OPENS = datetime(2026, 6, 1, 0, 50, tzinfo=UTC)  # 08:50 Beijing

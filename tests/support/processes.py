@@ -31,8 +31,8 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.models import ExamSession, Sitting
-from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import SittingState
+from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting.lifecycle import SittingState
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker
 

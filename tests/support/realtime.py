@@ -12,7 +12,7 @@ from httpx_ws import AsyncWebSocketSession
 
 from app.db import transaction
 from app.models import Device
-from app.services import presence
+from app.services.sitting import presence
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import wait_for

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Device, Exam, Interruption, ProctorEvent
-from app.services import sittings
+from app.services.sitting import sittings
 from app.services.audit import SYSTEM
-from app.services.candidates import SittingView
-from app.services.interruptions import Breach, Policy, Stretch, breach
-from app.services.lifecycle import SittingState
+from app.services.exam.candidates import SittingView
+from app.services.sitting.interruptions import Breach, Policy, Stretch, breach
+from app.services.sitting.lifecycle import SittingState
 
 # What a phone may report. Leaving/returning pairs open and close an interruption of that reason.
 DEVICE_EVENT_KINDS = frozenset(

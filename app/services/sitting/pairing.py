@@ -15,10 +15,11 @@ from app.adapters.hub import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, PairingToken
 from app.security import new_token, token_digest
-from app.services import auth, proctoring, sittings
+from app.services import auth
+from app.services.sitting import proctoring, sittings
 from app.services.auth import Principal
-from app.services.candidates import get_candidate, get_sitting
-from app.services.lifecycle import FINAL_STATES
+from app.services.exam.candidates import get_candidate, get_sitting
+from app.services.sitting.lifecycle import FINAL_STATES
 
 PAIRING_TTL = timedelta(seconds=120)
 

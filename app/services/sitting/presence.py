@@ -17,9 +17,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.adapters.hub import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, Exam, ExamSession, Interruption, Sitting
-from app.services import proctoring, sittings
-from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import SittingState
+from app.services.sitting import proctoring, sittings
+from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting.lifecycle import SittingState
 
 
 def is_online(device: Device, *, now: datetime, timeout: timedelta) -> bool:

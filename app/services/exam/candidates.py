@@ -24,8 +24,8 @@ from app.security import (
     valid_phone,
 )
 from app.services.audit import Actor, record
-from app.services.lifecycle import SittingState, Windows, state_of, windows_for
-from app.services.sessions import ensure_sittings, list_questions, list_sessions
+from app.services.sitting.lifecycle import SittingState, Windows, state_of, windows_for
+from app.services.exam.sessions import ensure_sittings, list_questions, list_sessions
 
 
 def rules_digest(exam: Exam) -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.hub import session_channel, sitting_channel
 from app.models import ExamSession, PhaseAnnouncement, SessionKind, Sitting
 from app.services.audit import SYSTEM, record
-from app.services.lifecycle import SittingState, Windows, facts_of, sitting_state, windows_for
-from app.services.sessions import list_questions
+from app.services.sitting.lifecycle import SittingState, Windows, facts_of, sitting_state, windows_for
+from app.services.exam.sessions import list_questions
 
 # Practice windows are at most 3 × 24 h (schema limits); older attempts have nothing left to announce.
 PRACTICE_SPAN = timedelta(days=3)

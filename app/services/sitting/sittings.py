@@ -16,8 +16,8 @@ from app.db import publish_after_commit
 from app.models import Candidate, Device, DeviceRole, ExamSession, ProctorEvent, Role, Sitting
 from app.services import auth
 from app.services.audit import Actor, record
-from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import FINAL_STATES, SittingState, state_of
+from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting.lifecycle import FINAL_STATES, SittingState, state_of
 
 
 def _announce(db: AsyncSession, view: SittingView, state: SittingState, **extra: object) -> None:
@@ -26,7 +26,7 @@ def _announce(db: AsyncSession, view: SittingView, state: SittingState, **extra:
 
 def mark_face_passed(db: AsyncSession, *, view: SittingView, now: datetime) -> bool:
     """The waiting-room face gate passed (face issue calls this). Counts only while waiting; readiness
-    then needs both phones online (app.services.presence.refresh_readiness)."""
+    then needs both phones online (app.services.sitting.presence.refresh_readiness)."""
     if view.state not in (SittingState.waiting, SittingState.ready):
         return False
     view.sitting.face_passed_at = now
@@ -68,7 +68,7 @@ def terminate(
 
 
 def mark_uploaded(db: AsyncSession, *, view: SittingView, now: datetime) -> SittingState:
-    """Both recordings verified (app.services.recordings), before the deadline. While still answering by the server's
+    """Both recordings verified (app.services.recordings.recordings), before the deadline. While still answering by the server's
     clock too: both phones stopped a moment early by their own (synchronised, not identical) clocks."""
     if view.state not in (SittingState.answering, SittingState.recorded):
         return view.state

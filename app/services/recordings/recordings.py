@@ -28,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import DeviceRole, Exam, ExamSession, Recording, RecordingStatus, Role, Sitting, UploadRow
-from app.services import auth, sittings
+from app.services import auth
+from app.services.sitting import sittings
 from app.services.audit import Actor, record
-from app.services.candidates import SittingView, view_of
-from app.services.lifecycle import SittingState
-from app.services.media import MediaInfo
+from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting.lifecycle import SittingState
+from app.services.recordings.media import MediaInfo
 
 # Upload ids are ours (not the client's): unguessable, and a recording's first upload id is fixed before the
 # upload row exists, so a creation that failed half-way is retried under the same id.

@@ -1,0 +1,1 @@
+"""Recordings: the exam's upload rules on the tus server, verification, progress and signed links."""

@@ -1,0 +1,1 @@
+"""One candidate in one session: its derived state, phones, pairing, presence, proctoring, phases, realtime."""
