@@ -27,7 +27,7 @@ from app.models import SessionKind, StaffRole
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
 from app.services.exam import exams, roster, sessions
-from app.services.recordings import recordings
+from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.audit import Actor
 from app.services.auth import create_staff
@@ -173,7 +173,7 @@ def serve(
 @cli.command()
 def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
-    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, now=now))
+    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now))
     base = Settings().public_base_url.rstrip("/")
     out = {
         **asdict(seed),
@@ -232,7 +232,7 @@ def exam_create(
     identity_category: Annotated[str, typer.Option()],
     confirm_opens_at: Annotated[str, typer.Option(help="ISO 8601")],
     confirm_closes_at: Annotated[str, typer.Option(help="ISO 8601")],
-    timezone: Annotated[str, typer.Option()] = "Asia/Shanghai",
+    timezone: Annotated[str | None, typer.Option(help="IANA timezone (default: DUALCAM_TIMEZONE, Asia/Shanghai)")] = None,
     support_phone: Annotated[str, typer.Option()] = "",
     support_hours: Annotated[str, typer.Option()] = "",
     rules_file: Annotated[Path | None, typer.Option(help="text file with the conduct rules")] = None,
@@ -256,7 +256,7 @@ def exam_create(
         rules_text=rules_file.read_text(encoding="utf-8") if rules_file else "",
         self_registration=self_registration,
     )
-    exam = _run(lambda db, store, s, now: exams.create_exam(db, fields=body.model_dump(), now=now, actor=CLI_ACTOR))
+    exam = _run(lambda db, store, s, now: exams.create_exam(db, fields=body.model_dump(), default_timezone=s.timezone, now=now, actor=CLI_ACTOR))
     _emit({"id": str(exam.id), "title": exam.title}, as_json)
 
 
@@ -344,7 +344,7 @@ def session_status(session_id: uuid.UUID, as_json: Annotated[bool, typer.Option(
     async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
         session = await sessions.get_session(db, session_id)
         counts = await sittings.session_status(db, session=session, now=now)
-        by_role = await recordings.session_counts(db, session_id=session.id)
+        by_role = await progress.session_counts(db, session_id=session.id)
         return {
             "session_id": str(session.id),
             "now": now.isoformat(),

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     face_model_dir: Path | None = None
     face_pack: str = "sface"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = "Asia/Shanghai"  # the zone of an exam created without one (北京时间)
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

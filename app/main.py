@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -21,9 +22,10 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.logs import get_logger
 from app.security import configure_password_hashing
-from app.scheduler import Leadership, PostgresLeader, Scheduler, SoleLeader
+from app.scheduler import Job, Leadership, PostgresLeader, Scheduler, SoleLeader
+from app.services.face import engine as face_engine
+from app.services.recordings import verification
 from app.uploads import SqlUploadState
-from app.services import face as face_service
 
 log = get_logger(__name__)
 
@@ -36,7 +38,7 @@ def _default_clock(settings: Settings) -> Clock:
 
 def _open_hub(settings: Settings) -> Hub:
     if settings.redis_url:
-        from app.adapters.redis_hub import RedisHub  # the realtime issue provides it
+        from app.adapters.redis_hub import RedisHub  # imported lazily: only a scaled deployment needs redis
 
         return RedisHub(settings.redis_url)
     return MemoryHub()
@@ -60,9 +62,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # The only process writing uploads: a lock left in the database is from its previous life (kill -9).
             await app.state.tus.release_stale_locks()
         app.state.hub = _open_hub(settings)
+        app.state.verifier = verifier = verification.Verifier(
+            sessionmaker=app.state.sessionmaker, hub=app.state.hub, clock=clock, reader=app.state.tus, scratch_dir=settings.data_dir / "tmp" / "probe"
+        )
         # Once per process; None (logged as face.engine.unavailable) makes face endpoints answer 503.
-        app.state.face = await face_service.open_engine(settings)
-        app.state.face_throttle = face_service.Throttle()
+        app.state.face = await face_engine.open_engine(settings)
+        app.state.face_throttle = face_engine.Throttle()
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
         app.state.scheduler = Scheduler(
             sessionmaker=app.state.sessionmaker,
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             leadership=leadership,
             tick_seconds=settings.scheduler_tick_seconds,
             presence_timeout=timedelta(seconds=settings.presence_timeout_seconds),
-            maintenance=lambda: uploads.maintain(app),
+            jobs=[Job("uploads.maintain", functools.partial(verification.maintain, app.state.tus, verifier))],
         )
         if settings.scheduler_enabled:
             app.state.scheduler.start()
@@ -81,7 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await app.state.scheduler.stop()
             await app.state.hub.close()
-            face_service.close_engine(app.state.face)
+            face_engine.close_engine(app.state.face)
             await upload_store.close()
             await engine.dispose()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -117,6 +118,14 @@ async def sweep_presence(sessionmaker: async_sessionmaker[AsyncSession], hub: Hu
         return await presence.sweep(db, now=now, timeout=timeout)
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Work the leader does on every tick after the announcements and the presence sweep."""
+
+    name: str
+    run: Callable[[], Awaitable[object]]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -127,7 +136,7 @@ class Scheduler:
         leadership: Leadership,
         tick_seconds: float,
         presence_timeout: timedelta = timedelta(seconds=30),
-        maintenance: Callable[[], Awaitable[None]] | None = None,
+        jobs: Sequence[Job] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._hub = hub
@@ -135,7 +144,7 @@ class Scheduler:
         self._leadership = leadership
         self._tick_seconds = tick_seconds
         self._presence_timeout = presence_timeout
-        self._maintenance = maintenance  # e.g. upload expiry and leftover verification (app.api.uploads.maintain)
+        self._jobs = tuple(jobs)
         self._aps = AsyncIOScheduler()
         self._lock = asyncio.Lock()
         self._running = False
@@ -168,8 +177,11 @@ class Scheduler:
             now = self._clock.now()
             announced = await run_due(self._sessionmaker, self._hub, now)
             await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
-            if self._maintenance is not None:
-                await self._maintenance()
+            for job in self._jobs:
+                try:
+                    await job.run()
+                except Exception:  # one job's failure (S3 down) must not stop the others' passes
+                    log.exception("scheduler.job.failed", job=job.name)
             return announced
         except Exception:
             log.exception("scheduler.tick.failed")

@@ -109,9 +109,10 @@ async def _seed(database_url: str, pairs: int, out: Path, absent: float = 0.0) -
                 db,
                 fields={
                     "title": "ws fan-out bench", "organizer": "bench", "province": "山东", "identity_category": "其他",
-                    "timezone": "Asia/Shanghai", "confirm_opens_at": T0 - timedelta(days=1), "confirm_closes_at": T0 + timedelta(days=1),
+                    "confirm_opens_at": T0 - timedelta(days=1), "confirm_closes_at": T0 + timedelta(days=1),
                     "rules_text": "不得退出视频录制过程。",
                 },
+                default_timezone="Asia/Shanghai",
                 now=T0,
                 actor=actor,
             )  # fmt: skip

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from app.adapters.hub import Hub, MemoryHub, session_channel, sitting_channel
+from app.adapters.hub import Hub, MemoryHub
+
+from app.services.sitting.channels import session_channel, sitting_channel
 from app.clock import FileClock
 from app.models import Sitting
 from app.scheduler import Scheduler, SoleLeader
 from app.services.sitting.lifecycle import SittingState
-from app.services.sitting.sittings import mark_ready, mark_uploaded
+from app.services.sitting.facts import mark_ready, mark_uploaded
 from tests.support.api import Api
 from tests.support.processes import DEADLINE, ENDS, OPENS, QUESTIONS, STARTS, T0, Formal, formal_scenario, set_fact
 

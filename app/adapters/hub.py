@@ -127,19 +127,3 @@ class MemoryHub:
 
     async def close(self) -> None:
         self._sinks.clear()
-
-
-def session_channel(session_id: object) -> str:
-    return f"session:{session_id}"
-
-
-def candidate_channel(candidate_id: object) -> str:
-    return f"candidate:{candidate_id}"
-
-
-def sitting_channel(sitting_id: object) -> str:
-    return f"sitting:{sitting_id}"
-
-
-def device_channel(device_id: object) -> str:
-    return f"device:{device_id}"

@@ -22,7 +22,8 @@ from app.schemas.candidates import (
 from app.schemas.exams import ExamOut, NoticeOut
 from app.schemas.sessions import QuestionOut
 from app.services.exam import candidates, exams
-from app.services.sitting import sittings
+from app.services.sitting import devices, sittings
+from app.services.sitting.questions import revealed_questions
 
 router = APIRouter(prefix="/api/v1/candidate", tags=["candidate"])
 
@@ -77,7 +78,7 @@ async def list_sessions(principal: CandidateUser, db: DB, now: Now) -> list[Cand
     """Sessions with their times in the exam's timezone and the candidate's sitting in each."""
     candidate = _me(principal)
     exam = await exams.get_exam(db, candidate.exam_id)
-    views = await candidates.sessions_for(db, candidate=candidate, now=now)
+    views = await sittings.sessions_for(db, candidate=candidate, now=now)
     return [CandidateSessionOut.of(v, exam.timezone, now) for v in views]
 
 
@@ -89,19 +90,15 @@ async def list_sessions(principal: CandidateUser, db: DB, now: Now) -> list[Cand
 )
 async def start_practice(session_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now) -> SittingOut:
     """Start a practice attempt now (practice is unlimited)."""
-    candidate = _me(principal)
-    exam = await exams.get_exam(db, candidate.exam_id)
-    view = await candidates.start_practice(db, candidate=candidate, session_id=session_id, now=now)
-    return SittingOut.of(view, exam.timezone, now)
+    view = await sittings.start_practice(db, candidate=_me(principal), session_id=session_id, now=now)
+    return SittingOut.of(view, now)
 
 
 @router.get("/sittings/{sitting_id}", response_model=SittingOut, responses=errors.responses(errors.SittingNotFound))
 async def get_sitting(sitting_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now) -> SittingOut:
     """One of the candidate's sittings with its state at server time."""
-    candidate = _me(principal)
-    exam = await exams.get_exam(db, candidate.exam_id)
-    view = await candidates.get_sitting(db, candidate_id=candidate.id, sitting_id=sitting_id, now=now)
-    return SittingOut.of(view, exam.timezone, now)
+    view = await sittings.load(db, sitting_id=sitting_id, candidate_id=_me(principal).id, now=now)
+    return SittingOut.of(view, now)
 
 
 @router.get(
@@ -111,8 +108,8 @@ async def get_sitting(sitting_id: uuid.UUID, principal: CandidateUser, db: DB, n
 )
 async def questions(sitting_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now) -> QuestionsOut:
     """The sitting's questions, only from its answer start (server time)."""
-    view = await candidates.get_sitting(db, candidate_id=_me(principal).id, sitting_id=sitting_id, now=now)
-    revealed = await candidates.revealed_questions(db, view=view, now=now)
+    view = await sittings.load(db, sitting_id=sitting_id, candidate_id=_me(principal).id, now=now)
+    revealed = await revealed_questions(db, view=view, now=now)
     return QuestionsOut(sitting_id=view.sitting.id, questions=[QuestionOut.of(q) for q in revealed])
 
 
@@ -126,8 +123,8 @@ async def questions(sitting_id: uuid.UUID, principal: CandidateUser, db: DB, now
 )
 async def question_image(sitting_id: uuid.UUID, question_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now, store: Store) -> Response:
     """A question's image, under the same reveal rule as its text."""
-    view = await candidates.get_sitting(db, candidate_id=_me(principal).id, sitting_id=sitting_id, now=now)
-    revealed = await candidates.revealed_questions(db, view=view, now=now)
+    view = await sittings.load(db, sitting_id=sitting_id, candidate_id=_me(principal).id, now=now)
+    revealed = await revealed_questions(db, view=view, now=now)
     question = next((q for q in revealed if q.id == question_id and q.image_key), None)
     if question is None or question.image_key is None:
         raise errors.QuestionNotFound()
@@ -145,8 +142,8 @@ async def login_device(
 ) -> DeviceLoginOut:
     """Log this phone in as the main or aux camera of a sitting (a second phone of a role replaces the first)."""
     candidate = _me(principal)
-    view = await candidates.get_sitting(db, candidate_id=candidate.id, sitting_id=sitting_id, now=now)
-    device, issued = await sittings.login_device(
+    view = await sittings.load(db, sitting_id=sitting_id, candidate_id=candidate.id, now=now)
+    device, issued = await devices.login_device(
         db, candidate=candidate, view=view, role=body.role, now=now, ttl=timedelta(hours=settings.token_ttl_hours)
     )
     return DeviceLoginOut(device_id=device.id, sitting_id=view.sitting.id, role=device.role, token=issued.token, expires_at=issued.expires_at)

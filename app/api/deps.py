@@ -16,6 +16,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
 from app.models import DeviceRole, Role
+from app.security import bearer_token
 from app.services.auth import LoginPolicy, Principal, authenticate
 
 
@@ -66,18 +67,12 @@ HubDep = Annotated[Hub, Depends(_hub)]
 Policy = Annotated[LoginPolicy, Depends(_login_policy)]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[..., Any]:
     """A dependency admitting only `roles` (and, for devices, only `device_role` when given). The roles are kept
     on the function so the OpenAPI role matrix (`x-roles`) is derived from the same object that enforces it."""
 
     async def dependency(request: Request, db: DB, now: Now) -> Principal:
-        token = _bearer(request)
+        token = bearer_token(request.headers.get("authorization"))
         if token is None:
             raise errors.NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
         principal = await authenticate(db, token=token, now=now)

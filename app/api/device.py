@@ -9,9 +9,8 @@ from app.api.deps import DB, DeviceUser, Now
 from app.schemas.candidates import DeviceSittingOut, QuestionsOut, SittingOut
 from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut
-from app.services.exam import candidates, exams
-from app.services.recordings import recordings
-from app.services.sitting import sittings
+from app.services.recordings import progress
+from app.services.sitting import questions, sittings
 
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
 
@@ -21,12 +20,9 @@ async def my_sitting(principal: DeviceUser, db: DB, now: Now) -> DeviceSittingOu
     """The sitting this phone is logged in for, with its state at server time (reloaded after a reconnect) and
     the progress of both recordings."""
     assert principal.device is not None and principal.candidate is not None
-    view = await sittings.get_sitting_for_device(db, device=principal.device, now=now)
-    exam = await exams.get_exam(db, principal.candidate.exam_id)
-    progress = await recordings.for_sitting(db, view.sitting.id)
-    return DeviceSittingOut(
-        **SittingOut.of(view, exam.timezone, now).model_dump(), recordings=[RecordingOut.of(p, exam.timezone) for p in progress]
-    )
+    view = await sittings.load(db, sitting_id=principal.device.sitting_id, now=now)
+    both = await progress.for_sitting(db, view.sitting.id)
+    return DeviceSittingOut(**SittingOut.of(view, now).model_dump(), recordings=[RecordingOut.of(p, view.timezone) for p in both])
 
 
 @router.get(
@@ -37,6 +33,6 @@ async def my_sitting(principal: DeviceUser, db: DB, now: Now) -> DeviceSittingOu
 async def my_questions(principal: DeviceUser, db: DB, now: Now) -> QuestionsOut:
     """The questions, only from answer start (server time)."""
     assert principal.device is not None
-    view = await sittings.get_sitting_for_device(db, device=principal.device, now=now)
-    revealed = await candidates.revealed_questions(db, view=view, now=now)
+    view = await sittings.load(db, sitting_id=principal.device.sitting_id, now=now)
+    revealed = await questions.revealed_questions(db, view=view, now=now)
     return QuestionsOut(sitting_id=view.sitting.id, questions=[QuestionOut.of(q) for q in revealed])

@@ -10,12 +10,12 @@ from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, DeviceUser, MainDevice, Now, SettingsDep, Staff
-from app.api.ws import apply_device_event
 from app.schemas.auth import TokenOut
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut
-from app.services.sitting import pairing, presence, proctoring, sittings
+from app.security import bearer_token
 from app.services.auth import authenticate
+from app.services.sitting import facts, pairing, proctoring, realtime, sittings
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -58,8 +58,7 @@ async def offer_pairing(principal: MainDevice, db: DB, now: Now, settings: Setti
 async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now, settings: SettingsDep) -> PairingClaimOut:
     """Aux phone: claim the code from the QR URL and become the candidate's aux camera (no typing).
     A phone already logged in for another candidate (its token sent as Bearer) is refused."""
-    header = request.headers.get("authorization", "")
-    current = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else ""
+    current = bearer_token(request.headers.get("authorization"))
     claimer = await authenticate(db, token=current, now=now) if current else None
     device, issued = await pairing.claim(db, token=body.token, claimer=claimer, now=now, ttl=timedelta(hours=settings.token_ttl_hours))
     return PairingClaimOut(token=issued.token, role=issued.role, expires_at=issued.expires_at, device_id=device.id, sitting_id=device.sitting_id)
@@ -73,9 +72,7 @@ async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now
 async def post_event(body: EventIn, principal: DeviceUser, db: DB, now: Now) -> None:
     """Record a phone event (app hidden, call, lock, charger, network, battery, camera…) stamped with server time."""
     assert principal.device is not None
-    if body.kind not in proctoring.DEVICE_EVENT_KINDS:
-        raise errors.UnknownEventKind(details={"kind": body.kind})
-    await apply_device_event(db, device_id=principal.device.id, kind=body.kind, client_at=body.client_at, details=body.details, now=now)
+    await realtime.device_event(db, device_id=principal.device.id, kind=body.kind, client_at=body.client_at, details=body.details, now=now)
 
 
 @router.post(
@@ -86,10 +83,9 @@ async def post_event(body: EventIn, principal: DeviceUser, db: DB, now: Now) -> 
 async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
     """Main phone: stop answering before the end (after the candidate confirmed); both phones are told to stop."""
     assert principal.device is not None
-    view, exam = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)
-    sittings.stop_recording(db, view=view, now=now, actor=principal.actor)
-    view, _ = await presence.load_view(db, sitting_id=principal.device.sitting_id, now=now)
-    return SittingOut.of(view, exam.timezone, now)
+    view = await sittings.load(db, sitting_id=principal.device.sitting_id, now=now)
+    facts.stop_recording(db, view=view, now=now, actor=principal.actor)
+    return SittingOut.of(view.at(now), now)
 
 
 @router.get(
@@ -100,8 +96,7 @@ async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
 )
 async def sitting_events(sitting_id: uuid.UUID, principal: Staff, db: DB) -> list[ProctorEventOut]:
     """Proctoring events of a sitting in server-time order (for reviewers)."""
-    if await sittings.get_sitting_row(db, sitting_id) is None:
-        raise errors.SittingNotFound()
+    await sittings.exists(db, sitting_id=sitting_id)
     return [ProctorEventOut.model_validate(e, from_attributes=True) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
 
 

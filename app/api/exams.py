@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, Staff
+from app.api.deps import DB, Now, Ops, SettingsDep, Staff
 from app.schemas.exams import ExamCreate, ExamOut, ExamUpdate, NoticeCreate, NoticeOut
 from app.services.exam import exams
 
@@ -15,9 +15,9 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops: exams"])
 
 
 @router.post("/exams", response_model=ExamOut, status_code=status.HTTP_201_CREATED, responses=errors.responses(errors.ConfirmWindowOrder))
-async def create_exam(body: ExamCreate, principal: Ops, db: DB, now: Now) -> ExamOut:
+async def create_exam(body: ExamCreate, principal: Ops, db: DB, now: Now, settings: SettingsDep) -> ExamOut:
     """Create an exam."""
-    exam = await exams.create_exam(db, fields=body.model_dump(), now=now, actor=principal.actor)
+    exam = await exams.create_exam(db, fields=body.model_dump(), default_timezone=settings.timezone, now=now, actor=principal.actor)
     return ExamOut.of(exam)
 
 

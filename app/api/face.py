@@ -19,32 +19,34 @@ from app.schemas.face import (
     IdentityOut,
     InExamCheckOut,
 )
-from app.services import face
+from app.services import images
+from app.services.face import engine, gate, in_exam, reviews
+from app.services.face import identity as identity_flow
 
 router = APIRouter(prefix="/api/v1")
 
 
-def _policy(request: Request) -> face.FacePolicy:
-    return face.FacePolicy.of(request.app.state.settings)
+def _policy(request: Request) -> engine.FacePolicy:
+    return engine.FacePolicy.of(request.app.state.settings)
 
 
-def _faces(request: Request, policy: Annotated[face.FacePolicy, Depends(_policy)]) -> face.Faces:
-    engine = request.app.state.face
-    if engine is None:
+def _faces(request: Request, policy: Annotated[engine.FacePolicy, Depends(_policy)]) -> engine.Faces:
+    loaded = request.app.state.face
+    if loaded is None:
         raise errors.FaceModelsMissing()  # the reason is in the log of the start (face.engine.unavailable)
-    return face.Faces(engine, request.app.state.store, policy, request.app.state.face_throttle)
+    return engine.Faces(loaded, request.app.state.store, policy, request.app.state.face_throttle)
 
 
 async def _image(image: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 10 MB")]) -> bytes:
-    face.check_image_type(image.content_type)
-    data = await image.read(face.MAX_IMAGE_BYTES + 1)
-    if len(data) > face.MAX_IMAGE_BYTES:
+    images.check_declared_type(image.content_type)
+    data = await image.read(images.MAX_IMAGE_BYTES + 1)
+    if len(data) > images.MAX_IMAGE_BYTES:
         raise errors.PayloadTooLarge()
     return data
 
 
-Policy = Annotated[face.FacePolicy, Depends(_policy)]
-Faces = Annotated[face.Faces, Depends(_faces)]
+Policy = Annotated[engine.FacePolicy, Depends(_policy)]
+Faces = Annotated[engine.Faces, Depends(_faces)]
 Image = Annotated[bytes, Depends(_image)]
 
 # Bad pictures are refused (nothing stored) with these; a picture that decodes always gets a 200 with findings.
@@ -59,7 +61,7 @@ _IMAGE_200 = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp":
 async def identity(principal: CandidateUser, db: DB, policy: Policy) -> IdentityOut:
     """Identity verification (实名认证) status: ID photo, verified or not, failures, manual review."""
     assert principal.candidate is not None
-    return IdentityOut.of(await face.identity_status(db, candidate=principal.candidate, policy=policy))
+    return IdentityOut.of(await identity_flow.identity_status(db, candidate=principal.candidate, policy=policy))
 
 
 @router.put(
@@ -71,7 +73,7 @@ async def identity(principal: CandidateUser, db: DB, policy: Policy) -> Identity
 async def upload_id_photo(principal: CandidateUser, db: DB, now: Now, faces: Faces, image: Image) -> IdentityOut:
     """Upload the ID photo (证件照) when ops imported none; it must show one face. An imported photo cannot be replaced."""
     assert principal.candidate is not None
-    return IdentityOut.of(await face.upload_id_photo(db, candidate=principal.candidate, image=image, faces=faces, now=now))
+    return IdentityOut.of(await identity_flow.upload_id_photo(db, candidate=principal.candidate, image=image, faces=faces, now=now))
 
 
 @router.post(
@@ -84,7 +86,7 @@ async def identity_selfie(principal: CandidateUser, db: DB, now: Now, faces: Fac
     """A live selfie against the ID photo. Quality problems answer `counted: false` with hints; after N counted
     failures a reviewer decides (manual review)."""
     assert principal.candidate is not None
-    attempt = await face.identity_selfie(db, candidate=principal.candidate, image=image, faces=faces, now=now)
+    attempt = await identity_flow.identity_selfie(db, candidate=principal.candidate, image=image, faces=faces, now=now)
     return IdentityAttemptOut.of(attempt)
 
 
@@ -98,7 +100,7 @@ async def waiting_gate(principal: MainDevice, db: DB, now: Now, faces: Faces, im
     """Main phone, waiting window: a live capture against the enrolment; a pass with both phones online makes the
     sitting `ready`. Three counted failures in a row: a cool-down (429 with Retry-After)."""
     assert principal.device is not None and principal.candidate is not None
-    attempt = await face.waiting_gate(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
+    attempt = await gate.waiting_gate(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
     return GateAttemptOut.of(attempt)
 
 
@@ -112,7 +114,7 @@ async def in_exam_check(principal: MainDevice, db: DB, now: Now, faces: Faces, i
     """Main phone, while answering: face count and match of a frame; records face_absent, several_faces and
     different_person as proctoring events."""
     assert principal.device is not None and principal.candidate is not None
-    result = await face.in_exam_check(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
+    result = await in_exam.in_exam_check(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
     return InExamCheckOut.of(result)
 
 
@@ -126,15 +128,15 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FaceReviewOut]:
     """The manual review queue (oldest first): candidates whose selfies failed too often."""
-    rows = await face.list_reviews(db, status=status, exam_id=exam_id, offset=offset, limit=limit)
+    rows = await reviews.list_reviews(db, status=status, exam_id=exam_id, offset=offset, limit=limit)
     return [FaceReviewOut.of(row) for row in rows]
 
 
 @router.get("/ops/face-reviews/{review_id}", response_model=FaceReviewDetailOut, tags=["ops: face reviews"], responses=errors.responses(errors.FaceReviewNotFound))
 async def get_review(review_id: uuid.UUID, principal: Staff, db: DB) -> FaceReviewDetailOut:
     """One review with every selfie attempt (links to the captures and the ID photo)."""
-    row = await face.get_review(db, review_id=review_id)
-    return FaceReviewDetailOut.of_detail(row, await face.review_attempts(db, candidate_id=row.candidate.id))
+    row = await reviews.get_review(db, review_id=review_id)
+    return FaceReviewDetailOut.of_detail(row, await reviews.review_attempts(db, candidate_id=row.candidate.id))
 
 
 @router.post(
@@ -146,7 +148,7 @@ async def get_review(review_id: uuid.UUID, principal: Staff, db: DB) -> FaceRevi
 async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, db: DB, now: Now) -> FaceReviewOut:
     """Approve (the candidate's identity is verified) or reject (no more self-service attempts); audited."""
     assert principal.staff is not None
-    row = await face.decide(db, review_id=review_id, decision=body.decision, note=body.note, staff_id=principal.staff.id, actor=principal.actor, now=now)
+    row = await reviews.decide(db, review_id=review_id, decision=body.decision, note=body.note, staff_id=principal.staff.id, actor=principal.actor, now=now)
     return FaceReviewOut.of(row)
 
 
@@ -158,7 +160,7 @@ async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, d
 )
 async def check_image(check_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
     """The capture of a face check (viewing is audited)."""
-    data, media_type = await face.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now)
+    data, media_type = await reviews.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now)
     return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
@@ -170,5 +172,5 @@ async def check_image(check_id: uuid.UUID, principal: Staff, db: DB, now: Now, s
 )
 async def id_photo(candidate_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
     """A candidate's ID photo (viewing is audited)."""
-    data, media_type = await face.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now)
+    data, media_type = await reviews.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now)
     return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})

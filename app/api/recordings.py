@@ -13,7 +13,8 @@ from app import errors
 from app.api.deps import DB, Now, SettingsDep, Staff
 from app.models import RecordingStatus
 from app.schemas.recordings import StaffRecordingOut
-from app.services.recordings import recordings
+from app.services.recordings import links, progress, recordings
+from app.services.sitting import sittings
 from app.services.audit import record
 from app.uploads import TusApp
 
@@ -31,15 +32,15 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 async def sitting_recordings(sitting_id: uuid.UUID, principal: Staff, db: DB, now: Now, settings: SettingsDep) -> list[StaffRecordingOut]:
     """Main and aux recordings of a sitting: progress, evidence, and a link valid for `recording_link_seconds`
     once every byte is in (each link handed out is audited)."""
-    timezone = await recordings.timezone_of(db, sitting_id)
+    timezone = (await sittings.load(db, sitting_id=sitting_id, now=now)).timezone
     out = []
-    for progress in await recordings.for_sitting(db, sitting_id):
+    for arrived in await progress.for_sitting(db, sitting_id):
         link = None
-        rec = progress.recording
+        rec = arrived.recording
         if rec is not None and rec.status is not RecordingStatus.receiving:
-            link = recordings.link_for(rec, secret_key=settings.secret_key, now=now, ttl=settings.recording_link_timedelta)
+            link = links.link_for(rec, secret_key=settings.secret_key, now=now, ttl=settings.recording_link_timedelta)
             record(db, at=now, actor=principal.actor, action="recording.link", target_kind="recording", target_id=rec.id, details={"expires_at": link.expires_at.isoformat()})
-        out.append(StaffRecordingOut.staff_view(progress, timezone, link))
+        out.append(StaffRecordingOut.staff_view(arrived, timezone, link))
     return out
 
 
@@ -66,7 +67,7 @@ async def recording_content(
 ) -> StreamingResponse:
     """The recording's bytes for a player (Range requests for seeking). Needs no login: the link's signature and
     expiry are the authorization, so a video element can play it."""
-    recordings.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
+    links.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
     recording, upload = await recordings.readable(db, recording_id)
     size = upload.upload_offset
     start, end = _range(request.headers.get("range"), size)

@@ -20,7 +20,7 @@ from app.schemas.sessions import (
     SessionUpdate,
 )
 from app.services.exam import exams, sessions
-from app.services.recordings import recordings
+from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.images import MAX_IMAGE_BYTES
 from app.services.timezones import to_local
@@ -114,7 +114,7 @@ async def session_status(session_id: uuid.UUID, principal: Staff, db: DB, now: N
     session = await sessions.get_session(db, session_id)
     exam = await exams.get_exam(db, session.exam_id)
     counts = await sittings.session_status(db, session=session, now=now)
-    by_role = await recordings.session_counts(db, session_id=session.id)
+    by_role = await progress.session_counts(db, session_id=session.id)
     return SessionStatusOut(
         session_id=session.id,
         now=to_local(now, exam.timezone),
@@ -131,7 +131,7 @@ async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now:
     exam = await exams.get_exam(db, session.exam_id)
     tz = exam.timezone
     rows = await sittings.session_sittings(db, session=session, now=now)
-    progress = await recordings.progress(db, [r.sitting.id for r in rows])
+    arrived = await progress.progress(db, [r.sitting.id for r in rows])
     return [
         OpsSittingOut(
             sitting_id=r.sitting.id,
@@ -146,7 +146,7 @@ async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now:
             terminated_at=to_local(r.sitting.terminated_at, tz),
             terminated_reason=r.sitting.terminated_reason,
             uploaded_at=to_local(r.sitting.uploaded_at, tz),
-            recordings=[RecordingOut.of(p, tz) for p in progress[r.sitting.id]],
+            recordings=[RecordingOut.of(p, tz) for p in arrived[r.sitting.id]],
         )
         for r in rows
     ]

@@ -26,17 +26,17 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from app import errors
-from app.adapters.hub import Envelope, device_channel, encode, session_channel, sitting_channel
+from app.adapters.hub import Envelope, encode
 from app.config import Settings
 from app.db import transaction
 from app.logs import get_logger
-from app.models import Device, Role
+from app.models import Device
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
-from app.services.sitting import presence, proctoring
-from app.services.auth import authenticate
-from app.services.exam.candidates import SittingView, view_of
-from app.services.sitting.lifecycle import FINAL_STATES, Facts, SittingState, facts_of, sitting_state
+from app.security import bearer_token
+from app.services import auth
+from app.services.sitting import realtime, sittings
+from app.services.sitting.sittings import SittingView
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -53,15 +53,6 @@ CLOSE_TOO_LARGE = 1009
 OUTBOX_LIMIT = 256
 # A close frame to a socket whose network stalled could wait forever for buffer space: give up after this.
 CLOSE_WAIT_SECONDS = 5.0
-
-
-class InternalError(errors.DualcamError):
-    """A message that failed for a reason of ours: the phone may retry it; the socket stays open."""
-
-    status = 500
-    code = "internal_error"
-    message = "服务器处理消息时出错，请稍后重试"
-    message_en = "The server failed to handle this message; try again"
 
 
 class ConnectionState(enum.Enum):
@@ -87,9 +78,9 @@ class Connection:
     Also the hub's sink for the socket's channels (`offer`)."""
 
     __slots__ = (
-        "ws", "state", "settings", "sessionmaker", "hub", "clock", "timeout", "device", "view", "timezone",
+        "ws", "state", "settings", "sessionmaker", "hub", "clock", "timeout", "device", "view",
         "last_write", "connected_at", "peer_online", "end_reason", "_outbox", "_writing", "_writer", "_closer",
-        "_deadline", "_device_key", "_sitting_key", "_facts",
+        "_deadline", "_device_key", "_sitting_key",
     )  # fmt: skip
 
     def __init__(self, websocket: WebSocket) -> None:
@@ -102,8 +93,7 @@ class Connection:
         self.clock = app.state.clock
         self.timeout = timedelta(seconds=self.settings.presence_timeout_seconds)
         self.device: Device | None = None
-        self.view: SittingView | None = None
-        self.timezone = "Asia/Shanghai"
+        self.view: SittingView | None = None  # the sitting as of the last load: what hub messages are judged against
         self.last_write: datetime | None = None
         self.connected_at: datetime | None = None  # this socket's start: the device's presence is ours while it matches
         self.peer_online = False
@@ -113,9 +103,8 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._deadline: asyncio.Timeout | None = None  # the receive loop's: moved to "now" to end it from outside
-        # Per message to every socket of a session: the ids as they appear in messages, and the sitting's facts.
+        # Per message to every socket of a session: the ids as they appear in messages.
         self._device_key = self._sitting_key = ""
-        self._facts: Facts | None = None
 
     def _move(self, target: ConnectionState) -> None:
         if target not in _TRANSITIONS[self.state]:
@@ -157,49 +146,31 @@ class Connection:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     async def open(self, stack: contextlib.AsyncExitStack) -> bool:
-        """Accept, authenticate, subscribe (on `stack`) and mark the phone online in one transaction; then read the
-        peer's presence and send `hello`.
-
-        The state in `hello` is read *after* subscribing: a change committed before the read is in `hello`, one
-        committed after it arrives as a message (e.g. both phones connecting at once, or the answer start)."""
+        """Accept, authenticate, subscribe (on `stack`), load the sitting and mark the phone online in one
+        transaction; then read the peer's presence and send `hello`."""
         await self.ws.accept()
         self._move(ConnectionState.OPEN)
-        token = self.ws.query_params.get("token") or _bearer(self.ws.headers.get("authorization", ""))
-        if not token:
-            await self.error(errors.NotAuthenticated())
-            await self.close(CLOSE_UNAUTHENTICATED, "not_authenticated")
-            return False
         now = self.clock.now()
         async with transaction(self.sessionmaker, self.hub) as db:
-            principal = await authenticate(db, token=token, now=now)
-            if principal is None or principal.role is not Role.device or principal.device is None:
-                error: errors.DualcamError = errors.InvalidToken() if principal is None else errors.Forbidden()
-                await self.error(error)
-                await self.close(CLOSE_UNAUTHENTICATED, error.code)
+            try:
+                device = self.device = await auth.authenticate_device(db, token=self.ws.query_params.get("token") or bearer_token(self.ws.headers.get("authorization")), now=now)
+            except errors.DualcamError as exc:
+                await self.error(exc)
+                await self.close(CLOSE_UNAUTHENTICATED, exc.code)
                 return False
-            device = self.device = principal.device
             self._device_key, self._sitting_key = str(device.id), str(device.sitting_id)
-            view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
-            self.timezone = exam.timezone
-            if view.state in FINAL_STATES:
-                await self._hello(view, now, peer_online=False)
+            await stack.enter_async_context(self.hub.attach(self, *await realtime.channels_of(db, device=device)))
+            connected = await realtime.connect(db, device=device, now=now, timeout=self.timeout)
+            self.view = connected.view
+            if not connected.accepted:
+                await self._hello(connected.view, now, peer_online=False)
                 await self.error(errors.SittingClosed())
                 await self.close(CLOSE_SITTING_OVER, "sitting_closed")
                 return False
-            channels = (sitting_channel(device.sitting_id), session_channel(view.session.id), device_channel(device.id))
-            await stack.enter_async_context(self.hub.attach(self, *channels))
-            view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)  # after subscribing
-            view = await presence.connect(db, device=device, now=now, timeout=self.timeout, loaded=(view, exam))
             self.connected_at = self.last_write = now
-        # The peer is read after this phone's own online state is committed: of two phones connecting at once, the
-        # later commit reads the earlier one as online, and the earlier one (already subscribed) gets the later one's
-        # `peer.online`. Read inside the transaction above, both could miss each other (seen on PostgreSQL).
         async with transaction(self.sessionmaker) as db:
-            devices = await presence.active_devices(db, sitting_id=device.sitting_id)
-        self._set_view(view_of(view.session, view.sitting, now))  # with what connecting decided (ready, terminated)
-        peer = next((d for role, d in devices.items() if role is not device.role), None)
-        self.peer_online = peer is not None and presence.is_online(peer, now=now, timeout=self.timeout)
-        await self._hello(self.view, now, peer_online=self.peer_online)
+            self.peer_online = await realtime.peer_online(db, device=device, now=now, timeout=self.timeout)
+        await self._hello(connected.view, now, peer_online=self.peer_online)
         return True
 
     async def _hello(self, view: SittingView, now: datetime, *, peer_online: bool) -> None:
@@ -210,7 +181,7 @@ class Connection:
                 "server_time": now.isoformat(),
                 "epoch_ms": _ms(now),
                 "device": {"id": str(self.device.id), "role": self.device.role.value},
-                "sitting": SittingOut.of(view, self.timezone, now).model_dump(mode="json"),
+                "sitting": SittingOut.of(view, now).model_dump(mode="json"),
                 "peer": {"online": peer_online},
                 "heartbeat_seconds": self.settings.heartbeat_seconds,
                 "presence_timeout_seconds": self.settings.presence_timeout_seconds,
@@ -223,11 +194,7 @@ class Connection:
             return
         with contextlib.suppress(Exception):
             async with transaction(self.sessionmaker, self.hub) as db:
-                device = await db.get(Device, self.device.id)
-                if device is not None:
-                    await presence.disconnect(
-                        db, device=device, now=self.clock.now(), timeout=self.timeout, reason=reason, connected_at=self.connected_at
-                    )
+                await realtime.disconnect(db, device_id=self.device.id, now=self.clock.now(), timeout=self.timeout, reason=reason, connected_at=self.connected_at)
 
     # --- hub → phone -------------------------------------------------------------------------------------
 
@@ -287,39 +254,26 @@ class Connection:
             await self.send_text(envelope.text)
             await self.end("superseded", CLOSE_SUPERSEDED)
             return False
-        if kind in _PEER_NOTICES and message.get("device_id") == self._device_key:
+        if kind in realtime.PEER_NOTICES and message.get("device_id") == self._device_key:
             return True  # about this phone itself (its own connect): peer notices are about the other phone
-        if kind == "sitting.state" and message.get("state") not in _DECIDED_AT_A_BOUNDARY:
+        if kind == "sitting.state" and message.get("state") not in realtime.DECIDED_AT_A_BOUNDARY:
             await self._reload()
         elif kind == "phase":
             if message.get("sitting_id") not in (None, self._sitting_key):
                 return True
-            if "questions" in message:
-                mine = self._questions_for_me(message)
-                if mine is not message:
-                    await self.send(mine)
-                    return True
+            assert self.view is not None
+            mine = realtime.phase_for(self.view, message, at=_instant(message.get("at")) or self.clock.now())
+            if mine is not message:
+                await self.send(mine)
+                return True
         await self.send_text(envelope.text)
         return True
-
-    def _questions_for_me(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The answer-start push carries the question; a phone whose sitting was not ready at that instant (absent)
-        never receives it. Judged at the announced boundary, so a late announcement decides the same."""
-        assert self.view is not None and self._facts is not None
-        state = sitting_state(self.view.windows, self._facts, _instant(message.get("at")) or self.clock.now())
-        if state in (SittingState.answering, SittingState.recorded):
-            return message
-        return {k: v for k, v in message.items() if k != "questions"} | {"state": state.value}
-
-    def _set_view(self, view: SittingView) -> None:
-        self.view, self._facts = view, facts_of(view.sitting)
 
     async def _reload(self) -> None:
         assert self.device is not None
         try:
             async with transaction(self.sessionmaker) as db:
-                view, _ = await presence.load_view(db, sitting_id=self.device.sitting_id, now=self.clock.now())
-            self._set_view(view)
+                self.view = await sittings.load(db, sitting_id=self.device.sitting_id, now=self.clock.now())
         except Exception:  # a database hiccup: the message still goes out; the view is refreshed by the next one
             log.exception("ws.reload.failed", device_id=str(self.device.id))
 
@@ -368,7 +322,7 @@ class Connection:
             await self.error(exc)
         except Exception:  # a bug or a database hiccup fails this message, never the connection
             log.exception("ws.message.failed", device_id=str(self.device.id) if self.device else None)
-            await self.error(InternalError())
+            await self.error(errors.MessageFailed())
 
     async def handle(self, text: str) -> None:
         try:
@@ -393,63 +347,34 @@ class Connection:
         t1 = self.clock.now()
         await self.send({"type": "time.pong", "t0": ping.t0, "t1": _ms(t1), "t2": _ms(self.clock.now())})
 
-    def _mine(self, device_id: Any, candidate_id: Any = None) -> None:
-        assert self.device is not None
-        if (device_id is not None and device_id != self.device.id) or (candidate_id is not None and candidate_id != self.device.candidate_id):
-            raise errors.NotYourDevice()
-
     async def on_heartbeat(self, beat: Heartbeat) -> None:
-        self._mine(beat.device_id, beat.candidate_id)
+        assert self.device is not None
+        realtime.check_mine(self.device, device_id=beat.device_id, candidate_id=beat.candidate_id)
         now = self.clock.now()
         telemetry = beat.telemetry()
-        assert self.device is not None
-        # Heartbeats refresh presence in the database at most every few seconds (10,000 phones) unless
-        # something a proctor cares about changed.
-        changed = any(self.device.telemetry.get(k) != telemetry.get(k) for k in ("charging", "network", "visibility") if k in telemetry)
-        if not changed and self.last_write is not None and now - self.last_write < timedelta(seconds=self.settings.heartbeat_seconds / 2):
+        interval = timedelta(seconds=self.settings.heartbeat_seconds)
+        if not realtime.heartbeat_due(self.device.telemetry, telemetry, last_write=self.last_write, now=now, interval=interval):
             return
         async with transaction(self.sessionmaker, self.hub) as db:
-            device = await db.get_one(Device, self.device.id)
-            await presence.heartbeat(db, device=device, telemetry=telemetry, now=now)
-            if device.disconnected_at is not None and device.superseded_at is None:
-                # The sweep marked us offline (e.g. a long network stall) but the socket survived: back online.
-                await presence.connect(db, device=device, now=now, timeout=self.timeout)
-                self.connected_at = now
-            else:
-                view, _ = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
-                await presence.refresh_readiness(db, view=view, now=now, timeout=self.timeout)
-            self.device.telemetry = dict(device.telemetry)
+            beaten = await realtime.heartbeat(db, device_id=self.device.id, telemetry=telemetry, now=now, timeout=self.timeout)
+        self.device.telemetry = beaten.telemetry
+        if beaten.reconnected:
+            self.connected_at = now
         self.last_write = now
 
     async def on_event(self, event: Event) -> None:
-        self._mine(event.device_id)
-        await record_device_event(self, kind=event.kind, client_at=event.client_at, details=event.details)
+        assert self.device is not None
+        realtime.check_mine(self.device, device_id=event.device_id)
+        await self._event(event.kind, event.client_at, event.details)
 
     async def on_recording(self, message: Recording) -> None:
-        await record_device_event(self, kind=message.type.replace(".", "_"), client_at=message.client_at, details=message.details)
+        await self._event(message.type.replace(".", "_"), message.client_at, message.details)
 
+    async def _event(self, kind: str, client_at: datetime | None, details: dict[str, Any]) -> None:
+        assert self.device is not None
+        async with transaction(self.sessionmaker, self.hub) as db:
+            await realtime.device_event(db, device_id=self.device.id, kind=kind, client_at=client_at, details=details, now=self.clock.now())
 
-async def record_device_event(conn: Connection, *, kind: str, client_at: datetime | None, details: dict[str, Any]) -> None:
-    if kind not in proctoring.DEVICE_EVENT_KINDS:
-        raise errors.UnknownEventKind(details={"kind": kind})
-    assert conn.device is not None
-    now = conn.clock.now()
-    async with transaction(conn.sessionmaker, conn.hub) as db:
-        await apply_device_event(db, device_id=conn.device.id, kind=kind, client_at=client_at, details=details, now=now)
-
-
-async def apply_device_event(db: Any, *, device_id: Any, kind: str, client_at: datetime | None, details: dict[str, Any], now: datetime) -> None:
-    device = await db.get_one(Device, device_id)
-    await proctoring.device_event(db, device=device, kind=kind, now=now, client_at=client_at, details=details)
-    view, exam = await presence.load_view(db, sitting_id=device.sitting_id, now=now)
-    await proctoring.enforce(db, view=view, exam=exam, now=now)
-
-
-_PEER_NOTICES = frozenset({"peer.online", "peer.offline"})
-# Decided by the scheduler at answer start and at upload close, right after the phase push on the session: no later
-# message carries the question, so the connection's view needs no reload (with 10 % of 10,000 phones absent, that
-# would be 1,000 database reads inside the answer-start push).
-_DECIDED_AT_A_BOUNDARY = frozenset({SittingState.absent.value, SittingState.incomplete.value})
 
 _HANDLERS: dict[str, tuple[type, Any]] = {
     "time.ping": (TimePing, Connection.on_ping),
@@ -480,13 +405,8 @@ def _has_lone_surrogate(message: dict[str, Any]) -> bool:
     return False
 
 
-def _bearer(header: str) -> str | None:
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 @router.websocket("/api/v1/ws")
-async def realtime(websocket: WebSocket) -> None:
+async def realtime_channel(websocket: WebSocket) -> None:
     conn = Connection(websocket)
     reason = "closed"
     try:

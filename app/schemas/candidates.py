@@ -9,7 +9,7 @@ from app.models import Candidate, DeviceRole, SessionKind
 from app.schemas import Input, Output
 from app.schemas.recordings import RecordingOut
 from app.schemas.sessions import QuestionOut, SessionOut, WindowsOut
-from app.services.exam.candidates import SessionView, SittingView
+from app.services.sitting.sittings import SessionView, SittingView
 from app.services.sitting.lifecycle import SittingState
 from app.services.timezones import to_local
 
@@ -63,7 +63,8 @@ class SittingOut(Output):
     server_now: datetime
 
     @classmethod
-    def of(cls, view: SittingView, timezone: str, now: datetime) -> SittingOut:
+    def of(cls, view: SittingView, now: datetime) -> SittingOut:
+        timezone = view.timezone
         return cls(
             id=view.sitting.id,
             session_id=view.session.id,
@@ -90,7 +91,7 @@ class CandidateSessionOut(SessionOut):
     @classmethod
     def of(cls, view: SessionView, timezone: str, now: datetime) -> CandidateSessionOut:  # type: ignore[override]
         session = SessionOut.of(view.session, timezone)
-        sitting = SittingOut.of(view.sitting, timezone, now) if view.sitting else None
+        sitting = SittingOut.of(view.sitting, now) if view.sitting else None
         return cls(**session.model_dump(), timezone=timezone, sitting=sitting)
 
 

@@ -31,7 +31,9 @@ class ExamCreate(_ExamFields):
     organizer: str = Field(**_TEXT)
     province: str = Field(min_length=1, max_length=32, examples=["山东"])
     identity_category: str = Field(min_length=1, max_length=32, examples=["其他"])
-    timezone: str = Field(default="Asia/Shanghai", description="IANA timezone; times without an offset are read in it")
+    timezone: str | None = Field(
+        default=None, examples=["Asia/Shanghai"], description="IANA timezone; times without an offset are read in it (default: the server's DUALCAM_TIMEZONE)"
+    )
     confirm_opens_at: Instant
     confirm_closes_at: Instant
     support_phone: str = Field(default="", max_length=64)

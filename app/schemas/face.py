@@ -10,7 +10,10 @@ from pydantic import Field
 
 from app.models import EnrolmentSource, FaceCheck, FacePurpose, ReviewDecision
 from app.schemas import Input, Output
-from app.services.face import GateAttempt, IdentityAttempt, IdentityStatus, InExamCheck, ReviewRow
+from app.services.face.gate import GateAttempt
+from app.services.face.identity import IdentityAttempt, IdentityStatus
+from app.services.face.in_exam import InExamCheck
+from app.services.face.reviews import ReviewRow
 from app.services.sitting.lifecycle import SittingState
 from app.services.timezones import to_local
 

@@ -8,7 +8,8 @@ from typing import Literal
 
 from app.models import DeviceRole
 from app.schemas import Output
-from app.services.recordings.recordings import Link, Progress
+from app.services.recordings.links import Link
+from app.services.recordings.progress import Progress
 from app.services.timezones import to_local
 
 RecordingStatusOut = Literal["missing", "receiving", "verified", "failed"]

@@ -111,6 +111,18 @@ async def authenticate(db: AsyncSession, *, token: str, now: datetime) -> Princi
     return Principal(auth.role, auth.id, candidate=candidate, device=device) if candidate else None
 
 
+async def authenticate_device(db: AsyncSession, *, token: str | None, now: datetime) -> Device:
+    """The phone behind a token, for what only phones do (their realtime channel, their uploads)."""
+    if not token:
+        raise errors.NotAuthenticated()
+    principal = await authenticate(db, token=token, now=now)
+    if principal is None:
+        raise errors.InvalidToken()
+    if principal.role is not Role.device or principal.device is None:
+        raise errors.Forbidden()
+    return principal.device
+
+
 async def revoke(db: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
     row = await db.get(AuthToken, token_id)
     if row is not None and row.revoked_at is None:

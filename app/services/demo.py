@@ -18,7 +18,6 @@ from app.services.exam import candidates, exams, roster, sessions
 from app.services.audit import Actor
 
 DEMO_OPS = "demo-ops"
-DEMO_TIMEZONE = "Asia/Shanghai"
 # A syntactically valid (check digit) but fictitious ID number; phone in a reserved test range.
 DEMO_ID_NUMBER = "370102199001011231"
 DEMO_PHONE = "13800000001"
@@ -44,7 +43,7 @@ class DemoSeed:
     formal_answer_starts_at: datetime
 
 
-async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, now: datetime) -> DemoSeed:
+async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, timezone: str, now: datetime) -> DemoSeed:
     password = "Demo" + secrets.token_hex(6) + str(secrets.randbelow(10))  # letters and a digit, always
     staff = await db.scalar(select(StaffUser).where(StaffUser.username == DEMO_OPS))
     if staff is None:
@@ -54,15 +53,16 @@ async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, now: da
     else:  # each run prints working credentials
         staff.password_hash = hash_password(password)
     actor = Actor("ops", str(staff.id))
-    tz = ZoneInfo(DEMO_TIMEZONE)
+    tz = ZoneInfo(timezone)
     exam = await exams.create_exam(
         db,
+        default_timezone=timezone,
         fields={
             "title": "dualcam 演示面试 Demo interview",
             "organizer": "演示招聘单位 Demo employer",
             "province": "山东",
             "identity_category": "其他",
-            "timezone": DEMO_TIMEZONE,
+            "timezone": timezone,
             "confirm_opens_at": now - timedelta(days=1),
             "confirm_closes_at": now + timedelta(days=7),
             "support_phone": "400-000-0000",

@@ -15,9 +15,9 @@ import pytest
 from app.db import transaction
 from app.main import CLIENTS_DIR
 from app.models import StaffRole
-from app.services.exam.candidates import get_sitting
+from app.services.sitting import sittings
 from app.services.sitting.lifecycle import SittingState
-from app.services.sitting.sittings import mark_ready
+from app.services.sitting.facts import mark_ready
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import next_message, phone, ws_client
@@ -41,7 +41,7 @@ async def make_ready(api: Api, token: str, sitting_id: str) -> None:
     """What the face gate + presence do once the candidate is fit to enter (the readiness hook)."""
     me = await api.ok("GET", "/api/v1/candidate/me", token)
     async with transaction(api.app.state.sessionmaker) as db:
-        view = await get_sitting(db, candidate_id=uuid.UUID(me["id"]), sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
+        view = await sittings.load(db, sitting_id=uuid.UUID(sitting_id), candidate_id=uuid.UUID(me["id"]), now=api.clock.now())
         assert mark_ready(db, view=view, now=api.clock.now()) is SittingState.ready
 
 

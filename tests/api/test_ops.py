@@ -12,9 +12,8 @@ import pytest
 
 from app.db import transaction
 from app.models import StaffRole
-from app.services.sitting import sittings
+from app.services.sitting import facts, sittings
 from app.services.audit import Actor
-from app.services.exam.candidates import get_sitting
 from tests.conftest import T0
 from tests.support.api import PASSWORD, Api, id_number
 
@@ -117,12 +116,12 @@ async def hook(api: Api, token: str, sitting_id: str, fn: Hook, **kwargs: Any) -
     """Call a sitting hook (what the device, face and upload services do) at the current fake time."""
     me = await api.ok("GET", "/api/v1/candidate/me", token)
     async with transaction(api.app.state.sessionmaker) as db:
-        view = await get_sitting(db, candidate_id=uuid.UUID(me["id"]), sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
+        view = await sittings.load(db, sitting_id=uuid.UUID(sitting_id), candidate_id=uuid.UUID(me["id"]), now=api.clock.now())
         return fn(db, view=view, now=api.clock.now(), **kwargs)
 
 
 def stop(db: Any, **kwargs: Any) -> Any:
-    return sittings.stop_recording(db, actor=Actor("device", "test-main"), **kwargs)
+    return facts.stop_recording(db, actor=Actor("device", "test-main"), **kwargs)
 
 
 # (when, hooks to call then as (candidate, hook), expected non-zero counts)
@@ -130,13 +129,13 @@ TIMELINE: list[tuple[Any, list[tuple[str, Hook]], dict[str, int]]] = [
     (T0, [], {"scheduled": 4}),
     (OPENS - timedelta(seconds=1), [], {"scheduled": 4}),
     (OPENS, [], {"waiting": 4}),
-    (OPENS + timedelta(minutes=1), [("甲", sittings.mark_ready), ("乙", sittings.mark_ready), ("丁", sittings.mark_ready)], {"ready": 3, "waiting": 1}),
+    (OPENS + timedelta(minutes=1), [("甲", facts.mark_ready), ("乙", facts.mark_ready), ("丁", facts.mark_ready)], {"ready": 3, "waiting": 1}),
     (STARTS - timedelta(seconds=1), [], {"ready": 3, "waiting": 1}),
     (STARTS, [], {"answering": 3, "absent": 1}),
     (STARTS + timedelta(minutes=5), [("甲", stop)], {"recorded": 1, "answering": 2, "absent": 1}),
-    (STARTS + timedelta(minutes=6), [("甲", sittings.mark_uploaded)], {"uploaded": 1, "answering": 2, "absent": 1}),
+    (STARTS + timedelta(minutes=6), [("甲", facts.mark_uploaded)], {"uploaded": 1, "answering": 2, "absent": 1}),
     (ENDS, [], {"uploaded": 1, "recorded": 2, "absent": 1}),
-    (ENDS + timedelta(minutes=1), [("丁", sittings.mark_uploaded)], {"uploaded": 2, "recorded": 1, "absent": 1}),
+    (ENDS + timedelta(minutes=1), [("丁", facts.mark_uploaded)], {"uploaded": 2, "recorded": 1, "absent": 1}),
     (DEADLINE - timedelta(seconds=1), [], {"uploaded": 2, "recorded": 1, "absent": 1}),
     (DEADLINE, [], {"uploaded": 2, "incomplete": 1, "absent": 1}),
 ]

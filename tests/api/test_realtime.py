@@ -10,7 +10,7 @@ import pytest
 from httpx_ws import WebSocketDisconnect
 
 from app.db import transaction
-from app.services.sitting import presence
+from app.services.sitting import presence, sittings
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import next_message, phone, wait_for, ws_client
@@ -36,9 +36,9 @@ async def _setup(api: Api) -> dict[str, Any]:
 
 
 async def _face_passed(api: Api, sitting_id: str) -> str:
-    """What the face gate (face issue) does on a pass."""
+    """What the face gate does on a pass."""
     async with transaction(api.app.state.sessionmaker, api.app.state.hub) as db:
-        view, _ = await presence.load_view(db, sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
+        view = await sittings.load(db, sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
         return await presence.face_passed(db, view=view, now=api.clock.now(), timeout=timedelta(seconds=30))
 
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect
 
-from app.adapters.hub import device_channel
+from app.services.sitting.channels import device_channel
 from app.api import ws as realtime
 from app.config import Settings
 from tests.support.api import Api

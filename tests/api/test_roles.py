@@ -20,9 +20,9 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.models import StaffRole
-from app.services.exam.candidates import get_sitting
+from app.services.sitting import sittings
 from app.services.sitting.lifecycle import SittingState
-from app.services.sitting.sittings import mark_ready
+from app.services.sitting.facts import mark_ready
 from tests.conftest import T0
 from tests.support import databases
 from tests.support.api import PASSWORD, Api, SchemaChecker, id_number, phone
@@ -173,7 +173,7 @@ async def _ready_attempt(api: Api, token: str, session_id: str) -> str:
     attempt = await api.ok("POST", f"{V1}/candidate/practice/{session_id}/attempts", token, status=201)
     async with transaction(api.app.state.sessionmaker) as db:
         candidate_id = uuid.UUID((await api.ok("GET", f"{V1}/candidate/me", token))["id"])
-        view = await get_sitting(db, candidate_id=candidate_id, sitting_id=uuid.UUID(attempt["id"]), now=api.clock.now())
+        view = await sittings.load(db, sitting_id=uuid.UUID(attempt["id"]), candidate_id=candidate_id, now=api.clock.now())
         assert mark_ready(db, view=view, now=api.clock.now()) is SittingState.ready
     return attempt["id"]
 

@@ -21,7 +21,7 @@ from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from app.adapters.redis_hub import RedisHub
 from app.clock import FakeClock
 from app.db import make_engine, make_sessionmaker, transaction
-from app.services.sitting import presence
+from app.services.sitting import presence, sittings
 from tests.support import databases
 from tests.support.api import Api
 from tests.support.processes import OPENS, STARTS, T0, ClockFile, Server, Servers, create_empty_pg_database, run_cli
@@ -89,7 +89,7 @@ async def _face_passed(database_url: str, sitting_id: str, now: Any) -> str:
     hub = RedisHub(REDIS_URL)
     try:
         async with transaction(make_sessionmaker(engine), hub) as db:
-            view, _ = await presence.load_view(db, sitting_id=uuid.UUID(sitting_id), now=now)
+            view = await sittings.load(db, sitting_id=uuid.UUID(sitting_id), now=now)
             state = await presence.face_passed(db, view=view, now=now, timeout=timedelta(hours=1))
     finally:
         await hub.close()

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clock import FakeClock
 from app.db import make_engine, make_sessionmaker
 from app.services.sitting.lifecycle import SittingState
-from app.services.sitting.sittings import mark_ready, mark_uploaded
+from app.services.sitting.facts import mark_ready, mark_uploaded
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker
 from tests.support.processes import (

@@ -30,8 +30,7 @@ from app.clock import FakeClock
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
-from app.models import ExamSession, Sitting
-from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting import sittings as sittings_service
 from app.services.sitting.lifecycle import SittingState
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker
@@ -312,10 +311,7 @@ async def set_fact(
 ) -> SittingState:
     """Call a sittings hook (mark_ready, mark_uploaded, ...) as the device/upload services will."""
     async with transaction(sessionmaker) as db:
-        sitting = await db.get_one(Sitting, uuid.UUID(sitting_id))
-        session = await db.get_one(ExamSession, sitting.session_id)
-        view: SittingView = view_of(session, sitting, now)
-        return hook(db, view=view, now=now)
+        return hook(db, view=await sittings_service.load(db, sitting_id=uuid.UUID(sitting_id), now=now), now=now)
 
 
 def comparable_audit(entries: list[dict[str, Any]]) -> list[str]:

@@ -12,7 +12,7 @@ from httpx_ws import AsyncWebSocketSession
 
 from app.db import transaction
 from app.models import Device
-from app.services.sitting import presence
+from app.services.sitting import presence, sittings
 from tests.conftest import T0
 from tests.support.api import Api
 from tests.support.ws import wait_for
@@ -65,10 +65,10 @@ async def scene(api: Api, *, candidates: int = 1, **exam_fields: Any) -> Scene:
 
 
 async def face_passed(api: Api, sitting_id: str) -> str:
-    """What the face gate (face issue) does on a pass."""
+    """What the face gate does on a pass."""
     timeout = timedelta(seconds=api.app.state.settings.presence_timeout_seconds)
     async with transaction(api.app.state.sessionmaker, api.app.state.hub) as db:
-        view, _ = await presence.load_view(db, sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
+        view = await sittings.load(db, sitting_id=uuid.UUID(sitting_id), now=api.clock.now())
         return await presence.face_passed(db, view=view, now=api.clock.now(), timeout=timeout)
 
 

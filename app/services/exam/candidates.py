@@ -1,18 +1,16 @@
-"""The candidate's path: self-registration, confirmation, sessions, practice attempts, questions."""
+"""Candidates of an exam: self-registration, confirmation, and looking them up."""
 
 from __future__ import annotations
 
 import hashlib
-import random
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import Candidate, Exam, ExamSession, Question, SessionKind, Sitting
+from app.models import Candidate, Exam
 from app.security import (
     hash_password,
     id_number_digest,
@@ -24,8 +22,7 @@ from app.security import (
     valid_phone,
 )
 from app.services.audit import Actor, record
-from app.services.sitting.lifecycle import SittingState, Windows, state_of, windows_for
-from app.services.exam.sessions import ensure_sittings, list_questions, list_sessions
+from app.services.exam.sessions import ensure_sittings
 
 
 def rules_digest(exam: Exam) -> str:
@@ -118,85 +115,3 @@ async def confirm(
     await ensure_sittings(db, exam_id=exam.id, now=now)
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.confirm", target_kind="candidate", target_id=candidate.id, details={"rules_sha256": candidate.confirmed_rules_sha256})
     return candidate
-
-
-@dataclass(frozen=True, slots=True)
-class SittingView:
-    sitting: Sitting
-    session: ExamSession
-    windows: Windows
-    state: SittingState
-
-
-@dataclass(frozen=True, slots=True)
-class SessionView:
-    session: ExamSession
-    sitting: SittingView | None
-
-
-async def sessions_for(db: AsyncSession, *, candidate: Candidate, now: datetime) -> list[SessionView]:
-    """Every session of the candidate's exam with the candidate's sitting in it (latest attempt for practice)."""
-    sessions = await list_sessions(db, exam_id=candidate.exam_id)
-    sittings = (await db.scalars(select(Sitting).where(Sitting.candidate_id == candidate.id).order_by(Sitting.attempt))).all()
-    latest = {s.session_id: s for s in sittings}  # ordered by attempt: the last one wins
-    views = []
-    for session in sessions:
-        sitting = latest.get(session.id)
-        views.append(SessionView(session, view_of(session, sitting, now) if sitting else None))
-    return views
-
-
-def view_of(session: ExamSession, sitting: Sitting, now: datetime) -> SittingView:
-    return SittingView(sitting, session, windows_for(session, sitting), state_of(session, sitting, now))
-
-
-async def get_sitting(db: AsyncSession, *, candidate_id: uuid.UUID, sitting_id: uuid.UUID, now: datetime) -> SittingView:
-    """Scoped by owner in the query: another candidate's sitting is simply not found."""
-    row = (
-        await db.execute(
-            select(Sitting, ExamSession)
-            .join(ExamSession, ExamSession.id == Sitting.session_id)
-            .where(Sitting.id == sitting_id, Sitting.candidate_id == candidate_id)
-        )
-    ).first()
-    if row is None:
-        raise errors.SittingNotFound()
-    return view_of(row.ExamSession, row.Sitting, now)
-
-
-async def start_practice(
-    db: AsyncSession, *, candidate: Candidate, session_id: uuid.UUID, now: datetime
-) -> SittingView:
-    """Practice without limit: each call starts a new attempt with a question drawn from the practice pool."""
-    session = await db.scalar(select(ExamSession).where(ExamSession.id == session_id, ExamSession.exam_id == candidate.exam_id))
-    if session is None:
-        raise errors.SessionNotFound()
-    if session.kind is not SessionKind.practice:
-        raise errors.NotPractice()
-    last = await db.scalar(select(func.max(Sitting.attempt)).where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id))
-    pool = await list_questions(db, session_id=session.id)
-    sitting = Sitting(
-        candidate_id=candidate.id,
-        session_id=session.id,
-        attempt=(last or 0) + 1,
-        started_at=now,
-        question_id=random.choice(pool).id if pool else None,
-        created_at=now,
-    )
-    db.add(sitting)
-    await db.flush()
-    return view_of(session, sitting, now)
-
-
-async def revealed_questions(db: AsyncSession, *, view: SittingView, now: datetime) -> list[Question]:
-    """The one gate every candidate- or device-facing question read goes through."""
-    if now < view.windows.answer_starts_at:
-        raise errors.QuestionNotRevealed(details={"answer_starts_at": view.windows.answer_starts_at.isoformat()})
-    if view.state is SittingState.absent:
-        raise errors.SittingClosed()  # a candidate who missed the waiting window never sees the question
-    if view.session.kind is SessionKind.practice:
-        if view.sitting.question_id is None:
-            return []
-        question = await db.get(Question, view.sitting.question_id)
-        return [question] if question else []
-    return await list_questions(db, session_id=view.session.id)

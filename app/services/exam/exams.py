@@ -24,6 +24,10 @@ async def get_exam(db: AsyncSession, exam_id: uuid.UUID) -> Exam:
     return exam
 
 
+async def exam_timezone(db: AsyncSession, exam_id: uuid.UUID) -> str:
+    return (await get_exam(db, exam_id)).timezone
+
+
 async def list_exams(db: AsyncSession) -> list[Exam]:
     return list((await db.scalars(select(Exam).order_by(Exam.created_at.desc()))).all())
 
@@ -38,8 +42,9 @@ def _apply(exam: Exam, fields: dict[str, Any]) -> None:
         raise errors.ConfirmWindowOrder()
 
 
-async def create_exam(db: AsyncSession, *, fields: dict[str, Any], now: datetime, actor: Actor) -> Exam:
-    exam = Exam(created_at=now, updated_at=now, timezone=fields.pop("timezone"))
+async def create_exam(db: AsyncSession, *, fields: dict[str, Any], default_timezone: str, now: datetime, actor: Actor) -> Exam:
+    """`default_timezone` (the server's setting) applies when the exam names none."""
+    exam = Exam(created_at=now, updated_at=now, timezone=fields.pop("timezone", None) or default_timezone)
     _apply(exam, fields)
     db.add(exam)
     await db.flush()

@@ -9,31 +9,27 @@
   are both verified the sitting is `uploaded`, as of the moment the later upload's last byte arrived (so a finish
   or verification that runs late, e.g. after a crash or an S3 outage, judges the sitting as it was when its bytes
   were in).
-- Ops and reviewers read recordings only through short-lived signed links (HMAC of recording and expiry).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import DeviceRole, Exam, ExamSession, Recording, RecordingStatus, Role, Sitting, UploadRow
+from app.models import DeviceRole, Recording, RecordingStatus, UploadRow
 from app.services import auth
-from app.services.sitting import sittings
 from app.services.audit import Actor, record
-from app.services.exam.candidates import SittingView, view_of
-from app.services.sitting.lifecycle import SittingState
 from app.services.recordings.media import MediaInfo
+from app.services.sitting import facts, sittings
+from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import SittingView
 
 # Upload ids are ours (not the client's): unguessable, and a recording's first upload id is fixed before the
 # upload row exists, so a creation that failed half-way is retried under the same id.
@@ -62,23 +58,8 @@ def new_upload_id() -> str:
 
 
 async def uploader_for(db: AsyncSession, *, token: str | None, now: datetime) -> Uploader:
-    if not token:
-        raise errors.NotAuthenticated()
-    principal = await auth.authenticate(db, token=token, now=now)
-    if principal is None:
-        raise errors.InvalidToken()
-    if principal.role is not Role.device or principal.device is None:
-        raise errors.Forbidden()
-    device = principal.device
+    device = await auth.authenticate_device(db, token=token, now=now)
     return Uploader(device_id=device.id, sitting_id=device.sitting_id, role=device.role)
-
-
-async def _view(db: AsyncSession, sitting_id: uuid.UUID, now: datetime, *, lock: bool = False) -> SittingView:
-    query = select(Sitting, ExamSession).join(ExamSession, ExamSession.id == Sitting.session_id).where(Sitting.id == sitting_id)
-    row = (await db.execute(query.with_for_update(of=Sitting) if lock else query)).first()
-    if row is None:
-        raise errors.SittingNotFound()
-    return view_of(row.ExamSession, row.Sitting, now)
 
 
 def check_window(view: SittingView, now: datetime) -> None:
@@ -93,7 +74,7 @@ def check_window(view: SittingView, now: datetime) -> None:
 
 
 async def may_write(db: AsyncSession, *, uploader: Uploader, now: datetime) -> None:
-    check_window(await _view(db, uploader.sitting_id, now), now)
+    check_window(await sittings.load(db, sitting_id=uploader.sitting_id, now=now), now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +89,7 @@ class UploadPlan:
 
 async def plan_upload(db: AsyncSession, *, uploader: Uploader, metadata: Mapping[str, str], now: datetime) -> UploadPlan:
     """pre_create: check the window and the metadata, then pick the upload for this sitting and role."""
-    view = await _view(db, uploader.sitting_id, now)
+    view = await sittings.load(db, sitting_id=uploader.sitting_id, now=now)
     check_window(view, now)
     # The phone names its sitting and role in the metadata; they must be its own (never another candidate's).
     if metadata.get("sitting_id", str(uploader.sitting_id)) != str(uploader.sitting_id):
@@ -167,7 +148,7 @@ async def settle(
     recording = await db.scalar(select(Recording).where(Recording.upload_id == upload.id))
     if recording is None:
         return None
-    view = await _view(db, recording.sitting_id, now, lock=True)  # one writer per sitting: both roles may settle at once
+    view = await sittings.load(db, sitting_id=recording.sitting_id, now=now, lock=True)  # one writer per sitting: both roles may settle at once
     await db.refresh(recording)
     if recording.status is not RecordingStatus.receiving or recording.upload_id != upload.id:
         return recording
@@ -197,92 +178,7 @@ async def _maybe_uploaded(db: AsyncSession, *, view: SittingView) -> None:
     # As of the moment the later recording's last byte arrived: a finish or verification that ran late (S3 down,
     # a crash in between) does not cost the candidate.
     at = max(completed for _, completed in rows)
-    sittings.mark_uploaded(db, view=view_of(view.session, view.sitting, at), now=at)
-
-
-# --- views ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """One recording as ops see it while it arrives."""
-
-    recording: Recording | None
-    role: DeviceRole
-    bytes_received: int
-    length: int | None
-    last_write_at: datetime | None
-
-    @property
-    def status(self) -> str:
-        return self.recording.status.value if self.recording else "missing"
-
-
-async def progress(db: AsyncSession, sitting_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Progress]]:
-    """Per sitting, one entry per role (missing ones too), in role order."""
-    found: dict[tuple[uuid.UUID, DeviceRole], Progress] = {}
-    if sitting_ids:
-        rows = await db.execute(
-            select(Recording, UploadRow).outerjoin(UploadRow, UploadRow.id == Recording.upload_id).where(Recording.sitting_id.in_(sitting_ids))
-        )
-        for rec, upload in rows:
-            found[(rec.sitting_id, rec.role)] = Progress(
-                recording=rec,
-                role=rec.role,
-                bytes_received=upload.upload_offset if upload else 0,
-                length=upload.upload_length if upload else None,
-                last_write_at=upload.updated_at if upload else None,
-            )
-    return {
-        sid: [found.get((sid, role)) or Progress(None, role, 0, None, None) for role in DeviceRole] for sid in sitting_ids
-    }
-
-
-async def session_counts(db: AsyncSession, *, session_id: uuid.UUID) -> dict[DeviceRole, dict[str, int]]:
-    """Per role, how many of the session's sittings have their recording missing, receiving, verified, failed."""
-    total = await db.scalar(select(func.count()).select_from(Sitting).where(Sitting.session_id == session_id)) or 0
-    rows = await db.execute(
-        select(Recording.role, Recording.status, func.count())
-        .join(Sitting, Sitting.id == Recording.sitting_id)
-        .where(Sitting.session_id == session_id)
-        .group_by(Recording.role, Recording.status)
-    )
-    counts = {role: {"missing": total, **{s.value: 0 for s in RecordingStatus}} for role in DeviceRole}
-    for role, status, n in rows:
-        counts[role][status.value] = n
-        counts[role]["missing"] -= n
-    return counts
-
-
-async def for_sitting(db: AsyncSession, sitting_id: uuid.UUID) -> list[Progress]:
-    return (await progress(db, [sitting_id]))[sitting_id]
-
-
-# --- signed links for ops and reviewers -----------------------------------------------------------------------
-
-
-def _signature(secret_key: str, recording_id: uuid.UUID, expires: int) -> str:
-    message = f"recording:{recording_id}:{expires}".encode()
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    path: str
-    expires_at: datetime
-
-
-def link_for(recording: Recording, *, secret_key: str, now: datetime, ttl: timedelta) -> Link:
-    expires = int((now + ttl).timestamp())
-    signature = _signature(secret_key, recording.id, expires)
-    return Link(f"/api/v1/recordings/{recording.id}/content?expires={expires}&signature={signature}", datetime.fromtimestamp(expires, now.tzinfo))
-
-
-def check_link(*, secret_key: str, recording_id: uuid.UUID, expires: int, signature: str, now: datetime) -> None:
-    if not hmac.compare_digest(_signature(secret_key, recording_id, expires).encode(), signature.encode()):
-        raise errors.RecordingLinkInvalid()
-    if now.timestamp() >= expires:
-        raise errors.RecordingLinkExpired()
+    facts.mark_uploaded(db, view=view.at(at), now=at)
 
 
 async def readable(db: AsyncSession, recording_id: uuid.UUID) -> tuple[Recording, UploadRow]:
@@ -294,18 +190,3 @@ async def readable(db: AsyncSession, recording_id: uuid.UUID) -> tuple[Recording
     if upload is None or upload.finished_at is None or upload.gone_at is not None:
         raise errors.RecordingNotFinished()
     return recording, upload
-
-
-async def timezone_of(db: AsyncSession, sitting_id: uuid.UUID) -> str:
-    """The exam's timezone for a sitting (SittingNotFound when there is no such sitting)."""
-    tz = await db.scalar(
-        select(Exam.timezone).join(ExamSession, ExamSession.exam_id == Exam.id).join(Sitting, Sitting.session_id == ExamSession.id).where(Sitting.id == sitting_id)
-    )
-    if tz is None:
-        raise errors.SittingNotFound()
-    return tz
-
-
-def scratch_path(data_dir: Path, upload_id: str) -> Path:
-    """Where a recording from a remote store is copied for probing."""
-    return data_dir / "tmp" / "probe" / f"{upload_id}.bin"

@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.adapters.hub import sitting_channel
+from app.services.sitting.channels import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, PairingToken
 from app.security import new_token, token_digest
 from app.services import auth
-from app.services.sitting import proctoring, sittings
+from app.services.sitting import devices, proctoring, sittings
 from app.services.auth import Principal
-from app.services.exam.candidates import get_candidate, get_sitting
+from app.services.exam.candidates import get_candidate
 from app.services.sitting.lifecycle import FINAL_STATES
 
 PAIRING_TTL = timedelta(seconds=120)
@@ -39,7 +39,7 @@ def pairing_url(base_url: str, token: str) -> str:
 async def offer(db: AsyncSession, *, main: Device, base_url: str, now: datetime) -> PairingOffer:
     if main.role is not DeviceRole.main:
         raise errors.MainDeviceOnly()
-    view = await get_sitting(db, candidate_id=main.candidate_id, sitting_id=main.sitting_id, now=now)
+    view = await sittings.load(db, sitting_id=main.sitting_id, candidate_id=main.candidate_id, now=now)
     if view.state in FINAL_STATES:
         raise errors.SittingClosed()
     token = new_token("pair")
@@ -64,8 +64,8 @@ async def claim(
     if now >= row.expires_at:
         raise errors.PairingTokenExpired()
     candidate = await get_candidate(db, row.candidate_id)
-    view = await get_sitting(db, candidate_id=row.candidate_id, sitting_id=row.sitting_id, now=now)
-    device, issued = await sittings.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
+    view = await sittings.load(db, sitting_id=row.sitting_id, candidate_id=row.candidate_id, now=now)
+    device, issued = await devices.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
     row.used_at, row.used_by_device_id = now, device.id
     proctoring.record(db, sitting_id=row.sitting_id, device_id=device.id, source="server", kind="paired", now=now)
     publish_after_commit(db, sitting_channel(row.sitting_id), {"type": "pair.status", "paired": True, "aux_device_id": str(device.id), "at": now.isoformat()})

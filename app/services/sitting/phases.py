@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.hub import session_channel, sitting_channel
+from app.services.sitting.channels import session_channel, sitting_channel
 from app.models import ExamSession, PhaseAnnouncement, SessionKind, Sitting
 from app.services.audit import SYSTEM, record
 from app.services.sitting.lifecycle import SittingState, Windows, facts_of, sitting_state, windows_for
 from app.services.exam.sessions import list_questions
+from app.services.sitting.questions import drawn
 
 # Practice windows are at most 3 × 24 h (schema limits); older attempts have nothing left to announce.
 PRACTICE_SPAN = timedelta(days=3)
@@ -102,7 +103,7 @@ async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
     message: dict[str, Any] = {"type": "phase", "phase": due.phase.value, "session_id": str(session.id), "at": due.at.isoformat()}
     decided: list[tuple[Sitting, SittingState]] = []
     if due.phase is Phase.answer_start:
-        message["questions"] = await _questions(db, session, sittings if due.sitting_id else None)
+        message["questions"] = await _questions(db, session, sittings)
         decided = _decide(session, sittings, due.at, SittingState.absent)
     elif due.phase is Phase.upload_closed:
         decided = _decide(session, sittings, due.at, SittingState.incomplete)
@@ -130,9 +131,6 @@ def _decide(session: ExamSession, sittings: list[Sitting], at: datetime, final: 
     ]
 
 
-async def _questions(db: AsyncSession, session: ExamSession, practice: list[Sitting] | None) -> list[dict[str, Any]]:
-    questions = await list_questions(db, session_id=session.id)
-    if practice is not None:  # a practice attempt shows only its drawn question
-        drawn = {s.question_id for s in practice}
-        questions = [q for q in questions if q.id in drawn]
+async def _questions(db: AsyncSession, session: ExamSession, sittings: list[Sitting]) -> list[dict[str, Any]]:
+    questions = drawn(session, await list_questions(db, session_id=session.id), sittings)
     return [{"id": str(q.id), "position": q.position, "text": q.text, "has_image": q.image_key is not None} for q in questions]

@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.adapters.hub import sitting_channel
+from app.services.sitting.channels import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, Exam, ExamSession, Interruption, Sitting
-from app.services.sitting import proctoring, sittings
-from app.services.exam.candidates import SittingView, view_of
+from app.services.sitting import facts, proctoring, sittings
 from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import SittingView, view_of
 
 
 def is_online(device: Device, *, now: datetime, timeout: timedelta) -> bool:
@@ -37,18 +37,6 @@ async def active_devices(db: AsyncSession, *, sitting_id: Any) -> dict[DeviceRol
     return {d.role: d for d in rows}
 
 
-async def load_view(db: AsyncSession, *, sitting_id: Any, now: datetime) -> tuple[SittingView, Exam]:
-    row = (
-        await db.execute(
-            select(Sitting, ExamSession, Exam)
-            .join(ExamSession, ExamSession.id == Sitting.session_id)
-            .join(Exam, Exam.id == ExamSession.exam_id)
-            .where(Sitting.id == sitting_id)
-        )
-    ).one()
-    return view_of(row.ExamSession, row.Sitting, now), row.Exam
-
-
 def _peer_notice(db: AsyncSession, device: Device, online: bool) -> None:
     publish_after_commit(
         db,
@@ -58,10 +46,10 @@ def _peer_notice(db: AsyncSession, device: Device, online: bool) -> None:
 
 
 async def connect(
-    db: AsyncSession, *, device: Device, now: datetime, timeout: timedelta, loaded: tuple[SittingView, Exam] | None = None
+    db: AsyncSession, *, device: Device, now: datetime, timeout: timedelta, view: SittingView | None = None
 ) -> SittingView:
-    """A socket of this phone opened (or its heartbeats resumed) at `now` (`loaded`: the sitting's view and
-    exam as of `now`, when the caller has them).
+    """A socket of this phone opened (or its heartbeats resumed) at `now` (`view`: the sitting as of `now`, when the
+    caller has it).
 
     Presence changes are compare-and-set updates, so a transition is decided by the database row, never by
     a copy read earlier: with a socket closing while the same phone reconnects (or two processes at once),
@@ -81,9 +69,9 @@ async def connect(
     # Announced on every connect, not only when the row changed: a peer that read this phone as offline a moment
     # ago (its old socket's close raced this connect) must still hear that it is here.
     _peer_notice(db, device, True)
-    view, exam = loaded or await load_view(db, sitting_id=device.sitting_id, now=now)
+    view = view or await sittings.load(db, sitting_id=device.sitting_id, now=now)
     await refresh_readiness(db, view=view, now=now, timeout=timeout)
-    await proctoring.enforce(db, view=view, exam=exam, now=now)
+    await proctoring.enforce(db, view=view, now=now)
     return view
 
 
@@ -121,8 +109,7 @@ async def disconnect(
     await proctoring.open_interruption(db, device=device, reason="offline", now=now)
     proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_offline", now=now, details={"role": device.role.value, "reason": reason})
     _peer_notice(db, device, False)
-    view, exam = await load_view(db, sitting_id=device.sitting_id, now=now)
-    await proctoring.enforce(db, view=view, exam=exam, now=now)
+    await proctoring.enforce(db, view=await sittings.load(db, sitting_id=device.sitting_id, now=now), now=now)
 
 
 async def _set(db: AsyncSession, device: Device, condition: ColumnElement[bool], **values: Any) -> bool:
@@ -133,8 +120,8 @@ async def _set(db: AsyncSession, device: Device, condition: ColumnElement[bool],
 
 
 async def face_passed(db: AsyncSession, *, view: SittingView, now: datetime, timeout: timedelta) -> SittingState:
-    """The waiting-room face gate passed (the face service calls this): ready if both phones are online."""
-    if not sittings.mark_face_passed(db, view=view, now=now):
+    """The waiting-room face gate passed: ready if both phones are online."""
+    if not facts.mark_face_passed(db, view=view, now=now):
         return view.state
     return await refresh_readiness(db, view=view, now=now, timeout=timeout)
 
@@ -145,7 +132,7 @@ async def refresh_readiness(db: AsyncSession, *, view: SittingView, now: datetim
         return view.state
     devices = await active_devices(db, sitting_id=view.sitting.id)
     if all(role in devices and is_online(devices[role], now=now, timeout=timeout) for role in DeviceRole):
-        return sittings.mark_ready(db, view=view, now=now)
+        return facts.mark_ready(db, view=view, now=now)
     return view.state
 
 
@@ -195,14 +182,14 @@ async def enforce_away(db: AsyncSession, *, now: datetime) -> None:
             .where(Sitting.id.in_(undecided))
         )
     ).all()
-    candidates = [(view_of(r.ExamSession, r.Sitting, now), r.Exam) for r in rows]
-    candidates = [(view, exam) for view, exam in candidates if view.state in (SittingState.answering, SittingState.recorded)]
-    if not candidates:
+    views = [view_of(r.ExamSession, r.Sitting, r.Exam, now) for r in rows]
+    views = [view for view in views if view.state in (SittingState.answering, SittingState.recorded)]
+    if not views:
         return
-    by_sitting: dict[Any, list[Interruption]] = {view.sitting.id: [] for view, _ in candidates}
+    by_sitting: dict[Any, list[Interruption]] = {view.sitting.id: [] for view in views}
     for interruption in await db.scalars(select(Interruption).where(Interruption.sitting_id.in_(undecided))):
         if interruption.sitting_id in by_sitting:
             by_sitting[interruption.sitting_id].append(interruption)
-    for view, exam in candidates:
-        if proctoring.judge(view, exam, by_sitting[view.sitting.id], now) is not None:
-            await proctoring.enforce(db, view=view, exam=exam, now=now, interruptions=by_sitting[view.sitting.id])
+    for view in views:
+        if proctoring.judge(view, by_sitting[view.sitting.id], now) is not None:
+            await proctoring.enforce(db, view=view, now=now, interruptions=by_sitting[view.sitting.id])

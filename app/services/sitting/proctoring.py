@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Device, Exam, Interruption, ProctorEvent
-from app.services.sitting import sittings
 from app.services.audit import SYSTEM
-from app.services.exam.candidates import SittingView
+from app.services.sitting import facts
 from app.services.sitting.interruptions import Breach, Policy, Stretch, breach
 from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import SittingView
 
 # What a phone may report. Leaving/returning pairs open and close an interruption of that reason.
 DEVICE_EVENT_KINDS = frozenset(
@@ -76,13 +76,13 @@ def policy_of(exam: Exam) -> Policy:
     return Policy(limit=exam.interruption_limit, grace=timedelta(seconds=exam.interruption_grace_seconds))
 
 
-def judge(view: SittingView, exam: Exam, interruptions: list[Interruption], now: datetime) -> Breach | None:
+def judge(view: SittingView, interruptions: list[Interruption], now: datetime) -> Breach | None:
     """The policy's verdict on a sitting's interruptions (pure): None before answering and in final states."""
     if view.state not in (SittingState.answering, SittingState.recorded):
         return None  # before answering nothing counts; final states stay as they are
     return breach(
         [Stretch(r.started_at, r.ended_at) for r in interruptions],
-        policy=policy_of(exam),
+        policy=policy_of(view.exam),
         window_start=view.windows.answer_starts_at,
         window_end=view.sitting.recording_stopped_at or view.windows.answer_ends_at,
         now=now,
@@ -90,7 +90,7 @@ def judge(view: SittingView, exam: Exam, interruptions: list[Interruption], now:
 
 
 async def enforce(
-    db: AsyncSession, *, view: SittingView, exam: Exam, now: datetime, interruptions: list[Interruption] | None = None
+    db: AsyncSession, *, view: SittingView, now: datetime, interruptions: list[Interruption] | None = None
 ) -> Breach | None:
     """Terminate the sitting if its interruptions broke the exam's policy while answering
     (`interruptions`: all of the sitting's, when the caller already loaded them)."""
@@ -98,10 +98,10 @@ async def enforce(
         return None
     if interruptions is None:
         interruptions = list((await db.scalars(select(Interruption).where(Interruption.sitting_id == view.sitting.id))).all())
-    found = judge(view, exam, interruptions, now)
+    found = judge(view, interruptions, now)
     if found is not None:
         record(db, sitting_id=view.sitting.id, device_id=None, source="server", kind="policy_broken", now=now, details={"reason": found.reason, "at": found.at.isoformat()})
-        sittings.terminate(db, view=view, reason=found.reason, now=now, actor=SYSTEM, at=found.at)
+        facts.terminate(db, view=view, reason=found.reason, now=now, actor=SYSTEM, at=found.at)
     return found
 
 

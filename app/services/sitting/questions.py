@@ -1,0 +1,41 @@
+"""Question confidentiality: which questions a sitting may see, and from when. Every candidate- or device-facing
+read and the answer-start push go through these two functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import errors
+from app.models import ExamSession, Question, SessionKind, Sitting
+from app.services.exam.sessions import list_questions
+from app.services.sitting.lifecycle import SittingState
+from app.services.sitting.sittings import SittingView
+
+
+def refusal(view: SittingView, at: datetime) -> errors.DualcamError | None:
+    """Why the sitting may not see its questions at `at` (None: it may). Never before the answer start (server
+    time); never for a candidate who was absent when it began, however late they ask."""
+    if at < view.windows.answer_starts_at:
+        return errors.QuestionNotRevealed(details={"answer_starts_at": view.windows.answer_starts_at.isoformat()})
+    if view.at(at).state is SittingState.absent:
+        return errors.SittingClosed()
+    return None
+
+
+def drawn(session: ExamSession, questions: Iterable[Question], sittings: Iterable[Sitting]) -> list[Question]:
+    """Of a session's questions, those these sittings see: a practice attempt sees only the question drawn for it."""
+    if session.kind is not SessionKind.practice:
+        return list(questions)
+    chosen = {s.question_id for s in sittings}
+    return [q for q in questions if q.id in chosen]
+
+
+async def revealed_questions(db: AsyncSession, *, view: SittingView, now: datetime) -> list[Question]:
+    """The sitting's questions, or the refusal."""
+    refused = refusal(view, now)
+    if refused is not None:
+        raise refused
+    return drawn(view.session, await list_questions(db, session_id=view.session.id), [view.sitting])
