@@ -4,33 +4,24 @@
 // records while answering, then uploads.
 
 import { apiClient } from "/common/api.js";
-import { DeviceSession, FINAL_STATES } from "/common/device.js";
+import { DeviceSession, FINAL_STATES, savedDevice } from "/common/device.js";
 import { applyLang, getLang, onLangChange, t } from "/common/i18n.js";
 import { getStream, preview } from "/common/media.js";
 import { registerServiceWorker } from "/common/pwa.js";
+import { errorBanner, finalBanner, paintScheduler, previewWrap, reconnectBanner, recordingPill, statusPills, supersededBanner } from "/common/sitting-view.js";
 import { countdownEl, errorText, h, header, mount, updateCountdowns } from "/common/ui.js";
-import { patchProgress, progressKey, uploadLine, uploadPanel } from "/common/upload-view.js";
+import { hasRecording, patchProgress, progressKey, uploadLine, uploadPanel } from "/common/upload-view.js";
 
 const DEVICE_KEY = "dualcam.aux.device";
 const root = document.getElementById("app");
 const anonymous = apiClient();
 
-let device = loadDevice();
+let device = savedDevice(DEVICE_KEY);
 let session = null;
 let video = null;
 let message = null;
 let claiming = false;
-let renderQueued = false;
-
-function loadDevice() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(DEVICE_KEY) || "null");
-    if (saved?.token) return saved; // expiry: the server answers 401 and the phone asks for a new QR code
-  } catch {
-    // ignore
-  }
-  return null;
-}
+const render = paintScheduler(() => renderNow());
 
 function pairToken() {
   const match = location.hash.match(/pair=([^&]+)/);
@@ -87,18 +78,6 @@ async function start() {
   render();
 }
 
-function render() {
-  if (renderQueued) return;
-  renderQueued = true;
-  const paint = () => {
-    if (!renderQueued) return;
-    renderQueued = false;
-    renderNow();
-  };
-  requestAnimationFrame(paint);
-  setTimeout(paint, 300); // no animation frames in a hidden page
-}
-
 let lastSignature = null;
 
 /** What the screen shows but countdowns and upload numbers (patched in place). */
@@ -110,20 +89,14 @@ function signature() {
   ]);
 }
 
-function renderNow(force = false) {
+function renderNow() {
   const sig = signature();
-  if (sig === lastSignature && !force) {
+  if (sig === lastSignature) {
     if (session) patchProgress(root, session.capture.status());
     return;
   }
   lastSignature = sig;
-  const state = session?.state;
-  const pills = session?.sitting
-    ? [
-        h("span", { class: `pill ${session.peerOnline ? "pill-ok" : "pill-bad"}`, dataset: { test: "main-status", online: String(session.peerOnline) } }, session.peerOnline ? t("aux.main_online") : t("aux.main_offline")),
-        h("span", { class: "pill", dataset: { test: "state", state } }, t(`state.${state}`)),
-      ]
-    : null;
+  const pills = statusPills(session, "main-status", t("aux.main_online"), t("aux.main_offline"));
   mount(root, header(t("aux.title"), pills), h("main", { dataset: { stage: stage() } }, body()));
 }
 
@@ -141,18 +114,14 @@ function stage() {
 function body() {
   const s = session;
   const st = stage();
-  const notices = [
-    message && h("div", { class: "banner banner-bad", dataset: { test: "error" } }, message),
-    s?.channelStatus === "down" && h("div", { class: "banner banner-warn", dataset: { test: "reconnecting" } }, navigator.onLine ? t("net.reconnecting") : t("net.offline")),
-  ];
+  const notices = [errorBanner(message), reconnectBanner(s)];
   if (st === "claiming") return [notices, h("p", { class: "muted" }, t("aux.claiming"))];
   if (st === "unpaired") {
-    const reason = s?.closedReason === "superseded" ? t("sitting.superseded") : null;
-    return [notices, reason && h("div", { class: "banner banner-bad", dataset: { test: "superseded" } }, reason), h("section", { class: "card", dataset: { test: "unpaired" } }, h("h2", {}, t("aux.title")), h("p", {}, t("aux.no_pair")))];
+    return [notices, s?.closedReason === "superseded" && supersededBanner(), h("section", { class: "card", dataset: { test: "unpaired" } }, h("h2", {}, t("aux.title")), h("p", {}, t("aux.no_pair")))];
   }
   if (st === "loading") return [notices, h("p", { class: "muted" }, t("common.loading"))];
   const w = s.windows;
-  const preview_ = h("div", { class: "preview-wrap" }, video, s.capture.recorder.recording && h("span", { class: "pill pill-live rec" }, "REC"));
+  const preview_ = previewWrap(video, s.capture.recorder.recording);
   if (st === "guide") {
     return [
       notices,
@@ -171,13 +140,12 @@ function body() {
     ];
   }
   if (st === "recording") {
-    const recording = s.capture.recorder.recording;
     return [
       notices,
       h(
         "section",
         { class: "card", dataset: { test: "recording-card" } },
-        h("div", { class: "spread" }, h("h2", {}, t("aux.recording")), h("span", { class: `pill ${recording ? "pill-live" : "pill-bad"}`, dataset: { test: "recording", recording: String(recording) } }, recording ? t("answer.recording") : t("answer.not_recording"))),
+        h("div", { class: "spread" }, h("h2", {}, t("aux.recording")), recordingPill(s.capture.recorder.recording)),
         countdownEl(w.answer_ends_at, "answer.remaining", "big-countdown"),
         preview_,
         h("p", { class: "muted" }, t("aux.follow")),
@@ -186,19 +154,8 @@ function body() {
     ];
   }
   if (st === "upload") return [notices, uploadPanel(s.capture.status())];
-  const state = s.state;
-  const text = {
-    absent: t("final.absent"),
-    terminated: t("final.terminated", { reason: s.sitting.terminated_reason || "" }),
-    incomplete: t("final.incomplete"),
-    uploaded: t("final.uploaded"),
-  }[state];
   const progress = s.capture.status();
-  return [
-    notices,
-    h("div", { class: `banner ${state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "final", state } }, text),
-    (progress.written > 0 || progress.state === "verified") && uploadPanel(progress),
-  ];
+  return [notices, finalBanner(s), hasRecording(progress) && uploadPanel(progress)];
 }
 
 applyLang();

@@ -15,6 +15,20 @@ import { Channel } from "./ws.js";
 export const FINAL_STATES = new Set(["uploaded", "absent", "terminated", "incomplete"]);
 const PRE_ANSWER = new Set(["scheduled", "waiting", "ready"]);
 
+/**
+ * The device token a phone kept in localStorage. Its expiry is the server's call: a 401 makes the phone log in or
+ * pair again, as a missing or corrupt entry does.
+ */
+export function savedDevice(key) {
+  try {
+    const saved = JSON.parse(localStorage.getItem(key) || "null");
+    if (saved?.token) return saved;
+  } catch {
+    // corrupt: as if none
+  }
+  return null;
+}
+
 export class DeviceSession {
   /**
    * @param {object} o

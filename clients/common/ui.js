@@ -51,8 +51,11 @@ export function fmtSeconds(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)} 分钟${s % 60 ? ` ${s % 60} 秒` : ""}` : `${s} 秒`;
 }
 
+/** The exam's timezone where a screen does not know it (the server's default for an exam). */
+export const DEFAULT_TIME_ZONE = "Asia/Shanghai";
+
 /** An instant in the exam's timezone: "2026-06-01 09:00" (seconds when asked). */
-export function fmtTime(iso, timeZone = "Asia/Shanghai", { seconds = false } = {}) {
+export function fmtTime(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false } = {}) {
   if (!iso) return "—";
   const parts = new Intl.DateTimeFormat("en-CA", {
     timeZone,
@@ -144,6 +147,6 @@ export function updateCountdowns(root) {
 }
 
 /** The server's time now, in a timezone, kept current by updateCountdowns(). */
-export function serverClockEl(timeZone = "Asia/Shanghai") {
+export function serverClockEl(timeZone = DEFAULT_TIME_ZONE) {
   return h("span", { dataset: { serverClock: timeZone, test: "server-clock" } }, t("common.server_time", { time: fmtTime(serverNow(), timeZone, { seconds: true }) }));
 }

@@ -5,7 +5,7 @@
 // seconds.
 
 import { t } from "./i18n.js";
-import { fmtBytes, fmtTime, h } from "./ui.js";
+import { DEFAULT_TIME_ZONE, fmtBytes, fmtTime, h } from "./ui.js";
 
 function numbers(p) {
   const total = p.total ?? p.written ?? 0;
@@ -50,7 +50,7 @@ export function progressKey(p) {
   return `${p.state}|${p.written > 0}|${p.stopped}|${p.rejected || 0}`;
 }
 
-export function uploadPanel(p, { deadline = null, timeZone = "Asia/Shanghai" } = {}) {
+export function uploadPanel(p, { deadline = null, timeZone = DEFAULT_TIME_ZONE } = {}) {
   const n = numbers(p);
   const text = stateText(p);
   return h(
@@ -71,6 +71,11 @@ export function uploadPanel(p, { deadline = null, timeZone = "Asia/Shanghai" } =
     n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: `${Math.round(p.result.duration)} s` })),
     deadline && !n.verified && h("p", { class: "muted small" }, t("upload.deadline", { time: fmtTime(deadline, timeZone) })),
   );
+}
+
+/** Whether the phone recorded anything (a final state shows the upload panel then). */
+export function hasRecording(p) {
+  return p.written > 0 || p.state === "verified";
 }
 
 /** While recording: one line of what was sent so far. */

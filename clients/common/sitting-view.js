@@ -1,0 +1,66 @@
+// Pieces of the sitting screen both phones show: notices, the top bar's status pills, the camera preview, the final
+// state, and the paint scheduling that keeps the screen current without rebuilding it on every change.
+
+import { t } from "./i18n.js";
+import { h } from "./ui.js";
+
+/**
+ * One paint per frame however many change notifications (ticks, pushes, upload progress) come in. A hidden page
+ * gets no animation frames, so a paint still queued after 300 ms happens anyway and the state stays current.
+ */
+export function paintScheduler(paint) {
+  let queued = false;
+  const run = () => {
+    if (!queued) return;
+    queued = false;
+    paint();
+  };
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(run);
+    setTimeout(run, 300);
+  };
+}
+
+export function errorBanner(message) {
+  return message && h("div", { class: "banner banner-bad", dataset: { test: "error" } }, message);
+}
+
+export function reconnectBanner(session) {
+  return session?.channelStatus === "down" && h("div", { class: "banner banner-warn", dataset: { test: "reconnecting" } }, navigator.onLine ? t("net.reconnecting") : t("net.offline"));
+}
+
+/** The candidate opened the sitting on another phone: this one is out. */
+export function supersededBanner() {
+  return h("div", { class: "banner banner-bad", dataset: { test: "superseded" } }, t("sitting.superseded"));
+}
+
+/** The other phone's live status and the sitting state, once the sitting is known. */
+export function statusPills(session, test, onlineText, offlineText) {
+  if (!session?.sitting) return null;
+  const online = session.peerOnline;
+  return [
+    h("span", { class: `pill ${online ? "pill-ok" : "pill-bad"}`, dataset: { test, online: String(online) } }, online ? onlineText : offlineText),
+    h("span", { class: "pill", dataset: { test: "state", state: session.state } }, t(`state.${session.state}`)),
+  ];
+}
+
+export function recordingPill(recording) {
+  return h("span", { class: `pill ${recording ? "pill-live" : "pill-bad"}`, dataset: { test: "recording", recording: String(recording) } }, recording ? t("answer.recording") : t("answer.not_recording"));
+}
+
+export function previewWrap(video, recording) {
+  return h("div", { class: "preview-wrap" }, video, recording && h("span", { class: "pill pill-live rec" }, "REC"));
+}
+
+export function finalBanner(session) {
+  const state = session.state;
+  const text = {
+    absent: t("final.absent"),
+    terminated: t("final.terminated", { reason: session.sitting.terminated_reason || "" }),
+    incomplete: t("final.incomplete"),
+    uploaded: t("final.uploaded"),
+  }[state];
+  return h("div", { class: `banner ${state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "final", state } }, text);
+}
