@@ -6,7 +6,7 @@ document.
                                                 [--repeat 1] [--store s3://bucket?endpoint=…]   # ours on S3
                                                 [--baseline-root DIR]   # also run our server from another checkout
 
-The default is the issue's workload: 8 phones each uploading a 10-minute 720p recording (~150 MB) in 2 MiB PATCHes.
+The default workload: 8 phones each uploading a 10-minute 720p recording (~150 MB) in 2 MiB PATCHes.
 Every server runs as its own process on a free loopback port:
 
 - `dualcam`: ours under uvicorn (TusApp mounted in a bare Starlette app, SQLite, permissive callbacks);
