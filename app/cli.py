@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.adapters.storage import ObjectStore, open_object_store
+from app.adapters.factory import open_object_store
+from app.adapters.storage import ObjectStore
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction

@@ -50,11 +50,6 @@ class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
 
-class CreatedMixin:
-    # Set by services from the injected clock, never by the database's own clock.
-    created_at: Mapped[datetime]
-
-
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})

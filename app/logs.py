@@ -17,9 +17,6 @@ class EventLogger:
         if self._log.isEnabledFor(level):
             self._log.log(level, event, extra={"fields": fields}, exc_info=exc_info)
 
-    def debug(self, event: str, **fields: Any) -> None:
-        self._emit(logging.DEBUG, event, fields)
-
     def info(self, event: str, **fields: Any) -> None:
         self._emit(logging.INFO, event, fields)
 

@@ -11,9 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.adapters.hub import Hub, MemoryHub
-from app.adapters.storage import open_object_store
-from app.adapters.upload_store import open_upload_store
+from app.adapters.factory import open_hub, open_object_store, open_upload_store
 from app.api import auth, candidate, device, devices, exams, face, recordings, roster, sessions, staff, system, uploads, ws
 from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
@@ -36,14 +34,6 @@ def _default_clock(settings: Settings) -> Clock:
     return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
 
-def _open_hub(settings: Settings) -> Hub:
-    if settings.redis_url:
-        from app.adapters.redis_hub import RedisHub  # imported lazily: only a scaled deployment needs redis
-
-        return RedisHub(settings.redis_url)
-    return MemoryHub()
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     clock = clock or _default_clock(settings)
@@ -61,7 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.is_sqlite:
             # The only process writing uploads: a lock left in the database is from its previous life (kill -9).
             await app.state.tus.release_stale_locks()
-        app.state.hub = _open_hub(settings)
+        app.state.hub = open_hub(settings.redis_url)
         app.state.verifier = verifier = verification.Verifier(
             sessionmaker=app.state.sessionmaker, hub=app.state.hub, clock=clock, reader=app.state.tus, scratch_dir=settings.data_dir / "tmp" / "probe"
         )

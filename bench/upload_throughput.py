@@ -6,7 +6,7 @@ document.
                                                 [--repeat 1] [--store s3://bucket?endpoint=…]   # ours on S3
                                                 [--baseline-root DIR]   # also run our server from another checkout
 
-The default is the issue's workload: 8 phones each uploading a 10-minute 720p recording (~150 MB) in 2 MiB PATCHes.
+The default workload: 8 phones each uploading a 10-minute 720p recording (~150 MB) in 2 MiB PATCHes.
 Every server runs as its own process on a free loopback port:
 
 - `dualcam`: ours under uvicorn (TusApp mounted in a bare Starlette app, SQLite, permissive callbacks);
@@ -78,7 +78,7 @@ def create_app() -> Any:
     from starlette.requests import Request
     from starlette.routing import Mount
 
-    from app.adapters.upload_store import open_upload_store
+    from app.adapters.factory import open_upload_store
     from app.clock import SystemClock
     from app.db import make_engine, make_sessionmaker
     from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks

@@ -3,6 +3,9 @@
 Both packs share the recognition path: insightface's ``norm_crop`` aligns the face from its 5 landmarks to the
 ArcFace 112×112 template and ``ArcFaceONNX`` runs the recogniser on onnxruntime. They differ in the detector: YuNet
 through OpenCV for ``sface``, SCRFD through ``insightface.app.FaceAnalysis`` for the buffalo packs.
+
+Over 300 lines on purpose: the packs, enroll/verify on top of them and the event loop's wrapper share one path from
+picture to similarity, and tests and docs import them all from here.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 from insightface.utils.face_align import norm_crop
 
 from app.face import EmbeddingMismatch, FaceEngineBusy
+from app.face.detection import Face
 from app.face.images import decode_image, pad_border
 from app.face.packs import PackSpec, get_pack, require_pack
 from app.face.quality import Finding, assess
@@ -52,28 +56,6 @@ YUNET_NMS = 0.3
 # SCRFD letterboxes into a square; 640 is insightface's own size for it.
 SCRFD_SIZE = (640, 640)
 SCRFD_SCORE = 0.5
-
-
-@dataclass(frozen=True, eq=False)
-class Face:
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
-    # (5, 2) float32 in the ArcFace template's order: eye, eye, nose tip, mouth corner, mouth corner (image left first)
-    landmarks: np.ndarray
-    score: float
-
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
-
-    def moved(self, dx: float, dy: float) -> Face:
-        x1, y1, x2, y2 = self.box
-        return Face(
-            (x1 + dx, y1 + dy, x2 + dx, y2 + dy), self.landmarks + np.array([dx, dy], dtype=np.float32), self.score
-        )
 
 
 class FaceEngine(Protocol):

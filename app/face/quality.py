@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:
-    from app.face.engine import Face
+from app.face.detection import Face
 
 # Face width below which recognition degrades (the recogniser sees 112 px) and a candidate should come closer:
 # in pixels, and as a share of the picture's shorter side (a phone capture at arm's length is ~0.3).

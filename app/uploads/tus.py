@@ -1,6 +1,9 @@
 """A tus 1.0.0 server as an ASGI app: core, creation, creation-with-upload, creation-defer-length, termination,
 expiration, checksum (sha1, sha256).
 
+Over 300 lines on purpose: it is the protocol handler, one guard-clause method per request; the wire format, the
+lock and the running hashes are their own modules.
+
 It knows nothing about exams. The application decides through callbacks (`TusHooks`): who is asking
 (`authorize`), whether and how an upload may be created (`pre_create`), whether bytes may be written now
 (`pre_write`), whether an upload may be deleted (`pre_terminate`), and what happens once all bytes are in

@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.adapters.upload_store import LocalUploadStore, UploadStore, open_upload_store
+from app.adapters.factory import open_upload_store
+from app.adapters.local import LocalUploadStore
+from app.adapters.upload_store import UploadStore
 from app.clock import FakeClock
 from app.db import make_engine, make_sessionmaker
 from app.uploads import SqlUploadState, TusApp

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
 
-from app.adapters.upload_store import open_upload_store
+from app.adapters.factory import open_upload_store
 from app.clock import SystemClock
 from app.db import make_engine, make_sessionmaker
 from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.adapters.upload_store import LocalUploadStore, StoredUpload, UploadStoreError
+from app.adapters.local import LocalUploadStore
+from app.adapters.upload_store import StoredUpload, UploadStoreError
 from app.clock import FakeClock
 from app.uploads import SqlUploadState, TusApp, TusError, Upload, errors
 from tests.uploads.flows import TEST_CONFIG, Rules, client_for, create, make_app, offset_of, patch, upload_id

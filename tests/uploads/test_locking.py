@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.adapters.upload_store import LocalUploadStore
+from app.adapters.local import LocalUploadStore
 from app.clock import FakeClock
 from app.uploads import SqlUploadState, TusApp
 from tests.uploads.flows import (

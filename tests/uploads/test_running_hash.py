@@ -11,7 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.adapters.upload_store import WRITE_BATCH, LocalUploadStore, StoredUpload
+from app.adapters.local import LocalUploadStore
+from app.adapters.upload_store import WRITE_BATCH, StoredUpload
 from app.clock import FakeClock
 from app.uploads import SqlUploadState, TusApp
 from tests.uploads.flows import TEST_CONFIG, Rules, checksum, client_for, create, make_app, patch

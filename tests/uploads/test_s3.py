@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.adapters.s3 import MIN_PART_SIZE, S3Error, S3ObjectStore, S3UploadStore
-from app.adapters.storage import ObjectNotFound, open_object_store
-from app.adapters.upload_store import NotReadable, StoredUpload, open_upload_store
+from app.adapters.factory import open_object_store, open_upload_store
+from app.adapters.storage import ObjectNotFound
+from app.adapters.upload_store import NotReadable, StoredUpload
 from app.clock import FakeClock
 from app.uploads import SqlUploadState, TusApp
 from tests.support.seaweed import Seaweed
