@@ -101,6 +101,53 @@ def test_app_has_no_import_cycles() -> None:
     assert not found, "import cycles in app/:\n" + "\n".join(describe(graph, c) for c in found)
 
 
+# Layers, top to bottom: a module may import its own layer and those below, never one above. Services are grouped
+# by domain in the same way. Face and recordings sit side by side and must not import each other (INDEPENDENT).
+LAYERS: list[tuple[str, ...]] = [
+    ("app.main", "app.cli"),
+    ("app.api",),
+    ("app.schemas",),
+    ("app.services.demo",),
+    ("app.services.face", "app.services.recordings"),
+    ("app.services.sitting",),
+    ("app.services.exam",),
+    ("app.services.auth", "app.services.audit", "app.services.images", "app.services.timezones"),
+]
+
+INDEPENDENT = frozenset({"app.services.face", "app.services.recordings"})
+
+
+def _layer(module: str) -> tuple[int, str] | None:
+    for rank, layer in enumerate(LAYERS):
+        for package in layer:
+            if module == package or module.startswith(package + "."):
+                return rank, package
+    return None
+
+
+def test_imports_flow_down_the_layers() -> None:
+    graph = import_graph()
+    upward = []
+    for importer in sorted(graph.modules):
+        mine = _layer(importer)
+        for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            theirs = _layer(imported)
+            if mine is None or theirs is None or mine[1] == theirs[1]:
+                continue
+            if theirs[0] < mine[0] or (theirs[0] == mine[0] and {mine[1], theirs[1]} <= INDEPENDENT):
+                upward.append(f"{importer} -> {imported}")
+    assert not upward, "imports against the layers (LAYERS in this file):\n" + "\n".join(upward)
+
+
+def test_no_route_module_imports_another() -> None:
+    """Routes share rules through services and types through app.api.deps / app.api.errors, never each other."""
+    graph = import_graph()
+    shared = {"app.api", "app.api.deps", "app.api.errors"}
+    routes = {m for m in graph.modules if m.startswith("app.api.")} - shared
+    found = sorted(f"{a} -> {b}" for a in routes for b in graph.find_modules_directly_imported_by(a) & routes)
+    assert not found, "route modules importing route modules:\n" + "\n".join(found)
+
+
 def test_the_graph_is_the_whole_of_app() -> None:
     modules = import_graph().modules
     for module in ("app.main", "app.adapters.factory", "app.uploads.tus", "app.face.engine", "app.services.face"):
