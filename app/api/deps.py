@@ -18,6 +18,7 @@ from app.db import transaction
 from app.models import DeviceRole, Role
 from app.security import bearer_token
 from app.services.auth import LoginPolicy, Principal, authenticate
+from app.services.recordings.recordings import UploadFacts
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -50,6 +51,10 @@ def _hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
+def _uploads(request: Request) -> UploadFacts:
+    return request.app.state.tus
+
+
 def _login_policy(request: Request) -> LoginPolicy:
     s: Settings = request.app.state.settings
     return LoginPolicy(
@@ -64,6 +69,7 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 Now = Annotated[datetime, Depends(_now)]
 Store = Annotated[ObjectStore, Depends(_store)]
 HubDep = Annotated[Hub, Depends(_hub)]
+Uploads = Annotated[UploadFacts, Depends(_uploads)]
 Policy = Annotated[LoginPolicy, Depends(_login_policy)]
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app import errors
-from app.api.deps import DB, Now, SettingsDep, Staff
+from app.api.deps import DB, Now, SettingsDep, Staff, Uploads
 from app.models import RecordingStatus
 from app.schemas.recordings import StaffRecordingOut
 from app.services.recordings import links, progress, recordings
@@ -29,12 +29,14 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
     responses=errors.responses(errors.SittingNotFound),
     tags=["ops: sessions"],
 )
-async def sitting_recordings(sitting_id: uuid.UUID, principal: Staff, db: DB, now: Now, settings: SettingsDep) -> list[StaffRecordingOut]:
+async def sitting_recordings(
+    sitting_id: uuid.UUID, principal: Staff, db: DB, now: Now, settings: SettingsDep, uploads: Uploads
+) -> list[StaffRecordingOut]:
     """Main and aux recordings of a sitting: progress, evidence, and a link valid for `recording_link_seconds`
     once every byte is in (each link handed out is audited)."""
     timezone = (await sittings.load(db, sitting_id=sitting_id, now=now)).timezone
     out = []
-    for arrived in await progress.for_sitting(db, sitting_id):
+    for arrived in await progress.for_sitting(db, sitting_id, uploads=uploads):
         link = None
         rec = arrived.recording
         if rec is not None and rec.status is not RecordingStatus.receiving:
@@ -68,18 +70,15 @@ async def recording_content(
     """The recording's bytes for a player (Range requests for seeking). Needs no login: the link's signature and
     expiry are the authorization, so a video element can play it."""
     links.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
-    recording, upload = await recordings.readable(db, recording_id)
-    size = upload.upload_offset
-    start, end = _range(request.headers.get("range"), size)
     tus: TusApp = request.app.state.tus
-    stored = await tus.get(upload.id)
-    assert stored is not None
-
+    recording, upload = await recordings.readable(db, recording_id, uploads=tus)
+    size = upload.offset
+    start, end = _range(request.headers.get("range"), size)
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in tus.read(stored, start, end):
+        async for chunk in tus.read(upload, start, end):
             yield chunk
 
-    filetype = str((upload.upload_metadata or {}).get("filetype") or "video/webm")
+    filetype = str(upload.metadata.get("filetype") or "video/webm")
     media_type = filetype if re.fullmatch(r"(video|audio)/[\w.+-]+", filetype) else "application/octet-stream"
     headers = {
         "Accept-Ranges": "bytes",

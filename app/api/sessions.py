@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, UploadFile, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, Staff, Store
+from app.api.deps import DB, Now, Ops, Staff, Store, Uploads
 from app.models import DeviceRole
 from app.schemas.recordings import RecordingCounts, RecordingOut
 from app.schemas.sessions import (
@@ -125,13 +125,13 @@ async def session_status(session_id: uuid.UUID, principal: Staff, db: DB, now: N
 
 
 @router.get("/sessions/{session_id}/sittings", response_model=list[OpsSittingOut], responses=errors.responses(errors.SessionNotFound))
-async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now: Now) -> list[OpsSittingOut]:
+async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now: Now, uploads: Uploads) -> list[OpsSittingOut]:
     """Every sitting of a session with its state, facts and the progress of both recordings."""
     session = await sessions.get_session(db, session_id)
     exam = await exams.get_exam(db, session.exam_id)
     tz = exam.timezone
     rows = await sittings.session_sittings(db, session=session, now=now)
-    arrived = await progress.progress(db, [r.sitting.id for r in rows])
+    arrived = await progress.progress(db, [r.sitting.id for r in rows], uploads=uploads)
     return [
         OpsSittingOut(
             sitting_id=r.sitting.id,

@@ -51,7 +51,7 @@ def build_tus(app: FastAPI) -> TusApp:
         for attempt in range(2):
             try:
                 async with transaction(state.sessionmaker) as db:
-                    plan = await recordings.plan_upload(db, uploader=principal.data, metadata=metadata, now=now())
+                    plan = await recordings.plan_upload(db, uploader=principal.data, metadata=metadata, uploads=state.tus, now=now())
                 break
             except IntegrityError:  # two creations for one role at once: the second finds the first's recording
                 if attempt:

@@ -139,6 +139,11 @@ class SqlUploadState:
     async def get(self, upload_id: str) -> Upload | None:
         return await self._run(_get, upload_id, write=False)
 
+    async def get_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]:
+        if not upload_ids:
+            return {}
+        return await self._run(_get_many, list(upload_ids), write=False)
+
     async def find(self, *, owner: str | None = None, subject: str | None = None) -> Upload | None:
         return await self._run(_find, owner, subject, write=False)
 
@@ -236,6 +241,14 @@ def _insert(conn: Connection, values: dict[str, Any]) -> Upload:
 def _get(conn: Connection, upload_id: str) -> Upload | None:
     row = conn.execute(_GET, {"b_id": upload_id}).first()
     return _to_upload(row) if row is not None else None
+
+
+def _get_many(conn: Connection, upload_ids: list[str]) -> dict[str, Upload]:
+    found: dict[str, Upload] = {}
+    for start in range(0, len(upload_ids), 500):  # bounded IN lists (SQLite's variable limit)
+        for upload in _uploads(conn, select(*_ROW).where(_TABLE.c.id.in_(upload_ids[start : start + 500]))):
+            found[upload.id] = upload
+    return found
 
 
 def _find(conn: Connection, owner: str | None, subject: str | None) -> Upload | None:

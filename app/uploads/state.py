@@ -99,6 +99,10 @@ class UploadState(Protocol):
 
     async def get(self, upload_id: str) -> Upload | None: ...
 
+    async def get_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]:
+        """The uploads that exist among `upload_ids`, by id (one query for a whole session's recordings)."""
+        ...
+
     async def find(self, *, owner: str | None = None, subject: str | None = None) -> Upload | None:
         """The newest upload that is not gone, for an owner and/or subject (pre_create uses it)."""
         ...

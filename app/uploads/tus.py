@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -606,6 +606,9 @@ class TusApp:
 
     async def get(self, upload_id: str) -> Upload | None:
         return await self.state.get(upload_id)
+
+    async def get_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]:
+        return await self.state.get_many(upload_ids)
 
     async def find(self, *, owner: str | None = None, subject: str | None = None) -> Upload | None:
         """The newest live upload of an owner and/or subject (for pre_create's existing_upload_id)."""

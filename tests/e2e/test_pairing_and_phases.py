@@ -116,4 +116,6 @@ def test_a_candidate_who_missed_the_face_gate_is_absent_and_cannot_record(server
     assert stored_recordings(main) == 0 and stored_recordings(aux) == 0
     token = device_token(main, f"dualcam.main.device.{candidate.sitting(session['id'])['id']}")
     refused = httpx.get(f"{server.url}/api/v1/device/questions", headers={"Authorization": f"Bearer {token}"})
-    assert refused.status_code in (403, 409), refused.text
+    # Absent: the sitting can no longer be entered (409 sitting_closed), not a question that is merely not yet
+    # revealed (403): the answer start has passed.
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "sitting_closed", refused.text

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import DeviceRole, Recording, RecordingStatus, Sitting, UploadRow
+from app.models import DeviceRole, Recording, RecordingStatus, Sitting
+from app.services.recordings.recordings import UploadFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +28,19 @@ class Progress:
         return self.recording.status.value if self.recording else "missing"
 
 
-async def progress(db: AsyncSession, sitting_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Progress]]:
+async def progress(db: AsyncSession, sitting_ids: list[uuid.UUID], *, uploads: UploadFacts) -> dict[uuid.UUID, list[Progress]]:
     """Per sitting, one entry per role (missing ones too), in role order."""
     found: dict[tuple[uuid.UUID, DeviceRole], Progress] = {}
     if sitting_ids:
-        rows = await db.execute(
-            select(Recording, UploadRow).outerjoin(UploadRow, UploadRow.id == Recording.upload_id).where(Recording.sitting_id.in_(sitting_ids))
-        )
-        for rec, upload in rows:
+        recordings = list(await db.scalars(select(Recording).where(Recording.sitting_id.in_(sitting_ids))))
+        carried = await uploads.get_many([r.upload_id for r in recordings])
+        for rec in recordings:
+            upload = carried.get(rec.upload_id)
             found[(rec.sitting_id, rec.role)] = Progress(
                 recording=rec,
                 role=rec.role,
-                bytes_received=upload.upload_offset if upload else 0,
-                length=upload.upload_length if upload else None,
+                bytes_received=upload.offset if upload else 0,
+                length=upload.length if upload else None,
                 last_write_at=upload.updated_at if upload else None,
             )
     return {
@@ -63,5 +64,5 @@ async def session_counts(db: AsyncSession, *, session_id: uuid.UUID) -> dict[Dev
     return counts
 
 
-async def for_sitting(db: AsyncSession, sitting_id: uuid.UUID) -> list[Progress]:
-    return (await progress(db, [sitting_id]))[sitting_id]
+async def for_sitting(db: AsyncSession, sitting_id: uuid.UUID, *, uploads: UploadFacts) -> list[Progress]:
+    return (await progress(db, [sitting_id], uploads=uploads))[sitting_id]

@@ -15,25 +15,35 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import DeviceRole, Recording, RecordingStatus, UploadRow
+from app.models import DeviceRole, Recording, RecordingStatus
 from app.services import auth
 from app.services.audit import Actor, record
 from app.services.recordings.media import MediaInfo
 from app.services.sitting import facts, sittings
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.sittings import SittingView
+from app.uploads import Upload
 
 # Upload ids are ours (not the client's): unguessable, and a recording's first upload id is fixed before the
 # upload row exists, so a creation that failed half-way is retried under the same id.
 _ID_BYTES = 24
+
+
+class UploadFacts(Protocol):
+    """What the recordings rules read of the tus server's uploads (its state port, app.uploads.UploadState)."""
+
+    async def get(self, upload_id: str) -> Upload | None: ...
+
+    async def get_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +97,9 @@ class UploadPlan:
     subject: str
 
 
-async def plan_upload(db: AsyncSession, *, uploader: Uploader, metadata: Mapping[str, str], now: datetime) -> UploadPlan:
+async def plan_upload(
+    db: AsyncSession, *, uploader: Uploader, metadata: Mapping[str, str], uploads: UploadFacts, now: datetime
+) -> UploadPlan:
     """pre_create: check the window and the metadata, then pick the upload for this sitting and role."""
     view = await sittings.load(db, sitting_id=uploader.sitting_id, now=now)
     check_window(view, now)
@@ -107,7 +119,7 @@ async def plan_upload(db: AsyncSession, *, uploader: Uploader, metadata: Mapping
         await db.flush()  # a concurrent creation for the same role fails here (IntegrityError): the caller retries
         record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.create", target_kind="recording", target_id=recording.id, details={"role": uploader.role.value, "upload_id": recording.upload_id})
         return UploadPlan(recording.upload_id, False, expires_at, subject)
-    upload = await db.get(UploadRow, recording.upload_id)
+    upload = await uploads.get(recording.upload_id)
     if upload is None:
         return UploadPlan(recording.upload_id, False, expires_at, subject)  # a creation that failed half-way
     if recording.status is RecordingStatus.failed or upload.gone_at is not None:
@@ -129,19 +141,15 @@ async def pending_recording(db: AsyncSession, upload_id: str) -> Recording | Non
     return await db.scalar(select(Recording).where(Recording.upload_id == upload_id, Recording.status == RecordingStatus.receiving))
 
 
-async def unverified_finished(db: AsyncSession, *, limit: int = 50) -> list[str]:
+async def unverified_finished(db: AsyncSession, *, uploads: UploadFacts, limit: int = 50) -> list[str]:
     """Uploads finished but never verified (the process died in between): the scheduler verifies them."""
-    rows = await db.scalars(
-        select(Recording.upload_id)
-        .join(UploadRow, UploadRow.id == Recording.upload_id)
-        .where(Recording.status == RecordingStatus.receiving, UploadRow.finished_at.is_not(None))
-        .limit(limit)
-    )
-    return list(rows)
+    waiting = list(await db.scalars(select(Recording.upload_id).where(Recording.status == RecordingStatus.receiving)))
+    found = await uploads.get_many(waiting)
+    return [upload_id for upload_id in waiting if upload_id in found and found[upload_id].finished_at is not None][:limit]
 
 
 async def settle(
-    db: AsyncSession, *, upload: UploadRow, info: MediaInfo | None, failure: str | None, now: datetime
+    db: AsyncSession, *, upload: Upload, info: MediaInfo | None, failure: str | None, uploads: UploadFacts, now: datetime
 ) -> Recording | None:
     """Record the verification of a finished upload; when both recordings are verified, the sitting is uploaded.
     Idempotent: a recording already settled (or now carried by another upload) is left alone."""
@@ -152,7 +160,7 @@ async def settle(
     await db.refresh(recording)
     if recording.status is not RecordingStatus.receiving or recording.upload_id != upload.id:
         return recording
-    recording.size, recording.sha256, recording.chain_sha256 = upload.upload_offset, upload.sha256, upload.chain_sha256
+    recording.size, recording.sha256, recording.chain_sha256 = upload.offset, upload.sha256, upload.chain_sha256
     if info is None:
         recording.status, recording.failure_reason = RecordingStatus.failed, (failure or "unreadable")[:300]
         record(db, at=now, actor=Actor("system"), action="recording.failed", target_kind="recording", target_id=recording.id, details={"reason": recording.failure_reason, "upload_id": upload.id})
@@ -161,32 +169,30 @@ async def settle(
     recording.container, recording.duration_seconds, recording.media = info.container, info.duration_seconds, info.as_json()
     record(db, at=now, actor=Actor("system"), action="recording.verified", target_kind="recording", target_id=recording.id, details={"role": recording.role.value, "duration_seconds": info.duration_seconds, "sha256": upload.sha256})
     await db.flush()  # write first: on SQLite this takes the write lock, so the other role's settle waits for us
-    await _maybe_uploaded(db, view=view)
+    await _maybe_uploaded(db, view=view, uploads=uploads)
     return recording
 
 
-async def _maybe_uploaded(db: AsyncSession, *, view: SittingView) -> None:
-    rows = (
-        await db.execute(
-            select(Recording.status, func.coalesce(UploadRow.completed_at, UploadRow.finished_at))
-            .join(UploadRow, UploadRow.id == Recording.upload_id)
-            .where(Recording.sitting_id == view.sitting.id)
-        )
-    ).all()
+async def _maybe_uploaded(db: AsyncSession, *, view: SittingView, uploads: UploadFacts) -> None:
+    rows = (await db.execute(select(Recording.status, Recording.upload_id).where(Recording.sitting_id == view.sitting.id))).all()
     if len(rows) < len(DeviceRole) or any(status is not RecordingStatus.verified for status, _ in rows):
+        return
+    found = await uploads.get_many([upload_id for _, upload_id in rows])
+    arrived = [u.completed_at or u.finished_at for u in found.values()]
+    if len(arrived) < len(rows) or None in arrived:
         return
     # As of the moment the later recording's last byte arrived: a finish or verification that ran late (S3 down,
     # a crash in between) does not cost the candidate.
-    at = max(completed for _, completed in rows)
+    at = max(a for a in arrived if a is not None)
     facts.mark_uploaded(db, view=view.at(at), now=at)
 
 
-async def readable(db: AsyncSession, recording_id: uuid.UUID) -> tuple[Recording, UploadRow]:
+async def readable(db: AsyncSession, recording_id: uuid.UUID, *, uploads: UploadFacts) -> tuple[Recording, Upload]:
     """A recording whose bytes are all in (verified or failed), with its upload."""
     recording = await db.get(Recording, recording_id)
     if recording is None:
         raise errors.RecordingNotFound()
-    upload = await db.get(UploadRow, recording.upload_id)
+    upload = await uploads.get(recording.upload_id)
     if upload is None or upload.finished_at is None or upload.gone_at is not None:
         raise errors.RecordingNotFinished()
     return recording, upload

@@ -5,7 +5,7 @@ verified recording (analysis) hangs on `Verifier.on_verified`, not on the upload
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +16,7 @@ from app.adapters.hub import Hub
 from app.clock import Clock
 from app.db import transaction
 from app.logs import get_logger
-from app.models import Recording, RecordingStatus, UploadRow
+from app.models import Recording, RecordingStatus
 from app.services.recordings import recordings
 from app.services.recordings.media import MediaInfo, MediaUnreadable, probe
 from app.uploads import Upload
@@ -27,9 +27,11 @@ OnVerified = Callable[[Recording], Awaitable[None]]
 
 
 class UploadReader(Protocol):
-    """What verification needs of the tus server (app.uploads.TusApp)."""
+    """What verification needs of the tus server (app.uploads.TusApp): its uploads' facts and their bytes."""
 
     async def get(self, upload_id: str) -> Upload | None: ...
+
+    async def get_many(self, upload_ids: Sequence[str]) -> dict[str, Upload]: ...
 
     def local_path(self, upload: Upload) -> Path | None:
         """The upload's file when the store keeps it locally; None for a remote store."""
@@ -66,8 +68,7 @@ class Verifier:
             except MediaUnreadable as exc:
                 failure = exc.reason
         async with transaction(self._sessionmaker, self._hub) as db:
-            row = await db.get_one(UploadRow, upload_id)
-            recording = await recordings.settle(db, upload=row, info=info, failure=failure, now=self._clock.now())
+            recording = await recordings.settle(db, upload=upload, info=info, failure=failure, uploads=self._reader, now=self._clock.now())
         if recording is None:
             return None
         log.info("recording.settled", upload_id=upload_id, status=recording.status.value, duration=recording.duration_seconds, reason=recording.failure_reason)
@@ -82,7 +83,7 @@ class Verifier:
     async def verify_leftovers(self) -> None:
         """Uploads finished but never verified (the process died in between)."""
         async with transaction(self._sessionmaker) as db:
-            pending = await recordings.unverified_finished(db)
+            pending = await recordings.unverified_finished(db, uploads=self._reader)
         for upload_id in pending:
             await self.verify(upload_id)
 
