@@ -81,15 +81,15 @@ def create_app() -> Any:
     from app.adapters.factory import open_upload_store
     from app.clock import SystemClock
     from app.db import make_engine, make_sessionmaker
-    from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks
+    from app.uploads import CreateDecision, Caller, SqlUploadState, TusApp, TusConfig, TusHooks
     from app.uploads.models import UploadRow
 
     directory = Path(os.environ["BENCH_DIR"])
 
-    async def authorize(request: Request) -> Principal:
-        return Principal(owner="bench")
+    async def authorize(request: Request) -> Caller:
+        return Caller(owner="bench")
 
-    async def pre_create(principal: Principal, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
+    async def pre_create(principal: Caller, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
         return CreateDecision()
 
     tus = TusApp(hooks=TusHooks(authorize=authorize, pre_create=pre_create), config=TusConfig(), clock=SystemClock())

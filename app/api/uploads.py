@@ -18,7 +18,7 @@ from app.db import transaction
 from app.logs import get_logger
 from app.security import bearer_token
 from app.services.recordings import recordings
-from app.uploads import CreateDecision, ErrorSpec, Principal, TusApp, TusConfig, TusError, TusHooks, Upload
+from app.uploads import CreateDecision, ErrorSpec, Caller, TusApp, TusConfig, TusError, TusHooks, Upload
 
 log = get_logger(__name__)
 
@@ -38,16 +38,16 @@ def build_tus(app: FastAPI) -> TusApp:
     def now():  # type: ignore[no-untyped-def]
         return state.clock.now()
 
-    async def authorize(request: Request) -> Principal:
+    async def authorize(request: Request) -> Caller:
         token = bearer_token(request.headers.get("authorization"))
         try:
             async with transaction(state.sessionmaker) as db:
                 uploader = await recordings.uploader_for(db, token=token, now=now())
         except errors.DualcamError as exc:
             raise _tus_error(exc) from None
-        return Principal(owner=uploader.owner, data=uploader)
+        return Caller(owner=uploader.owner, data=uploader)
 
-    async def pre_create(principal: Principal, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
+    async def pre_create(principal: Caller, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
         for attempt in range(2):
             try:
                 async with transaction(state.sessionmaker) as db:
@@ -65,7 +65,7 @@ def build_tus(app: FastAPI) -> TusApp:
             subject=plan.subject,
         )
 
-    async def pre_write(principal: Principal, upload: Upload) -> None:
+    async def pre_write(principal: Caller, upload: Upload) -> None:
         if upload.complete:
             return  # every byte is in (a retried final PATCH): the protocol answers with the offset, writes nothing
         try:
@@ -74,7 +74,7 @@ def build_tus(app: FastAPI) -> TusApp:
         except errors.DualcamError as exc:
             raise _tus_error(exc) from None
 
-    async def pre_terminate(principal: Principal, upload: Upload) -> None:
+    async def pre_terminate(principal: Caller, upload: Upload) -> None:
         # A phone may abandon an unfinished upload (it then sends the recording again); finished ones are evidence.
         if upload.finished_at is not None:
             raise _tus_error(errors.Forbidden())

@@ -1,5 +1,8 @@
 """The realtime channel: one WebSocket per phone at /api/v1/ws (token in `?token=` or a Bearer header).
 
+One module past 300 lines: the connection's state machine, outbox and receive loop share one per-socket state; the
+rules they apply live in app.services.sitting.realtime.
+
 Close codes: 4401 not authenticated or token invalid · 4409 superseded by a newer phone of the same role ·
 4410 the sitting is over · 4408 no message within the presence timeout · 4429 too many messages waiting for this
 socket (it reads too slowly) · 1009 message too large.

@@ -6,12 +6,12 @@ The protocol knows nothing about exams; the application plugs its rules in throu
 from app.uploads.errors import ErrorSpec, TusError
 from app.uploads.sql_state import SqlUploadState
 from app.uploads.state import Upload, UploadState
-from app.uploads.tus import CreateDecision, Principal, TusApp, TusConfig, TusHooks
+from app.uploads.tus import CreateDecision, Caller, TusApp, TusConfig, TusHooks
 
 __all__ = [
     "CreateDecision",
     "ErrorSpec",
-    "Principal",
+    "Caller",
     "SqlUploadState",
     "TusApp",
     "TusConfig",

@@ -58,8 +58,8 @@ _BODY_REFUSALS = (
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who is asking. `owner` is stored on the uploads it creates; only the same owner sees them again
+class Caller:
+    """Who is asking, as the protocol sees it (the application's log-in behind it travels in `data`). `owner` is stored on the uploads it creates; only the same owner sees them again
     (anyone else gets 404). Choose it so a re-logged-in device keeps its uploads, e.g. "sitting:<id>:main"."""
 
     owner: str
@@ -78,11 +78,11 @@ class CreateDecision:
     subject: str | None = None  # opaque, stored (e.g. "sitting:<id>:main")
 
 
-async def _allow(principal: Principal, upload: Upload) -> None:
+async def _allow(principal: Caller, upload: Upload) -> None:
     return None
 
 
-async def _refuse_finished(principal: Principal, upload: Upload) -> None:
+async def _refuse_finished(principal: Caller, upload: Upload) -> None:
     # A finished upload is evidence; deleting it takes an explicit pre_terminate from the application.
     if upload.finished_at is not None:
         raise TusError(errors.FORBIDDEN)
@@ -96,10 +96,10 @@ async def _nothing(upload: Upload) -> None:
 class TusHooks:
     """The application's decisions. Each may raise TusError(ErrorSpec(status, code, en, zh)) to refuse."""
 
-    authorize: Callable[[Request], Awaitable[Principal]]  # raise 401/403 to refuse; the body is not readable
-    pre_create: Callable[[Principal, Mapping[str, str], int | None], Awaitable[CreateDecision]]  # (metadata, length)
-    pre_write: Callable[[Principal, Upload], Awaitable[None]] = _allow  # before a PATCH (or POST body) is read
-    pre_terminate: Callable[[Principal, Upload], Awaitable[None]] = _refuse_finished
+    authorize: Callable[[Request], Awaitable[Caller]]  # raise 401/403 to refuse; the body is not readable
+    pre_create: Callable[[Caller, Mapping[str, str], int | None], Awaitable[CreateDecision]]  # (metadata, length)
+    pre_write: Callable[[Caller, Upload], Awaitable[None]] = _allow  # before a PATCH (or POST body) is read
+    pre_terminate: Callable[[Caller, Upload], Awaitable[None]] = _refuse_finished
     # After the last byte is committed and the store assembled the upload (sha256 set). A TusError it raises is
     # the PATCH's answer; any other exception is logged and the client still gets 204 (its bytes are safe).
     post_finish: Callable[[Upload], Awaitable[None]] = _nothing
@@ -358,7 +358,7 @@ class TusApp:
             raise TusError(errors.LENGTH_MISSING)
         return wire.number(raw_length, errors.LENGTH_INVALID)
 
-    async def _existing(self, decision: CreateDecision, principal: Principal) -> Upload | None:
+    async def _existing(self, decision: CreateDecision, principal: Caller) -> Upload | None:
         if decision.existing_upload_id is None:
             return None
         upload = await self.state.get(decision.existing_upload_id)
@@ -369,7 +369,7 @@ class TusApp:
         return upload
 
     async def _create(
-        self, decision: CreateDecision, principal: Principal, metadata: dict[str, str], length: int | None, max_size: int
+        self, decision: CreateDecision, principal: Caller, metadata: dict[str, str], length: int | None, max_size: int
     ) -> Upload:
         upload_id = decision.upload_id or secrets.token_hex(16)
         if not _UPLOAD_ID.fullmatch(upload_id):
@@ -400,7 +400,7 @@ class TusApp:
     async def _write_at_creation(
         self,
         upload: Upload,
-        principal: Principal,
+        principal: Caller,
         receive: Receive,
         *,
         has_body: bool,
@@ -576,13 +576,13 @@ class TusApp:
 
     # --- lookups and headers ---------------------------------------------------------------------------
 
-    async def _visible(self, upload_id: str, principal: Principal) -> Upload:
+    async def _visible(self, upload_id: str, principal: Caller) -> Upload:
         upload = await self.state.get(upload_id)
         if upload is None:
             raise TusError(errors.UPLOAD_NOT_FOUND)
         return self._check(upload, principal)
 
-    def _check(self, upload: Upload, principal: Principal) -> Upload:
+    def _check(self, upload: Upload, principal: Caller) -> Upload:
         if upload.owner != principal.owner:
             raise TusError(errors.UPLOAD_NOT_FOUND)  # someone else's upload does not exist for you
         if upload.gone_at is not None or upload.expired(self.clock.now()):

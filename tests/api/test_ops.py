@@ -46,6 +46,16 @@ async def test_exam_times_are_read_and_shown_in_the_exam_timezone(api: Api, time
     assert session["upload_deadline"] == shown
 
 
+@pytest.mark.parametrize("server_zone", ["Asia/Shanghai", "Asia/Urumqi"])
+async def test_an_exam_created_without_a_timezone_takes_the_servers(api: Api, server_zone: str) -> None:
+    api.app.state.settings.timezone = server_zone  # DUALCAM_TIMEZONE, read when the exam is created
+    ops = await api.staff()
+    exam = await api.exam(ops, confirm_closes_at="2026-06-03T09:00:00")
+    assert exam["timezone"] == server_zone
+    offset = "+08:00" if server_zone == "Asia/Shanghai" else "+06:00"
+    assert exam["confirm_closes_at"] == f"2026-06-03T09:00:00{offset}"
+
+
 async def test_patch_changes_only_the_fields_sent(api: Api) -> None:
     ops = await api.staff()
     exam = await api.exam(ops, support_qq="12345")

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from app.uploads import CreateDecision, Principal, TusApp, TusConfig, TusError, TusHooks, Upload, errors
+from app.uploads import CreateDecision, Caller, TusApp, TusConfig, TusError, TusHooks, Upload, errors
 from tests.support.seaweed import Seaweed
 
 MOUNT = "/api/v1/uploads"
@@ -34,13 +34,13 @@ class Rules:
     created: list[tuple[str, Mapping[str, str], int | None]] = field(default_factory=list)
     finished: list[Upload] = field(default_factory=list)
 
-    async def authorize(self, request: Request) -> Principal:
+    async def authorize(self, request: Request) -> Caller:
         token = request.headers.get("authorization", "Bearer phone-1").removeprefix("Bearer ")
         if token == "nobody":
             raise TusError(errors.UNAUTHORIZED)
-        return Principal(owner=token)
+        return Caller(owner=token)
 
-    async def pre_create(self, principal: Principal, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
+    async def pre_create(self, principal: Caller, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
         self.created.append((principal.owner, dict(metadata), length))
         return CreateDecision(
             upload_id=self.upload_id,
@@ -50,7 +50,7 @@ class Rules:
             subject=metadata.get("subject"),
         )
 
-    async def pre_write(self, principal: Principal, upload: Upload) -> None:
+    async def pre_write(self, principal: Caller, upload: Upload) -> None:
         if self.refuse_write is not None:
             raise TusError(self.refuse_write)
 

@@ -21,17 +21,17 @@ from starlette.routing import Mount
 from app.adapters.factory import open_upload_store
 from app.clock import SystemClock
 from app.db import make_engine, make_sessionmaker
-from app.uploads import CreateDecision, Principal, SqlUploadState, TusApp, TusConfig, TusHooks
+from app.uploads import CreateDecision, Caller, SqlUploadState, TusApp, TusConfig, TusHooks
 from app.uploads.models import UploadRow
 
 MOUNT = "/api/v1/uploads"
 
 
-async def authorize(request: Request) -> Principal:
-    return Principal(owner=request.headers.get("authorization", "Bearer phone-1").removeprefix("Bearer "))
+async def authorize(request: Request) -> Caller:
+    return Caller(owner=request.headers.get("authorization", "Bearer phone-1").removeprefix("Bearer "))
 
 
-async def pre_create(principal: Principal, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
+async def pre_create(principal: Caller, metadata: Mapping[str, str], length: int | None) -> CreateDecision:
     return CreateDecision()
 
 
