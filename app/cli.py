@@ -17,14 +17,15 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app import errors
 from app.adapters.factory import open_object_store
 from app.adapters.storage import ObjectStore
 from app.clock import SystemClock
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, transaction
+from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
 from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
 from app.security import configure_password_hashing
@@ -61,6 +62,7 @@ def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitab
     async def main() -> T:
         engine = make_engine(settings.resolved_database_url)
         try:
+            await _require_migrated(engine)
             async with transaction(make_sessionmaker(engine)) as db:
                 return await work(db, open_object_store(settings.resolved_storage_url), settings, SystemClock().now())
         finally:
@@ -70,6 +72,19 @@ def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitab
         return asyncio.run(main())
     except errors.DualcamError as exc:
         _fail(exc)
+
+
+async def _require_migrated(engine: AsyncEngine) -> None:
+    """Refuse to work on a database that is missing or behind this code's schema (one line, not a traceback)."""
+    where = {"database": engine.url.render_as_string(hide_password=True)}
+    try:
+        missing = engine.url.get_backend_name() == "sqlite" and not Path(engine.url.database or "").exists()
+        current = None if missing else await schema_revision(engine)  # a missing file is not created by looking
+    except (OSError, DBAPIError) as exc:
+        raise errors.DatabaseUnreachable(details={**where, "reason": str(getattr(exc, "orig", exc))[:200]}) from None
+    expected = head_revision()
+    if current != expected:
+        raise errors.DatabaseNotMigrated(details={**where, "revision": current, "expected": expected, "fix": "dualcam migrate"})
 
 
 def _json_default(value: Any) -> str:
@@ -142,6 +157,18 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
+
+    async def check() -> None:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            await _require_migrated(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(check())
+    except errors.DualcamError as exc:
+        _fail(exc)
     configure_logging(json_lines=settings.log_json)
     app = create_app(settings)
 

@@ -110,6 +110,8 @@ UnknownMessageType = _error("UnknownMessageType", 400, "unknown_message_type", "
 FrameTooLarge = _error("FrameTooLarge", 413, "frame_too_large", "消息过大", "Message too large")
 NotYourDevice = _error("NotYourDevice", 403, "not_your_device", "消息中的设备或考生与当前登录不符", "The message names another device or candidate")
 UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知的事件类型", "Unknown event kind")
+DatabaseNotMigrated = _error("DatabaseNotMigrated", 503, "database_not_migrated", "数据库尚未迁移：请先运行 dualcam migrate（并使用与服务器相同的 DUALCAM_* 设置）", "The database is not migrated: run `dualcam migrate` first (with the same DUALCAM_* settings as the server)")
+DatabaseUnreachable = _error("DatabaseUnreachable", 503, "database_unreachable", "无法连接数据库，请检查 DUALCAM_DATABASE_URL", "Cannot reach the database: check DUALCAM_DATABASE_URL")
 # A realtime message that failed for a reason of ours: the phone may retry it; its socket stays open.
 MessageFailed = _error("MessageFailed", 500, "internal_error", "服务器处理消息时出错，请稍后重试", "The server failed to handle this message; try again")
 

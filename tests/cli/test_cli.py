@@ -147,6 +147,19 @@ def test_migrate_then_demo_prints_credentials_that_work(tmp_path: Path) -> None:
     against_app(data_dir, check)
 
 
+@pytest.mark.parametrize("command", [("demo",), ("exam", "list"), ("serve", "--port", "1")])
+def test_a_database_not_migrated_is_named_in_one_line_and_left_as_it_was(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A second terminal without the server's DUALCAM_* settings looks at another (empty) database: one line that
+    says so and where it looked, exit 2, no traceback, and no database file created by looking."""
+    result = run_process(tmp_path / "elsewhere", *command)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "database_not_migrated" and error["details"]["fix"] == "dualcam migrate"
+    assert str(tmp_path / "elsewhere" / "dualcam.sqlite3") in error["details"]["database"]
+    assert not (tmp_path / "elsewhere" / "dualcam.sqlite3").exists()
+
+
 def test_demo_again_gives_fresh_credentials_that_work(data_dir: Path) -> None:
     first = dualcam(data_dir, "demo", "--json")
     second = dualcam(data_dir, "demo", "--json")
