@@ -155,8 +155,9 @@ class Connection:
         self._move(ConnectionState.OPEN)
         now = self.clock.now()
         async with transaction(self.sessionmaker, self.hub) as db:
+            token = self.ws.query_params.get("token") or bearer_token(self.ws.headers.get("authorization"))
             try:
-                device = self.device = await auth.authenticate_device(db, token=self.ws.query_params.get("token") or bearer_token(self.ws.headers.get("authorization")), now=now)
+                device = self.device = await auth.authenticate_device(db, token=token, now=now)
             except errors.DualcamError as exc:
                 await self.error(exc)
                 await self.close(CLOSE_UNAUTHENTICATED, exc.code)
