@@ -1,0 +1,65 @@
+"""sitting/devices: one active phone per role; a new log-in supersedes the previous phone (its token revoked, its
+socket told to close); a closed sitting takes no new phone."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import errors
+from app.models import Device, DeviceRole, Role
+from app.services import auth
+from app.services.sitting import devices
+from app.services.sitting.channels import device_channel
+from app.services.sitting.lifecycle import FINAL_STATES, SittingState
+from tests.services.conftest import Env, Scene
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_login_device_issues_a_device_token(scene: Scene, env: Env) -> None:
+    device, issued = await env.device(scene.candidate, scene.sitting_id, DeviceRole.main)
+    assert (device.sitting_id, device.candidate_id, device.role, device.superseded_at) == (scene.sitting_id, scene.candidate.id, DeviceRole.main, None)
+    assert (issued.role, issued.expires_at) == (Role.device, env.now() + env.ttl)
+    async with env.tx() as db:
+        principal = await auth.authenticate(db, token=issued.token, now=env.now())
+    assert principal is not None and principal.device is not None and principal.candidate is not None
+    assert (principal.device.id, principal.candidate.id) == (device.id, scene.candidate.id)
+    (entry,) = await env.audit("device.login")
+    assert entry.details == {"role": "main", "sitting_id": str(scene.sitting_id), "superseded": []}
+
+
+async def test_a_new_login_of_a_role_supersedes_the_previous_phone(scene: Scene, env: Env) -> None:
+    old, old_token = await env.device(scene.candidate, scene.sitting_id, DeviceRole.aux)
+    main, main_token = await env.device(scene.candidate, scene.sitting_id, DeviceRole.main)
+    env.clock.advance(seconds=5)
+    async with env.hearing(device_channel(old.id), device_channel(main.id)) as heard:
+        new, new_token = await env.device(scene.candidate, scene.sitting_id, DeviceRole.aux)
+        assert heard.on(device_channel(old.id)) == [{"type": "command", "command": "close", "reason": "superseded"}]
+        assert heard.on(device_channel(main.id)) == []  # the other role is untouched
+    assert (await env.row(Device, old.id)).superseded_at == env.now()
+    assert (await env.row(Device, main.id)).superseded_at is None
+    async with env.tx() as db:
+        assert await auth.authenticate(db, token=old_token.token, now=env.now()) is None
+        assert await auth.authenticate(db, token=main_token.token, now=env.now()) is not None
+        principal = await auth.authenticate(db, token=new_token.token, now=env.now())
+    assert principal is not None and principal.device is not None and principal.device.id == new.id
+    (event,) = [e for e in await env.events(scene.sitting_id) if e.kind == "device_superseded"]
+    assert (event.device_id, event.source, event.at, event.details) == (old.id, "server", env.now(), {"role": "aux"})
+    entry = (await env.audit("device.login"))[-1]
+    assert entry.details["superseded"] == [str(old.id)]
+
+
+@pytest.mark.parametrize("state", sorted(FINAL_STATES), ids=lambda s: s.value)
+async def test_a_closed_sitting_takes_no_new_phone(scene: Scene, env: Env, state: SittingState) -> None:
+    await scene.into(state)
+    async with env.tx() as db:
+        with pytest.raises(errors.SittingClosed):
+            await devices.login_device(db, candidate=scene.candidate, view=await scene.load(db), role=DeviceRole.main, now=env.now(), ttl=env.ttl)
+
+
+@pytest.mark.parametrize("state", [SittingState.scheduled, SittingState.waiting, SittingState.answering, SittingState.recorded], ids=lambda s: s.value)
+async def test_an_open_sitting_takes_a_phone(scene: Scene, env: Env, state: SittingState) -> None:
+    """(A phone that died while answering is replaced; the recorded one may still upload.)"""
+    await scene.into(state)
+    device, _ = await env.device(scene.candidate, scene.sitting_id, DeviceRole.main)
+    assert device.created_at == env.now()
