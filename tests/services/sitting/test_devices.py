@@ -8,10 +8,10 @@ import pytest
 from app import errors
 from app.models import Device, DeviceRole, Role
 from app.services import auth
-from app.services.sitting import devices
+from app.services.sitting import devices, presence
 from app.services.sitting.channels import device_channel
 from app.services.sitting.lifecycle import FINAL_STATES, SittingState
-from tests.services.conftest import Env, Scene
+from tests.services.conftest import READY_AT, STARTS, Env, M, Scene
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +63,30 @@ async def test_an_open_sitting_takes_a_phone(scene: Scene, env: Env, state: Sitt
     await scene.into(state)
     device, _ = await env.device(scene.candidate, scene.sitting_id, DeviceRole.main)
     assert device.created_at == env.now()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: an interruption of a phone that is then superseded is never closed (close_interruption is per device, "
+    "and only the old device could close it), so re-pairing a dropped aux while answering still terminates the sitting "
+    "at drop + grace, though the new aux was online within seconds (docs/realtime.md: a dropped aux re-pairs; a replaced "
+    "phone is not an interruption)",
+)
+async def test_replacing_a_dropped_phone_while_answering_ends_its_interruption(scene: Scene, env: Env) -> None:
+    _, aux = await scene.phones()
+    await env.set_facts(scene.sitting_id, ready_at=READY_AT)
+    env.clock.set(STARTS + M)
+    async with env.tx() as db:
+        old = await db.get_one(Device, aux.id)
+        await presence.connect(db, device=old, now=env.now(), timeout=env.timeout)
+    async with env.tx() as db:  # 09:01 the aux phone dies
+        await presence.disconnect(db, device=await db.get_one(Device, aux.id), now=env.now(), timeout=env.timeout, reason="socket_closed")
+    env.clock.advance(seconds=30)  # 09:01:30 the candidate pairs another phone as aux, and it comes online
+    new, _ = await env.device(scene.candidate, scene.sitting_id, DeviceRole.aux)
+    async with env.tx() as db:
+        await presence.connect(db, device=await db.get_one(Device, new.id), now=env.now(), timeout=env.timeout)
+    env.clock.set(STARTS + 5 * M)  # well past drop + grace (09:03)
+    async with env.tx() as db:
+        await presence.enforce_away(db, now=env.now())
+    view = await scene.view()
+    assert (view.state, view.sitting.terminated_reason) == (SittingState.answering, None)

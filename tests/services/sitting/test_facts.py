@@ -16,7 +16,10 @@ pytestmark = pytest.mark.anyio
 
 ss = SittingState
 PROCTOR = Actor("ops", "proctor")
-OTHER_THAN = lambda *states: [s for s in SittingState if s not in states]  # noqa: E731
+
+
+def other_than(*states: SittingState) -> list[SittingState]:
+    return [s for s in SittingState if s not in states]
 
 
 def announced(scene: Scene, heard, **message: object) -> None:
@@ -42,7 +45,7 @@ async def test_mark_ready_while_waiting(scene: Scene, env: Env) -> None:
     assert [a.target_id for a in await env.audit("sitting.ready")] == [str(scene.sitting_id)]
 
 
-@pytest.mark.parametrize("state", OTHER_THAN(ss.waiting), ids=lambda s: s.value)
+@pytest.mark.parametrize("state", other_than(ss.waiting), ids=lambda s: s.value)
 async def test_mark_ready_only_while_waiting(scene: Scene, env: Env, state: SittingState) -> None:
     now = await scene.into(state)
     before = (await scene.view()).sitting.ready_at
@@ -66,7 +69,7 @@ async def test_stop_recording_while_answering(scene: Scene, env: Env) -> None:
     assert (entry.actor_kind, entry.actor_id) == ("ops", "proctor")
 
 
-@pytest.mark.parametrize("state", OTHER_THAN(ss.answering), ids=lambda s: s.value)
+@pytest.mark.parametrize("state", other_than(ss.answering), ids=lambda s: s.value)
 async def test_stop_recording_only_while_answering(scene: Scene, env: Env, state: SittingState) -> None:
     now = await scene.into(state)
     async with env.tx() as db:
@@ -129,7 +132,7 @@ async def test_mark_uploaded_when_recorded_keeps_the_stop(scene: Scene, env: Env
     assert (view.sitting.uploaded_at, view.sitting.recording_stopped_at) == (now, STARTS + M)
 
 
-@pytest.mark.parametrize("state", OTHER_THAN(ss.answering, ss.recorded), ids=lambda s: s.value)
+@pytest.mark.parametrize("state", other_than(ss.answering, ss.recorded), ids=lambda s: s.value)
 async def test_mark_uploaded_only_while_answering_or_recorded(scene: Scene, env: Env, state: SittingState) -> None:
     now = await scene.into(state)
     before = (await scene.view()).sitting.uploaded_at

@@ -14,7 +14,7 @@ from app.models import SessionKind, Sitting
 from app.services.sitting import sittings
 from app.services.sitting.lifecycle import SittingState
 from tests.conftest import PG_MODE, T0
-from tests.services.conftest import DEADLINE, ENDS, OPENS, QUESTION, READY_AT, STARTS, Env, Scene, S, questions_of
+from tests.services.conftest import DEADLINE, ENDS, OPENS, QUESTION, READY_AT, STARTS, Env, S, Scene, questions_of
 
 pytestmark = pytest.mark.anyio
 
