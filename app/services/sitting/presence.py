@@ -65,6 +65,7 @@ async def connect(
         set_committed_value(device, key, value)
     if came_online:  # (an online phone has no open "offline" interruption: disconnect opens one with the flag)
         await proctoring.close_interruption(db, device=device, reason="offline", now=now)
+        await proctoring.close_replaced(db, device=device, now=now)
         proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_online", now=now, details={"role": device.role.value})
     # Announced on every connect, not only when the row changed: a peer that read this phone as offline a moment
     # ago (its old socket's close raced this connect) must still hear that it is here.

@@ -56,6 +56,16 @@ async def close_interruption(db: AsyncSession, *, device: Device, reason: str, n
         interruption.ended_at = now
 
 
+async def close_replaced(db: AsyncSession, *, device: Device, now: datetime) -> None:
+    """The phone now online for its role replaced earlier ones: whatever kept them away (offline, a call) ends now —
+    the camera of the role is back, and a replaced phone can never close its own interruptions."""
+    replaced = select(Device.id).where(
+        Device.sitting_id == device.sitting_id, Device.role == device.role, Device.id != device.id, Device.superseded_at.is_not(None)
+    )
+    for interruption in await db.scalars(select(Interruption).where(Interruption.device_id.in_(replaced), Interruption.ended_at.is_(None))):
+        interruption.ended_at = now
+
+
 async def _open(db: AsyncSession, *, device_id: uuid.UUID, reason: str) -> Interruption | None:
     return await db.scalar(
         select(Interruption).where(Interruption.device_id == device_id, Interruption.reason == reason, Interruption.ended_at.is_(None))

@@ -17,10 +17,12 @@ from app.services.sitting.sittings import SittingView
 
 def refusal(view: SittingView, at: datetime) -> errors.DualcamError | None:
     """Why the sitting may not see its questions at `at` (None: it may). Never before the answer start (server
-    time); never for a candidate who was absent when it began, however late they ask."""
-    if at < view.windows.answer_starts_at:
-        return errors.QuestionNotRevealed(details={"answer_starts_at": view.windows.answer_starts_at.isoformat()})
-    if view.at(at).state is SittingState.absent:
+    time); never for a sitting that did not begin answering — absent, or terminated in the waiting room — however
+    late it asks."""
+    starts = view.windows.answer_starts_at
+    if at < starts:
+        return errors.QuestionNotRevealed(details={"answer_starts_at": starts.isoformat()})
+    if view.at(starts).state is not SittingState.answering:
         return errors.SittingClosed()
     return None
 

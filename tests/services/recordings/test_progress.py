@@ -36,8 +36,8 @@ async def test_session_counts_and_progress(env: Env) -> None:
         db.add(UploadRow(id="up2", owner="o", subject="s", upload_offset=40, upload_length=100, storage_key="k", chain_sha256="0" * 64, created_at=env.now(), updated_at=env.now()))
     async with env.tx() as db:
         counts = await progress.session_counts(db, session_id=session.id)
-        seen = await progress.progress(db, [ids[1], ids[3]])
-        assert await progress.progress(db, []) == {}
+        seen = await progress.progress(db, [ids[1], ids[3]], uploads=env.app.state.tus)
+        assert await progress.progress(db, [], uploads=env.app.state.tus) == {}
     assert counts == {
         DeviceRole.main: {"missing": 1, "receiving": 2, "verified": 1, "failed": 0},
         DeviceRole.aux: {"missing": 2, "receiving": 0, "verified": 1, "failed": 1},

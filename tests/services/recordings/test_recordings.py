@@ -52,7 +52,7 @@ async def uploader(scene: Scene, role: DeviceRole = DeviceRole.main) -> Uploader
 
 async def plan(env: Env, who: Uploader, **metadata: str) -> recordings.UploadPlan:
     async with env.tx() as db:
-        return await recordings.plan_upload(db, uploader=who, metadata=metadata, now=env.now())
+        return await recordings.plan_upload(db, uploader=who, metadata=metadata, uploads=env.app.state.tus, now=env.now())
 
 
 async def upload_row(env: Env, upload_id: str, owner: str, **fields: object) -> None:
@@ -136,7 +136,10 @@ INFO = MediaInfo(container="matroska,webm", duration_seconds=590.0, streams=[{"t
 
 async def settle(env: Env, upload_id: str, info: MediaInfo | None, failure: str | None = None) -> Recording | None:
     async with env.tx() as db:
-        return await recordings.settle(db, upload=await db.get_one(UploadRow, upload_id), info=info, failure=failure, now=env.now())
+        tus = env.app.state.tus
+        upload = await tus.get(upload_id)
+        assert upload is not None
+        return await recordings.settle(db, upload=upload, info=info, failure=failure, uploads=tus, now=env.now())
 
 
 async def test_both_verified_make_the_sitting_uploaded_as_of_the_later_last_byte(scene: Scene, env: Env) -> None:
@@ -169,5 +172,5 @@ async def test_a_failed_verification_is_recorded_and_the_sitting_waits(scene: Sc
     async with env.tx() as db:
         assert await recordings.pending_recording(db, made.upload_id) is None
         with pytest.raises(errors.RecordingNotFound):
-            await recordings.readable(db, uuid.uuid4())
-        assert (await recordings.readable(db, failed.id))[0].id == failed.id
+            await recordings.readable(db, uuid.uuid4(), uploads=env.app.state.tus)
+        assert (await recordings.readable(db, failed.id, uploads=env.app.state.tus))[0].id == failed.id

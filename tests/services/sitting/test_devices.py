@@ -65,13 +65,6 @@ async def test_an_open_sitting_takes_a_phone(scene: Scene, env: Env, state: Sitt
     assert device.created_at == env.now()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an interruption of a phone that is then superseded is never closed (close_interruption is per device, "
-    "and only the old device could close it), so re-pairing a dropped aux while answering still terminates the sitting "
-    "at drop + grace, though the new aux was online within seconds (docs/realtime.md: a dropped aux re-pairs; a replaced "
-    "phone is not an interruption)",
-)
 async def test_replacing_a_dropped_phone_while_answering_ends_its_interruption(scene: Scene, env: Env) -> None:
     _, aux = await scene.phones()
     await env.set_facts(scene.sitting_id, ready_at=READY_AT)

@@ -92,12 +92,6 @@ async def test_drawn(env: Env) -> None:
     assert practice.kind is SessionKind.practice
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="likely bug (confirm the intent): a sitting terminated in the waiting room is `terminated`, not `absent`, at "
-    "the answer start, so refusal() lets it see the questions it never answered (phone-apps.md: the question goes only "
-    "to a sitting that is answering; an absent one, never ready, gets none)",
-)
 @pytest.mark.parametrize("facts", [{}, {"ready_at": READY_AT}], ids=["never ready", "ready"])
 async def test_a_sitting_terminated_before_the_start_never_sees_the_questions(scene: Scene, facts: dict[str, datetime]) -> None:
     await scene.env.set_facts(scene.sitting_id, terminated_at=READY_AT + S, **facts)
