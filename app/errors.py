@@ -110,6 +110,8 @@ UnknownMessageType = _error("UnknownMessageType", 400, "unknown_message_type", "
 FrameTooLarge = _error("FrameTooLarge", 413, "frame_too_large", "消息过大", "Message too large")
 NotYourDevice = _error("NotYourDevice", 403, "not_your_device", "消息中的设备或考生与当前登录不符", "The message names another device or candidate")
 UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知的事件类型", "Unknown event kind")
+# 409, not 429: the log of a sitting does not empty with time, so no later retry would be taken (a phone drops it).
+EventLogFull = _error("EventLogFull", 409, "event_log_full", "本场考试记录的设备事件已达上限", "This sitting has recorded as many device events as it may")
 # A realtime message that failed for a reason of ours: the phone may retry it; its socket stays open.
 MessageFailed = _error("MessageFailed", 500, "internal_error", "服务器处理消息时出错，请稍后重试", "The server failed to handle this message; try again")
 
