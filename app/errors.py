@@ -56,6 +56,8 @@ ValidationFailed = _error("ValidationFailed", 422, "validation_error", "请求�
 RouteNotFound = _error("RouteNotFound", 404, "not_found", "请求的地址不存在", "No such endpoint")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
 PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "上传内容过大", "The upload is too large")
+# Answered by the HTTP protocol of `dualcam serve` (app.http_limits), before any route: declared on none.
+HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large", "请求头过大", "The request headers are too large")
 
 # --- auth ------------------------------------------------------------------------------------
 NotAuthenticated = _error("NotAuthenticated", 401, "not_authenticated", "请先登录", "Please log in first")
