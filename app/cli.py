@@ -153,6 +153,7 @@ def serve(
 
     import uvicorn
 
+    from app.http_limits import http_protocol
     from app.logs import configure_logging
     from app.main import create_app
 
@@ -189,6 +190,7 @@ def serve(
         port=port or settings.port,
         log_config=None,
         access_log=False,  # ours is app.api.access_log (never the query string)
+        http=http_protocol(max_head_bytes=settings.max_header_bytes),  # httptools with a cap on headers (431)
         # uvicorn's own INFO lines would log every socket's URL, device token included (`?token=`): warnings only.
         log_level="warning",
         ws="websockets-sansio",

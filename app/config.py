@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(default=10, ge=1)
     presence_timeout_seconds: int = Field(default=30, ge=2)
     ws_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
+    # Request bodies (app.api.body_limits), refused with 413 before they are read: JSON routes; multipart image
+    # routes (an image is at most 10 MiB, app.services.images, plus the form's overhead); the roster import (a CSV
+    # of at most 20 MiB and a zip of photos of at most 500 MiB, plus overhead). tus uploads have their own limit.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    max_image_body_bytes: int = Field(default=10 * 1024 * 1024 + 64 * 1024, ge=1024 * 1024)
+    max_roster_body_bytes: int = Field(default=521 * 1024 * 1024, ge=1024 * 1024)
+    # A request's head (request line and headers) in `dualcam serve`: 431 and a closed connection beyond it.
+    max_header_bytes: int = Field(default=32 * 1024, ge=8 * 1024)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     # Face checks: counted failed selfies before manual review; failed gate checks in a row before a cool-down;

@@ -56,6 +56,8 @@ ValidationFailed = _error("ValidationFailed", 422, "validation_error", "请求�
 RouteNotFound = _error("RouteNotFound", 404, "not_found", "请求的地址不存在", "No such endpoint")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
 PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "上传内容过大", "The upload is too large")
+# Answered by the HTTP protocol of `dualcam serve` (app.http_limits), before any route: declared on none.
+HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large", "请求头过大", "The request headers are too large")
 
 # --- auth ------------------------------------------------------------------------------------
 NotAuthenticated = _error("NotAuthenticated", 401, "not_authenticated", "请先登录", "Please log in first")
@@ -112,6 +114,8 @@ NotYourDevice = _error("NotYourDevice", 403, "not_your_device", "消息中的设
 UnknownEventKind = _error("UnknownEventKind", 422, "unknown_event_kind", "未知的事件类型", "Unknown event kind")
 DatabaseNotMigrated = _error("DatabaseNotMigrated", 503, "database_not_migrated", "数据库尚未迁移：请先运行 dualcam migrate（并使用与服务器相同的 DUALCAM_* 设置）", "The database is not migrated: run `dualcam migrate` first (with the same DUALCAM_* settings as the server)")
 DatabaseUnreachable = _error("DatabaseUnreachable", 503, "database_unreachable", "无法连接数据库，请检查 DUALCAM_DATABASE_URL", "Cannot reach the database: check DUALCAM_DATABASE_URL")
+# 409, not 429: the log of a sitting does not empty with time, so no later retry would be taken (a phone drops it).
+EventLogFull = _error("EventLogFull", 409, "event_log_full", "本场考试记录的设备事件已达上限", "This sitting has recorded as many device events as it may")
 # A realtime message that failed for a reason of ours: the phone may retry it; its socket stays open.
 MessageFailed = _error("MessageFailed", 500, "internal_error", "服务器处理消息时出错，请稍后重试", "The server failed to handle this message; try again")
 

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from app.adapters.factory import open_hub, open_object_store, open_upload_store
 from app.api import auth, candidate, device, devices, exams, face, recordings, roster, sessions, staff, system, uploads, ws
 from app.api.access_log import AccessLog
+from app.api.body_limits import BodyLimits
+from app.api.deps import BodyClass
 from app.api.errors import declare_common_responses, install_error_handlers
 from app.clock import Clock, FileClock, SystemClock
 from app.config import Settings
@@ -89,10 +91,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.settings = settings
     app.state.clock = clock
     install_error_handlers(app)
-    app.add_middleware(AccessLog)
-    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws):
-        declare_common_responses(module.router)
-        app.include_router(module.router)
+    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws)]
+    for router in routers:
+        declare_common_responses(router)
+        app.include_router(router)
+    limits = {
+        BodyClass.json: settings.max_json_body_bytes,
+        BodyClass.image: settings.max_image_body_bytes,
+        BodyClass.roster: settings.max_roster_body_bytes,
+    }
+    app.add_middleware(BodyLimits, routes=[r for router in routers for r in router.routes], limits=limits, upload_prefix=uploads.MOUNT)
+    app.add_middleware(AccessLog)  # outside the limits: refusals are logged too
     app.state.tus = uploads.build_tus(app)
     app.mount(uploads.MOUNT, app.state.tus)
     _add_bearer_scheme(app)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -95,6 +97,18 @@ def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[...
     return dependency
 
 
+def roles_of(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles a route admits (as published in `x-roles`), from its `require(...)` dependency; None: anyone."""
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "dualcam_roles", None)
+        if roles is not None:
+            return tuple(roles)
+        nested = roles_of(dep)
+        if nested is not None:
+            return nested
+    return None
+
+
 def _published(roles: tuple[Role, ...], device_role: DeviceRole | None) -> list[str]:
     """Role names as published in `x-roles`: a device is `device_main` or `device_aux`."""
     names: list[str] = []
@@ -112,3 +126,16 @@ CandidateUser = Annotated[Principal, Depends(require(Role.candidate))]
 DeviceUser = Annotated[Principal, Depends(require(Role.device))]
 MainDevice = Annotated[Principal, Depends(require(Role.device, device_role=DeviceRole.main))]
 AnyUser = Annotated[Principal, Depends(require(*Role))]
+
+
+class BodyClass(str, enum.Enum):
+    """A route's request body limit (app.api.body_limits): JSON by default, image for a multipart form."""
+
+    json = "json"
+    image = "image"
+    roster = "roster"
+
+
+# On a route, `openapi_extra=ROSTER_BODY` (shown in the OpenAPI schema as `x-body-limit`).
+BODY_CLASS_KEY = "x-body-limit"
+ROSTER_BODY = {BODY_CLASS_KEY: BodyClass.roster.value}

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, DeviceUser, MainDevice, Now, SettingsDep, Staff
 from app.schemas.auth import TokenOut
 from app.schemas.candidates import SittingOut
-from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut
+from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut, ProctorEventOut
 from app.security import bearer_token
 from app.services.auth import authenticate
 from app.services.sitting import facts, pairing, proctoring, realtime, sittings
@@ -23,15 +22,6 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 class PairingClaimOut(TokenOut):
     device_id: uuid.UUID
     sitting_id: uuid.UUID
-
-
-class ProctorEventOut(BaseModel):
-    at: datetime
-    client_at: datetime | None
-    source: str
-    kind: str
-    device_id: uuid.UUID | None
-    details: dict
 
 
 @router.post(
@@ -67,7 +57,7 @@ async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now
 @router.post(
     "/device/events",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors.responses(errors.UnknownEventKind),
+    responses=errors.responses(errors.UnknownEventKind, errors.SittingClosed, errors.EventLogFull),
 )
 async def post_event(body: EventIn, principal: DeviceUser, db: DB, now: Now) -> None:
     """Record a phone event (app hidden, call, lock, charger, network, battery, camera…) stamped with server time."""
@@ -97,7 +87,7 @@ async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
 async def sitting_events(sitting_id: uuid.UUID, principal: Staff, db: DB) -> list[ProctorEventOut]:
     """Proctoring events of a sitting in server-time order (for reviewers)."""
     await sittings.exists(db, sitting_id=sitting_id)
-    return [ProctorEventOut.model_validate(e, from_attributes=True) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
+    return [ProctorEventOut.of(e) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
 
 
 

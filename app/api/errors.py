@@ -14,6 +14,8 @@ from fastapi.utils import create_model_field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import errors
+from app.api.body_limits import BodyTooLarge
+from app.api.deps import roles_of
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -45,7 +47,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         return _render(errors.MethodNotAllowed(headers=dict(exc.headers or {})))
     if exc.status_code == 413:
-        return _render(errors.PayloadTooLarge())
+        return _render(errors.PayloadTooLarge(details={"max_bytes": exc.max_bytes} if isinstance(exc, BodyTooLarge) else None))
     generic = errors._error("HttpError", exc.status_code, "http_error", "请求无法处理", str(exc.detail))
     return _render(generic(headers=dict(exc.headers or {})))
 
@@ -62,17 +64,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
-def _roles(dependant: Dependant) -> tuple[str, ...] | None:
-    for dep in dependant.dependencies:
-        roles = getattr(dep.call, "dualcam_roles", None)
-        if roles is not None:
-            return tuple(roles)
-        nested = _roles(dep)
-        if nested is not None:
-            return nested
-    return None
-
-
 def _has_inputs(dependant: Dependant) -> bool:
     if dependant.path_params or dependant.query_params or dependant.body_params or dependant.header_params:
         return True
@@ -85,8 +76,9 @@ def declare_common_responses(router: APIRouter) -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        declared: list[type[errors.DualcamError]] = [InternalError]
-        roles = _roles(route.dependant)
+        # Any request may carry a body, and one past its route's limit is refused before the route runs.
+        declared: list[type[errors.DualcamError]] = [InternalError, errors.PayloadTooLarge]  # app.api.body_limits
+        roles = roles_of(route.dependant)
         extra: dict[str, Any] = dict(route.openapi_extra or {})
         extra["x-roles"] = list(roles) if roles else ["anonymous"]
         if roles:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, SettingsDep, Staff, Store
+from app.api.deps import DB, ROSTER_BODY, Now, Ops, SettingsDep, Staff, Store
 from app.schemas.candidates import CandidateOut
 from app.schemas.roster import AccessCodeOut, CandidatePage, ImportedCandidate, RosterImportOut
 from app.services.exam import candidates, exams, roster
@@ -32,6 +32,7 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
     responses=errors.responses(
         errors.ExamNotFound, errors.RosterRejected, errors.RosterUnreadable, errors.PhotoArchiveUnreadable, errors.PayloadTooLarge
     ),
+    openapi_extra=ROSTER_BODY,
 )
 async def import_roster(
     exam_id: uuid.UUID,

@@ -46,6 +46,10 @@ class Sitting(IdMixin, Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # What the sitting's phones have stored in its event log (count, bytes of details): the log is capped, and a
+    # counter checked and raised in one statement is the cap's only cost per event.
+    device_event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    device_event_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Device(IdMixin, Base):

@@ -8,6 +8,12 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.logs import get_logger
+from app.models import ProctorEvent
+from app.schemas import BoundedJson, json_readable
+
+log = get_logger(__name__)
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,14 +42,14 @@ class Event(_In):
     type: Literal["event"]
     kind: str = Field(max_length=32)
     client_at: AwareDatetime | None = None  # the phone's clock; without an offset it cannot be placed
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: BoundedJson = Field(default_factory=dict)
     device_id: uuid.UUID | None = None
 
 
 class Recording(_In):
     type: Literal["recording.started", "recording.stopped"]
     client_at: AwareDatetime | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: BoundedJson = Field(default_factory=dict)
 
 
 class EventIn(BaseModel):
@@ -52,7 +58,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=32)
     client_at: AwareDatetime | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: BoundedJson = Field(default_factory=dict)
 
 
 class PairingOfferOut(BaseModel):
@@ -65,3 +71,22 @@ class PairingOfferOut(BaseModel):
 class PairingClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=8, max_length=100)
+
+
+class ProctorEventOut(BaseModel):
+    at: datetime
+    client_at: datetime | None
+    source: str
+    kind: str
+    device_id: uuid.UUID | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: ProctorEvent) -> ProctorEventOut:
+        """One row of a sitting's event log. A row whose details cannot be shown (stored before their bounds, or
+        written around them) is listed with `{"invalid": true}` instead of breaking the whole listing."""
+        details = event.details
+        if not isinstance(details, dict) or not json_readable(details):
+            log.warning("proctoring.event.unreadable", event_id=str(event.id), sitting_id=str(event.sitting_id))
+            details = {"invalid": True}
+        return cls(at=event.at, client_at=event.client_at, source=event.source, kind=event.kind, device_id=event.device_id, details=details)

@@ -98,9 +98,9 @@ export class Recorder {
     const media = new MediaRecorder(stream, options);
     this.media = media;
     media.ondataavailable = (event) => {
-      if (event.data && event.data.size) this.queue = this.queue.then(() => this.write(event.data)).catch((error) => this.onEvent("camera_error", { error: String(error) }));
+      if (event.data && event.data.size) this.queue = this.queue.then(() => this.write(event.data)).catch((error) => this.onEvent("camera_error", { error: errorText(error) }));
     };
-    media.onerror = (event) => this.onEvent("camera_error", { error: String(event.error || "recorder error") });
+    media.onerror = (event) => this.onEvent("camera_error", { error: errorText(event.error || "recorder error") });
     for (const track of stream.getTracks()) {
       track.onended = () => this.onEvent(track.kind === "audio" ? "microphone_error" : "camera_error", { error: "track ended" });
     }
@@ -158,4 +158,9 @@ export async function closeLeftover(key) {
       r.totalLength = r.bytesWritten;
     }
   });
+}
+
+// Event details are bounded on the server (strings of at most 1 KB): a browser's error text is cut well short of it.
+function errorText(error) {
+  return String(error).slice(0, 300);
 }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Device, Exam, Interruption, ProctorEvent
+from app import errors
+from app.models import Device, Exam, Interruption, ProctorEvent, Sitting
 from app.services.audit import SYSTEM
 from app.services.sitting import facts
 from app.services.sitting.interruptions import Breach, Policy, Stretch, breach
@@ -26,6 +28,10 @@ DEVICE_EVENT_KINDS = frozenset(
 )  # fmt: skip
 LEAVING = {"app_hidden": "away", "call_started": "call", "screen_locked": "lock"}
 RETURNING = {"app_visible": "away", "call_ended": "call", "screen_unlocked": "lock"}
+# What the phones of one sitting may store in its event log: a real sitting has tens of events (a few hundred for a
+# phone with a flaky network), each with a few bytes of details; the cap stops a phone filling the database.
+MAX_DEVICE_EVENTS = 5_000
+MAX_DEVICE_EVENT_BYTES = 2 * 1024 * 1024  # of details, serialized
 
 
 def record(
@@ -72,9 +78,31 @@ async def _open(db: AsyncSession, *, device_id: uuid.UUID, reason: str) -> Inter
     )
 
 
+def details_size(details: dict[str, Any]) -> int:
+    return len(json.dumps(details, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+async def take_log_room(db: AsyncSession, *, sitting_id: uuid.UUID, size: int) -> None:
+    """Count one more device event of `size` bytes against the sitting's cap, or refuse it (one statement: two
+    events at once cannot both take the last place)."""
+    counted = await db.execute(
+        update(Sitting)
+        .where(
+            Sitting.id == sitting_id,
+            Sitting.device_event_count < MAX_DEVICE_EVENTS,
+            Sitting.device_event_bytes + size <= MAX_DEVICE_EVENT_BYTES,
+        )
+        .values(device_event_count=Sitting.device_event_count + 1, device_event_bytes=Sitting.device_event_bytes + size)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        raise errors.EventLogFull(details={"max_events": MAX_DEVICE_EVENTS, "max_bytes": MAX_DEVICE_EVENT_BYTES})
+
+
 async def device_event(
     db: AsyncSession, *, device: Device, kind: str, now: datetime, client_at: datetime | None, details: dict[str, Any]
 ) -> None:
+    await take_log_room(db, sitting_id=device.sitting_id, size=details_size(details))
     record(db, sitting_id=device.sitting_id, device_id=device.id, source="device", kind=kind, now=now, client_at=client_at, details=details)
     if kind in LEAVING:
         await open_interruption(db, device=device, reason=LEAVING[kind], now=now)

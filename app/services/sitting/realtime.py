@@ -93,12 +93,16 @@ async def device_event(
     db: AsyncSession, *, device_id: uuid.UUID, kind: str, client_at: datetime | None, details: dict[str, Any], now: datetime
 ) -> None:
     """A phone's event (over the socket, or over REST after a reconnect), stamped with server time; it may open or
-    close an interruption, so the policy is applied at once."""
+    close an interruption, so the policy is applied at once. A sitting in a final state takes no more events: its
+    record is what was decided on."""
     if kind not in proctoring.DEVICE_EVENT_KINDS:
         raise errors.UnknownEventKind(details={"kind": kind})
     device = await db.get_one(Device, device_id)
+    view = await sittings.load(db, sitting_id=device.sitting_id, now=now)
+    if view.state in FINAL_STATES:
+        raise errors.SittingClosed(details={"state": view.state.value})
     await proctoring.device_event(db, device=device, kind=kind, now=now, client_at=client_at, details=details)
-    await proctoring.enforce(db, view=await sittings.load(db, sitting_id=device.sitting_id, now=now), now=now)
+    await proctoring.enforce(db, view=view, now=now)
 
 
 async def disconnect(db: AsyncSession, *, device_id: uuid.UUID, now: datetime, timeout: timedelta, reason: str, connected_at: datetime) -> None:
