@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from app import errors
-from app.api.deps import DB, AnyUser, CandidateUser, Client, Now, Policy, SettingsDep
+from app.api.deps import DB, AnyUser, CandidateUser, Client, Now, Policy, SettingsDep, client_quota
 from app.models import Role
 from app.schemas.auth import CandidateLogin, PasswordChange, StaffLogin, TokenOut
 from app.schemas.candidates import Registration
@@ -50,9 +50,12 @@ async def logout(principal: AnyUser, db: DB, now: Now) -> None:
     "/exams/{exam_id}/registrations",
     response_model=TokenOut,
     status_code=status.HTTP_201_CREATED,
+    # Every attempt counts, not only the accounts made: `already_registered` would otherwise test the roster freely.
+    dependencies=[Depends(client_quota("registrations"))],
     responses=errors.responses(
-        errors.ExamNotFound, errors.SelfRegistrationClosed, errors.AlreadyRegistered, errors.InvalidIdNumber, errors.InvalidPhone, errors.WeakPassword
-    ),
+        errors.ExamNotFound, errors.SelfRegistrationClosed, errors.AlreadyRegistered, errors.InvalidIdNumber, errors.InvalidPhone,
+        errors.WeakPassword, errors.ClientRateLimited,
+    ),  # fmt: skip
 )
 async def register(exam_id: uuid.UUID, body: Registration, db: DB, now: Now, policy: Policy, settings: SettingsDep) -> TokenOut:
     """Self-registration, where the exam allows it; answers with a candidate token."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from app.db import transaction
 from app.models import DeviceRole, Role
 from app.security import bearer_token, client_bucket
 from app.services.auth import LoginPolicy, Principal, authenticate
+from app.services.quotas import Quota
 from app.services.recordings.recordings import UploadFacts
 
 
@@ -80,6 +82,20 @@ Uploads = Annotated[UploadFacts, Depends(_uploads)]
 Policy = Annotated[LoginPolicy, Depends(_login_policy)]
 # The caller's address bucket (an IPv4 address or an IPv6 /64) that the per-client limits count.
 Client = Annotated[str, Depends(_client)]
+
+
+def client_quota(name: str) -> Callable[..., None]:
+    """A dependency counting the request against the caller's quota `name` (app.services.quotas.ClientQuotas):
+    429 client_rate_limited with Retry-After once it is spent."""
+
+    def dependency(request: Request, client: Client, now: Now) -> None:
+        quota: Quota = getattr(request.app.state.client_quotas, name)
+        wait = quota.hit(client, now=now)
+        if wait is not None:
+            retry = max(1, math.ceil(wait.total_seconds()))
+            raise errors.ClientRateLimited(details={"retry_after": retry}, headers={"Retry-After": str(retry)})
+
+    return dependency
 
 
 def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[..., Any]:

@@ -143,6 +143,8 @@ async def test_rewriting_the_identifier_does_not_escape_the_lock(api: Api, ops: 
 
 STRANGER = "203.0.113.9"  # a documentation address (RFC 5737): the `api` fixture's own client is 127.0.0.1
 CLIENT_MAX_FAILURES = 20  # Settings.login_client_max_failures
+CLIENT_REGISTRATIONS = 20  # Settings.client_registrations
+CLIENT_WINDOW = 900  # Settings.client_window_seconds
 
 
 @pytest.mark.parametrize("kind", ["staff", "candidate"])
@@ -248,6 +250,34 @@ async def test_login_attempts_hold_neither_addresses_nor_identifiers(
         # Nor their plain sha256: the IPv4 space and the phone numbers are small enough to try them all.
         assert hashlib.sha256(plain.encode()).hexdigest() not in stored
         assert hashlib.sha256(plain.upper().encode()).hexdigest() not in stored
+
+
+async def test_self_registration_is_capped_per_client(api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str) -> None:
+    """Accounts made in bulk from one client would each get their own face-engine allowance; and `already_registered`
+    answers whether a number is on the roster, so every attempt counts, not only the accounts made."""
+    exam_id = (await api.exam(ops, self_registration=True))["id"]
+    url = f"/api/v1/exams/{exam_id}/registrations"
+
+    def person(n: int) -> dict[str, str]:
+        return {"name": f"考生{n}", "id_number": id_number(100 + n), "phone": phone(100 + n), "password": "Regist3red"}
+
+    for n in range(CLIENT_REGISTRATIONS):
+        # Every fifth attempt repeats the one before it: refused, and counted all the same.
+        again = n % 5 == 4
+        response = await api.request("POST", url, json=person(n - 1 if again else n))
+        assert response.status_code == (409 if again else 201), (n, response.text)
+        api.clock.advance(seconds=10)
+    response = await api.request("POST", url, json=person(50))
+    assert (response.status_code, error_code(response)) == (429, "client_rate_limited")
+    assert response.json()["error"]["message"] and response.json()["error"]["message_en"]
+    wait = CLIENT_WINDOW - CLIENT_REGISTRATIONS * 10
+    assert int(response.headers["Retry-After"]) == response.json()["error"]["details"]["retry_after"] == wait
+
+    other = await api_from(STRANGER)
+    assert (await other.request("POST", url, json=person(51))).status_code == 201
+    api.clock.advance(seconds=wait)  # the first attempt left the window
+    assert (await api.request("POST", url, json=person(50))).status_code == 201
+    assert (await api.request("POST", url, json=person(52))).status_code == 429
 
 
 # --- tokens ---------------------------------------------------------------------------------------------
