@@ -5,8 +5,8 @@ hash of the client's address bucket, app.security.client_digest) and the two ind
 only matter for the 15-minute window and cannot be given a client after the fact: they are dropped, not migrated.
 `key_hash` changes meaning too (a keyed hash of the account), another reason the old rows are of no use.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-27 09:00:00
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
