@@ -199,6 +199,9 @@ def serve(
         # by the protocol layer (close 1009) before they are buffered whole.
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
+        # The client address the per-client limits count is the X-Forwarded-For of these proxies, the peer otherwise.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

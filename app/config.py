@@ -49,8 +49,18 @@ class Settings(BaseSettings):
     max_roster_body_bytes: int = Field(default=521 * 1024 * 1024, ge=1024 * 1024)
     # A request's head (request line and headers) in `dualcam serve`: 431 and a closed connection beyond it.
     max_header_bytes: int = Field(default=32 * 1024, ge=8 * 1024)
+    # Failed log-ins within the window: per account from one client (the owner elsewhere is not locked out), and per
+    # client over every account (a guesser cannot spread over many identifiers). The client is the peer address as
+    # uvicorn reports it: behind a reverse proxy, list the proxy in forwarded_allow_ips or every client is the proxy.
     login_max_failures: int = Field(default=5, ge=1)
+    login_client_max_failures: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Per client address in this process, over the window: self-registrations and the candidate's face pictures
+    # (ID photo, selfies), so many accounts from one client cannot flood the face engine or the roster.
+    client_registrations: int = Field(default=20, ge=1)
+    client_face_uploads: int = Field(default=60, ge=1)
+    client_window_seconds: int = Field(default=900, ge=1)
     # Face checks: counted failed selfies before manual review; failed gate checks in a row before a cool-down;
     # the least time between two checks of one device (or one candidate's selfies); calls queued for the engine
     # (16 at ~40 ms each is well under a second of waiting; beyond that, 503 face_engine_busy with Retry-After).

@@ -65,6 +65,7 @@ InvalidToken = _error("InvalidToken", 401, "invalid_token", "登录已失效，�
 Forbidden = _error("Forbidden", 403, "forbidden", "当前身份无权执行此操作", "Your role may not do this")
 LoginFailed = _error("LoginFailed", 401, "login_failed", "账号或密码错误", "Wrong account or password")
 LoginFailed.keeps_changes = True
+ClientRateLimited = _error("ClientRateLimited", 429, "client_rate_limited", "来自您所在网络的请求过于频繁，请稍后再试", "Too many requests from your network; try again later")
 TooManyLoginAttempts = _error("TooManyLoginAttempts", 429, "too_many_login_attempts", "登录失败次数过多，请稍后再试", "Too many failed log-in attempts; try again later")
 ExamChoiceRequired = _error("ExamChoiceRequired", 409, "exam_choice_required", "该账号报名了多个考试，请选择考试后登录", "This account is on several exams; choose the exam to log in")
 UsernameTaken = _error("UsernameTaken", 409, "username_taken", "用户名已被占用", "That username is taken")
@@ -166,7 +167,8 @@ FACE_ERRORS: dict[str, type[DualcamError]] = {
         _from_face(face.EmptyImage, 422),
         _from_face(face.NotAnImage, 415),
         _from_face(face.CorruptImage, 422),
-        _from_face(face.ImageTooLarge, 413),  # decompression bomb: refused by its header's pixel count
+        _from_face(face.ImageTooLarge, 413),  # over its use's budget (app.face.images): refused by its header
+        _from_face(face.FaceRequestPending, 429),  # the same candidate's previous picture is still in the engine
         _from_face(face.NoFace, 422),
         _from_face(face.EmbeddingMismatch, 409),  # a stored template of another pack: server-side state
         _from_face(face.UnknownPack, 503),
@@ -176,7 +178,7 @@ FACE_ERRORS: dict[str, type[DualcamError]] = {
         _from_face(face.FaceEngineBusy, 503),
     )
 }
-FACE_INPUT_ERRORS = tuple(FACE_ERRORS[c] for c in ("image_empty", "image_unreadable", "image_corrupt", "image_too_large"))
+FACE_INPUT_ERRORS = tuple(FACE_ERRORS[c] for c in ("image_empty", "image_unreadable", "image_corrupt", "image_too_large", "face_request_pending"))
 FACE_UNAVAILABLE = tuple(FACE_ERRORS[c] for c in ("face_models_missing", "face_model_checksum_mismatch", "face_pack_unknown", "face_engine_busy"))
 FaceModelsMissing = FACE_ERRORS["face_models_missing"]
 NoFaceFound = FACE_ERRORS["no_face"]
@@ -185,8 +187,8 @@ NoFaceFound = FACE_ERRORS["no_face"]
 def face_error(exc: FaceError) -> DualcamError:
     """Map a face library error at the boundary (services call this); `detail` stays in the logs, not the body."""
     kind = FACE_ERRORS.get(exc.code) or _error("FaceError", 503 if isinstance(exc, face.FaceModelError) else 422, exc.code, exc.message, exc.message_en)
-    # Busy or missing models: the phone may retry (busy clears in a moment; models need ops).
-    headers = {"Retry-After": "1"} if exc.code == face.FaceEngineBusy.code else None
+    # Busy or one's own picture still pending: the phone may retry in a moment.
+    headers = {"Retry-After": "1"} if exc.code in (face.FaceEngineBusy.code, face.FaceRequestPending.code) else None
     return kind(headers=headers)
 
 

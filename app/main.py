@@ -24,6 +24,7 @@ from app.logs import get_logger
 from app.security import configure_password_hashing
 from app.scheduler import Job, Leadership, PostgresLeader, Scheduler, SoleLeader
 from app.services.face import engine as face_engine
+from app.services.quotas import ClientQuotas
 from app.services.recordings import verification
 from app.uploads import SqlUploadState
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Once per process; None (logged as face.engine.unavailable) makes face endpoints answer 503.
         app.state.face = await face_engine.open_engine(settings)
         app.state.face_throttle = face_engine.Throttle()
+        app.state.client_quotas = ClientQuotas.of(settings)
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
         app.state.scheduler = Scheduler(
             sessionmaker=app.state.sessionmaker,

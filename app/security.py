@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 
@@ -105,6 +106,30 @@ def valid_phone(phone: str) -> bool:
     return bool(_PHONE_RE.match(phone))
 
 
-def login_key(identifier: str) -> str:
-    """Rate-limit key for an identifier (hashed: login_attempts must not hold ID numbers)."""
-    return hashlib.sha256(identifier.strip().upper().encode()).hexdigest()
+def login_key(secret_key: str, account: str) -> str:
+    """Rate-limit key for an account or identifier. Keyed: a plain sha256 of an ID number or a phone number can be
+    reversed by trying every one (about 10^10 of them), so login_attempts would hold them in all but name."""
+    return hmac.new(secret_key.encode(), b"login:" + account.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+def client_bucket(host: str | None) -> str:
+    """What a per-client limit counts: an IPv4 address, or an IPv6 /64. One subscriber is usually given a whole /64,
+    so counting single IPv6 addresses would hand one client 2^64 allowances. Anything else (a test client's name,
+    a Unix socket) counts as given; no address at all is one bucket."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone index (fe80::1%eth0) is not part of it
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def client_digest(secret_key: str, bucket: str) -> str:
+    """A client as stored in the database: keyed, because the whole IPv4 space is 2^32 addresses and a plain hash of
+    one is reversed in minutes; the limits only need "the same client again", never the address."""
+    return hmac.new(secret_key.encode(), b"client:" + bucket.encode(), hashlib.sha256).hexdigest()

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,16 +75,33 @@ def schema_checker() -> SchemaChecker:
     return SchemaChecker(create_app(Settings(env="test")))
 
 
-@pytest.fixture
-async def api(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> AsyncIterator[Api]:
-    checker = schema_checker
+@asynccontextmanager
+async def api_client(app: object, clock: FakeClock, checker: SchemaChecker, host: str = "127.0.0.1") -> AsyncIterator[Api]:
+    """An Api on the app whose requests come from `host` (the peer address per-client limits count)."""
 
     async def check(response: httpx.Response) -> None:
         checker.check(response.request.method, response.request.url.path, response.status_code)
 
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, client=(host, 123))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
         yield Api(client=client, app=app, clock=clock)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def api(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> AsyncIterator[Api]:
+    async with api_client(app, clock, schema_checker) as client:
+        yield client
+
+
+@pytest.fixture
+async def api_from(app: object, clock: FakeClock, schema_checker: SchemaChecker) -> AsyncIterator[Callable[[str], Awaitable[Api]]]:
+    """`await api_from("203.0.113.7")`: another client of the same app, at that address (`api` is 127.0.0.1)."""
+    async with AsyncExitStack() as stack:
+
+        async def make(host: str) -> Api:
+            return await stack.enter_async_context(api_client(app, clock, schema_checker, host))
+
+        yield make
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

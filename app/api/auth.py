@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from app import errors
-from app.api.deps import DB, AnyUser, CandidateUser, Now, Policy, SettingsDep
+from app.api.deps import DB, AnyUser, CandidateUser, Client, Now, Policy, SettingsDep, client_quota
 from app.models import Role
 from app.schemas.auth import CandidateLogin, PasswordChange, StaffLogin, TokenOut
 from app.schemas.candidates import Registration
@@ -18,9 +18,11 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 @router.post("/auth/staff/login", response_model=TokenOut, responses=errors.responses(errors.LoginFailed, errors.TooManyLoginAttempts))
-async def staff_login(body: StaffLogin, db: DB, now: Now, policy: Policy) -> TokenOut:
+async def staff_login(body: StaffLogin, db: DB, now: Now, policy: Policy, client: Client, settings: SettingsDep) -> TokenOut:
     """Ops or reviewer log-in with username and password."""
-    issued = await auth.staff_login(db, username=body.username, password=body.password, now=now, policy=policy)
+    issued = await auth.staff_login(
+        db, username=body.username, password=body.password, client=client, now=now, policy=policy, secret_key=settings.secret_key
+    )
     return TokenOut(token=issued.token, role=issued.role, expires_at=issued.expires_at)
 
 
@@ -29,11 +31,12 @@ async def staff_login(body: StaffLogin, db: DB, now: Now, policy: Policy) -> Tok
     response_model=TokenOut,
     responses=errors.responses(errors.LoginFailed, errors.TooManyLoginAttempts, errors.ExamChoiceRequired),
 )
-async def candidate_login(body: CandidateLogin, db: DB, now: Now, policy: Policy, settings: SettingsDep) -> TokenOut:
+async def candidate_login(body: CandidateLogin, db: DB, now: Now, policy: Policy, client: Client, settings: SettingsDep) -> TokenOut:
     """Candidate log-in by ID number or phone, with a password or the access code ops issued."""
     issued = await auth.candidate_login(
-        db, identifier=body.identifier, secret=body.secret, exam_id=body.exam_id, now=now, policy=policy, secret_key=settings.secret_key
-    )
+        db, identifier=body.identifier, secret=body.secret, exam_id=body.exam_id, client=client, now=now, policy=policy,
+        secret_key=settings.secret_key,
+    )  # fmt: skip
     return TokenOut(token=issued.token, role=issued.role, expires_at=issued.expires_at)
 
 
@@ -47,9 +50,12 @@ async def logout(principal: AnyUser, db: DB, now: Now) -> None:
     "/exams/{exam_id}/registrations",
     response_model=TokenOut,
     status_code=status.HTTP_201_CREATED,
+    # Every attempt counts, not only the accounts made: `already_registered` would otherwise test the roster freely.
+    dependencies=[Depends(client_quota("registrations"))],
     responses=errors.responses(
-        errors.ExamNotFound, errors.SelfRegistrationClosed, errors.AlreadyRegistered, errors.InvalidIdNumber, errors.InvalidPhone, errors.WeakPassword
-    ),
+        errors.ExamNotFound, errors.SelfRegistrationClosed, errors.AlreadyRegistered, errors.InvalidIdNumber, errors.InvalidPhone,
+        errors.WeakPassword, errors.ClientRateLimited,
+    ),  # fmt: skip
 )
 async def register(exam_id: uuid.UUID, body: Registration, db: DB, now: Now, policy: Policy, settings: SettingsDep) -> TokenOut:
     """Self-registration, where the exam allows it; answers with a candidate token."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -18,8 +19,9 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import transaction
 from app.models import DeviceRole, Role
-from app.security import bearer_token
+from app.security import bearer_token, client_bucket
 from app.services.auth import LoginPolicy, Principal, authenticate
+from app.services.quotas import Quota
 from app.services.recordings.recordings import UploadFacts
 
 
@@ -61,9 +63,16 @@ def _login_policy(request: Request) -> LoginPolicy:
     s: Settings = request.app.state.settings
     return LoginPolicy(
         max_failures=s.login_max_failures,
+        client_max_failures=s.login_client_max_failures,
         window=timedelta(seconds=s.login_window_seconds),
         token_ttl=timedelta(hours=s.token_ttl_hours),
     )
+
+
+def _client(request: Request) -> str:
+    # The peer address; behind a reverse proxy uvicorn's proxy headers put the forwarded client here
+    # (`dualcam serve` trusts DUALCAM_FORWARDED_ALLOW_IPS). Never a header read here: any client could forge one.
+    return client_bucket(request.client.host if request.client else None)
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -73,6 +82,22 @@ Store = Annotated[ObjectStore, Depends(_store)]
 HubDep = Annotated[Hub, Depends(_hub)]
 Uploads = Annotated[UploadFacts, Depends(_uploads)]
 Policy = Annotated[LoginPolicy, Depends(_login_policy)]
+# The caller's address bucket (an IPv4 address or an IPv6 /64) that the per-client limits count.
+Client = Annotated[str, Depends(_client)]
+
+
+def client_quota(name: str) -> Callable[..., None]:
+    """A dependency counting the request against the caller's quota `name` (app.services.quotas.ClientQuotas):
+    429 client_rate_limited with Retry-After once it is spent."""
+
+    def dependency(request: Request, client: Client, now: Now) -> None:
+        quota: Quota = getattr(request.app.state.client_quotas, name)
+        wait = quota.hit(client, now=now)
+        if wait is not None:
+            retry = max(1, math.ceil(wait.total_seconds()))
+            raise errors.ClientRateLimited(details={"retry_after": retry}, headers={"Retry-After": str(retry)})
+
+    return dependency
 
 
 def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[..., Any]:

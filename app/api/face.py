@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from app import errors
-from app.api.deps import DB, CandidateUser, MainDevice, Now, Staff, Store
+from app.api.deps import DB, CandidateUser, MainDevice, Now, Staff, Store, client_quota
 from app.schemas.face import (
     FaceDecisionIn,
     FaceReviewDetailOut,
@@ -54,6 +54,10 @@ _IMAGE_ERRORS = (errors.ImageTypeUnsupported, errors.PayloadTooLarge, *errors.FA
 _ENROLMENT_ERRORS = (errors.IdPhotoMissing, errors.IdPhotoUnusable, errors.FACE_ERRORS["face_embedding_mismatch"])
 _IDENTITY_CLOSED = (errors.IdentityAlreadyVerified, errors.FaceReviewPending, errors.IdentityRejected)
 _DEVICE_ERRORS = (errors.MainDeviceOnly, errors.SittingNotFound, errors.SittingClosed)
+# Per client address: many accounts from one client cannot take turns at the engine (each account alone is held to
+# one picture a second by the throttle, and to one in the engine at a time). Not on the phones' checks: they need a
+# paired main phone of a sitting in its window, and every phone of an exam room behind one address sends them.
+_UPLOAD_QUOTA = Depends(client_quota("face_uploads"))
 _IMAGE_200 = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}, "description": "The picture"}}
 
 
@@ -68,7 +72,8 @@ async def identity(principal: CandidateUser, db: DB, policy: Policy) -> Identity
     "/candidate/id-photo",
     response_model=IdentityOut,
     tags=["candidate: identity"],
-    responses=errors.responses(*_IDENTITY_CLOSED, errors.IdPhotoLocked, errors.NoFaceFound, *_IMAGE_ERRORS),
+    dependencies=[_UPLOAD_QUOTA],
+    responses=errors.responses(*_IDENTITY_CLOSED, errors.IdPhotoLocked, errors.NoFaceFound, *_IMAGE_ERRORS, errors.ClientRateLimited),
 )
 async def upload_id_photo(principal: CandidateUser, db: DB, now: Now, faces: Faces, image: Image) -> IdentityOut:
     """Upload the ID photo (证件照) when ops imported none; it must show one face. An imported photo cannot be replaced."""
@@ -80,7 +85,8 @@ async def upload_id_photo(principal: CandidateUser, db: DB, now: Now, faces: Fac
     "/candidate/identity/selfie",
     response_model=IdentityAttemptOut,
     tags=["candidate: identity"],
-    responses=errors.responses(*_IDENTITY_CLOSED, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
+    dependencies=[_UPLOAD_QUOTA],
+    responses=errors.responses(*_IDENTITY_CLOSED, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS, errors.ClientRateLimited),
 )
 async def identity_selfie(principal: CandidateUser, db: DB, now: Now, faces: Faces, image: Image) -> IdentityAttemptOut:
     """A live selfie against the ID photo. Quality problems answer `counted: false` with hints; after N counted

@@ -26,7 +26,8 @@ class FaceError(Exception):
 
 
 class FaceInputError(FaceError):
-    """The uploaded picture cannot be used: the caller can fix it (4xx)."""
+    """The caller can fix it (4xx): the uploaded picture cannot be used, or the caller's previous one is still in
+    the engine."""
 
 
 class EmptyImage(FaceInputError):
@@ -57,6 +58,12 @@ class NoFace(FaceInputError):
     code = "no_face"
     message = "未检测到人脸，请正对摄像头，让整张脸出现在画面中"
     message_en = "No face found: face the camera with your whole face in the picture"
+
+
+class FaceRequestPending(FaceInputError):
+    code = "face_request_pending"
+    message = "上一张照片仍在核验中，请等待结果后再试"
+    message_en = "Your previous picture is still being checked: wait for its result, then try again"
 
 
 class EmbeddingMismatch(FaceInputError):

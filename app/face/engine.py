@@ -28,9 +28,11 @@ import onnxruntime as ort
 from insightface.app import FaceAnalysis
 from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 from insightface.utils.face_align import norm_crop
+from PIL import Image
 
-from app.face import EmbeddingMismatch, FaceEngineBusy
+from app.face import EmbeddingMismatch, FaceEngineBusy, FaceRequestPending
 from app.face.detection import Face
+from app.face.budgets import ID_PHOTO, LIVE_CAPTURE, Budget, open_image
 from app.face.images import decode_image, pad_border
 from app.face.packs import PackSpec, get_pack, require_pack
 from app.face.quality import Finding, assess
@@ -301,14 +303,21 @@ class AsyncFaceEngine:
     """The engine for the event loop: decoding and inference run on a small thread pool; excess calls are refused.
 
     One worker by default: each inference already spreads over every core (intra_op threads), so parallel requests
-    would only contend. ``max_pending`` bounds calls queued or running; past it, ``FaceEngineBusy`` (retry later).
+    would only contend. Before a call may queue, the picture's header is judged against its use's budget on the
+    loop (an oversized picture is refused in microseconds and never takes a place). ``max_pending`` bounds calls
+    queued or running, past it ``FaceEngineBusy``; ``max_pending_per_key`` bounds those of one caller (a candidate),
+    past it ``FaceRequestPending``: one caller's burst cannot fill the queue, so everyone else waits for at most the
+    calls of other callers. A call counts until its work has finished in the worker, even when the request waiting
+    for it went away.
     """
 
-    def __init__(self, engine: FaceEngine, *, workers: int = 1, max_pending: int = 8) -> None:
+    def __init__(self, engine: FaceEngine, *, workers: int = 1, max_pending: int = 8, max_pending_per_key: int = 1) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face")
         self._max_pending = max_pending
+        self._max_pending_per_key = max_pending_per_key
         self._pending = 0
+        self._by_key: dict[str, int] = {}
 
     @classmethod
     async def load(cls, model_dir: Path, pack: str = "sface", **options: int) -> AsyncFaceEngine:
@@ -319,28 +328,64 @@ class AsyncFaceEngine:
     def spec(self) -> PackSpec:
         return self.engine.spec
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    async def _run(self, work: Callable[[], T], key: str | None) -> T:
         if self._pending >= self._max_pending:
             log.warning("face.engine.busy", pending=self._pending)
             raise FaceEngineBusy(f"{self._pending} face calls pending")
-        self._pending += 1
+        if key is not None and self._by_key.get(key, 0) >= self._max_pending_per_key:
+            raise FaceRequestPending(f"{self._by_key[key]} face calls pending for this caller")
+        loop = asyncio.get_running_loop()
+        self._hold(key, +1)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
-        finally:
-            self._pending -= 1
+            future = self._executor.submit(work)
+        except BaseException:
+            self._hold(key, -1)
+            raise
+        # Released when the work is done (or cancelled before it started), not when the awaiting request stops
+        # waiting: a client that disconnects must not free a place while its picture still occupies the worker.
+        future.add_done_callback(lambda _: self._release_soon(loop, key))
+        return await asyncio.wrap_future(future)
 
-    async def analyze(self, image: bytes | np.ndarray) -> Located:
-        return await self._run(lambda: locate(self.engine, _as_image(image)))
+    def _release_soon(self, loop: asyncio.AbstractEventLoop, key: str | None) -> None:
+        """From the worker thread: the counters belong to the event loop's thread."""
+        try:
+            loop.call_soon_threadsafe(self._hold, key, -1)
+        except RuntimeError:
+            pass  # the loop has closed (shutdown): nobody is left to count for
 
-    async def enroll(self, image: bytes | np.ndarray) -> Enrollment:
-        return await self._run(lambda: enroll(self.engine, _as_image(image)))
+    def _hold(self, key: str | None, delta: int) -> None:
+        self._pending += delta
+        if key is not None:
+            count = self._by_key.get(key, 0) + delta
+            if count > 0:
+                self._by_key[key] = count
+            else:
+                self._by_key.pop(key, None)
 
-    async def verify(self, probe: bytes | np.ndarray, reference: np.ndarray) -> VerifyResult:
-        return await self._run(lambda: verify(self.engine, _as_image(probe), reference))
+    async def analyze(self, image: bytes | np.ndarray, *, key: str | None = None, budget: Budget = ID_PHOTO) -> Located:
+        picture = _opened(image, budget)
+        return await self._run(lambda: locate(self.engine, _as_image(picture)), key)
+
+    async def enroll(self, image: bytes | np.ndarray, *, key: str | None = None, budget: Budget = ID_PHOTO) -> Enrollment:
+        """A reference picture: an ID photo by default."""
+        picture = _opened(image, budget)
+        return await self._run(lambda: enroll(self.engine, _as_image(picture)), key)
+
+    async def verify(
+        self, probe: bytes | np.ndarray, reference: np.ndarray, *, key: str | None = None, budget: Budget = LIVE_CAPTURE
+    ) -> VerifyResult:
+        """A probe: a live capture by default."""
+        picture = _opened(probe, budget)
+        return await self._run(lambda: verify(self.engine, _as_image(picture), reference), key)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _as_image(image: bytes | np.ndarray) -> np.ndarray:
-    return decode_image(image) if isinstance(image, bytes) else image
+def _opened(image: bytes | np.ndarray, budget: Budget) -> Image.Image | np.ndarray:
+    """Bytes as a picture whose header passed ``budget`` (raises otherwise); an array as it is."""
+    return open_image(image, budget) if isinstance(image, bytes) else image
+
+
+def _as_image(image: Image.Image | np.ndarray) -> np.ndarray:
+    return decode_image(image) if isinstance(image, Image.Image) else image

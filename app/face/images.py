@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from app.face import CorruptImage, EmptyImage, ImageTooLarge, NotAnImage
+from app.face import CorruptImage
+from app.face.budgets import ID_PHOTO, LIVE_CAPTURE, Budget, open_image
 
-# Phones give at most ~50 MP; ID photos are tiny. Both limits are checked on the header alone.
-MAX_PIXELS = 40_000_000
-MAX_SIDE = 8000
-# Detection and a 112 px aligned crop need nothing near a full phone resolution: decoding JPEGs at a reduced
-# scale (libjpeg's DCT scaling) and shrinking the rest keeps a 12 MP photo cheap.
+__all__ = ["ID_PHOTO", "LIVE_CAPTURE", "WORK_SIDE", "Budget", "decode_image", "open_image", "pad_border"]
+
+# Detection and a 112 px aligned crop need nothing near a full phone resolution: what is decoded is shrunk to this.
 WORK_SIDE = 1600
-FORMATS = ("JPEG", "PNG", "WEBP")
 # Tight ID-photo crops leave the detector no context around the face; a border of this share of each side helps.
 PAD_RATIO = 0.25
 
 
-def decode_image(
-    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE, work_side: int = WORK_SIDE
-) -> np.ndarray:
-    """Decode JPEG/PNG/WebP bytes into an upright BGR uint8 array whose longer side is at most ``work_side``."""
-    if not data:
-        raise EmptyImage("0 bytes")
-    try:
-        picture: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow's own (larger) bomb limit fires inside open(); ours below is the one that normally refuses.
-        raise ImageTooLarge(str(exc)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise NotAnImage(str(exc)) from exc
-    width, height = picture.size
-    if width <= 0 or height <= 0:
-        raise CorruptImage(f"{width}x{height}")
-    if width * height > max_pixels or max(width, height) > max_side:
-        raise ImageTooLarge(f"{width}x{height} exceeds {max_pixels} pixels or {max_side} px a side")
-    if picture.format == "JPEG":
-        picture.draft("RGB", (work_side, work_side))
+def decode_image(data: bytes | Image.Image, budget: Budget = ID_PHOTO, *, work_side: int = WORK_SIDE) -> np.ndarray:
+    """Decode JPEG/PNG/WebP bytes (or a picture from ``open_image``) into an upright BGR uint8 array whose longer side
+    is at most ``work_side``; never more than ``budget`` allows is decoded."""
+    picture = data if isinstance(data, Image.Image) else open_image(data, budget)
     try:
         picture.load()
         picture = ImageOps.exif_transpose(picture)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -51,9 +51,16 @@ class AuthToken(IdMixin, Base):
 
 
 class LoginAttempt(IdMixin, Base):
-    """Failed log-ins per account key, for rate limiting that holds across processes."""
+    """A failed log-in: which account (or unknown identifier) from which client, for limits that hold across
+    processes. Both are keyed hashes (app.security.login_key, client_digest): no identifier, no address."""
 
     __tablename__ = "login_attempts"
+    __table_args__ = (
+        # The two counts: one account from one client, and one client over every account.
+        Index("ix_login_attempts_key_client_at", "key_hash", "client_hash", "at"),
+        Index("ix_login_attempts_client_at", "client_hash", "at"),
+    )
 
-    key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]

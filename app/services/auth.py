@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import AuthToken, Candidate, Device, LoginAttempt, Role, StaffRole, StaffUser
 from app.security import (
     access_code_matches,
+    client_digest,
     hash_password,
     id_number_digest,
     login_key,
@@ -51,7 +52,8 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    max_failures: int
+    max_failures: int  # per account, from one client
+    client_max_failures: int  # per client, over every account
     window: timedelta
     token_ttl: timedelta
 
@@ -147,37 +149,56 @@ async def revoke_candidate_tokens(db: AsyncSession, *, candidate_id: uuid.UUID, 
     return revoked
 
 
-async def _check_rate(db: AsyncSession, *, key: str, now: datetime, policy: LoginPolicy) -> None:
+async def _refuse_if_over(db: AsyncSession, *where: ColumnElement[bool], limit: int, now: datetime, policy: LoginPolicy) -> None:
+    """429 while `limit` or more failures matching `where` lie in the window; Retry-After is when enough have left."""
     since = now - policy.window
-    failures = await db.scalar(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key_hash == key, LoginAttempt.at > since)
-    )
-    if failures is not None and failures >= policy.max_failures:
-        oldest = await db.scalar(
-            select(func.min(LoginAttempt.at)).where(LoginAttempt.key_hash == key, LoginAttempt.at > since)
-        )
-        retry = int(((oldest or now) + policy.window - now).total_seconds()) + 1
-        raise errors.TooManyLoginAttempts(headers={"Retry-After": str(max(retry, 1))})
+    window = (LoginAttempt.at > since, *where)
+    failures = await db.scalar(select(func.count()).select_from(LoginAttempt).where(*window)) or 0
+    if failures < limit:
+        return
+    # Under the limit again once failures - limit + 1 of them have left the window.
+    freed_by = await db.scalar(select(LoginAttempt.at).where(*window).order_by(LoginAttempt.at).offset(failures - limit).limit(1))
+    retry = int(((freed_by or now) + policy.window - now).total_seconds()) + 1
+    raise errors.TooManyLoginAttempts(headers={"Retry-After": str(max(retry, 1))})
 
 
-def _note_failure(db: AsyncSession, *, key: str, now: datetime) -> None:
-    db.add(LoginAttempt(key_hash=key, at=now))
+async def _check_client(db: AsyncSession, *, client: str, now: datetime, policy: LoginPolicy) -> None:
+    await _refuse_if_over(db, LoginAttempt.client_hash == client, limit=policy.client_max_failures, now=now, policy=policy)
 
 
-async def _clear_failures(db: AsyncSession, *, key: str) -> None:
-    await db.execute(delete(LoginAttempt).where(LoginAttempt.key_hash == key))
+async def _check_accounts(db: AsyncSession, *, keys: list[str], client: str, now: datetime, policy: LoginPolicy) -> None:
+    # Per account *and client*: a stranger's failures lock the stranger out, not the owner on their own phone.
+    for key in keys:
+        where = (LoginAttempt.key_hash == key, LoginAttempt.client_hash == client)
+        await _refuse_if_over(db, *where, limit=policy.max_failures, now=now, policy=policy)
+
+
+def _note_failure(db: AsyncSession, *, keys: list[str], client: str, now: datetime) -> None:
+    # One row per account named (a person on several exams is several accounts): the client's own count may count
+    # such a miss more than once, which only errs on the strict side.
+    db.add_all(LoginAttempt(key_hash=key, client_hash=client, at=now) for key in keys)
+
+
+async def _clear_failures(db: AsyncSession, *, keys: list[str], client: str) -> None:
+    # Only this client's failures on these accounts; the client's count over all accounts stays, or logging in to
+    # one's own account between guesses would reset it.
+    await db.execute(delete(LoginAttempt).where(LoginAttempt.key_hash.in_(keys), LoginAttempt.client_hash == client))
 
 
 async def staff_login(
-    db: AsyncSession, *, username: str, password: str, now: datetime, policy: LoginPolicy
+    db: AsyncSession, *, username: str, password: str, client: str, now: datetime, policy: LoginPolicy, secret_key: str
 ) -> IssuedToken:
-    key = login_key(f"staff:{username}")
-    await _check_rate(db, key=key, now=now, policy=policy)
+    """Log in by username and password. `client` is the caller's address bucket (app.security.client_bucket)."""
+    client = client_digest(secret_key, client)
+    await _check_client(db, client=client, now=now, policy=policy)
+    # Usernames are unique and never change: the name is the account, known or not.
+    keys = [login_key(secret_key, f"staff:{username}")]
+    await _check_accounts(db, keys=keys, client=client, now=now, policy=policy)
     staff = await db.scalar(select(StaffUser).where(StaffUser.username == username))
     if not verify_password(password, staff.password_hash if staff else None) or staff is None or staff.disabled_at:
-        _note_failure(db, key=key, now=now)
+        _note_failure(db, keys=keys, client=client, now=now)
         raise errors.LoginFailed()
-    await _clear_failures(db, key=key)
+    await _clear_failures(db, keys=keys, client=client)
     role = Role(staff.role.value)
     record(db, at=now, actor=Actor(role.value, str(staff.id)), action="auth.login", target_kind="staff", target_id=staff.id)
     return await issue_token(db, role=role, now=now, ttl=policy.token_ttl, staff_id=staff.id)
@@ -189,15 +210,16 @@ async def candidate_login(
     identifier: str,
     secret: str,
     exam_id: uuid.UUID | None,
+    client: str,
     now: datetime,
     policy: LoginPolicy,
     secret_key: str,
 ) -> IssuedToken:
-    """Log in by ID number or phone, with the candidate's password or, until one is set, the ops-issued access code."""
-    # Keyed on the identifier as the lookup reads it (and not on exam_id): "139-0000-0001", "+86 13900000001"
-    # or another exam_id must not each get a fresh allowance of failures against the same account.
-    key = login_key(f"candidate:{normalize_phone(normalize_id_number(identifier))}")
-    await _check_rate(db, key=key, now=now, policy=policy)
+    """Log in by ID number or phone, with the candidate's password or, until one is set, the ops-issued access code.
+    `client` is the caller's address bucket (app.security.client_bucket)."""
+    client = client_digest(secret_key, client)
+    await _check_client(db, client=client, now=now, policy=policy)
+    normalized = normalize_phone(normalize_id_number(identifier))
     query = select(Candidate).where(
         or_(
             Candidate.id_number_hash == id_number_digest(secret_key, normalize_id_number(identifier)),
@@ -206,15 +228,24 @@ async def candidate_login(
     )
     if exam_id is not None:
         query = query.where(Candidate.exam_id == exam_id)
-    matches = [c for c in (await db.scalars(query)).all() if secret_matches(c, secret, secret_key)]
+    found = list((await db.scalars(query)).all())
+    # Keyed on the accounts the identifier names, so the phone and the ID number of one candidate share one count,
+    # and a rewritten identifier ("139-0000-0001", "+86 …") or another exam_id gets no fresh allowance. An unknown
+    # identifier is keyed on its normalized text and locks the same way: the lock tells no account apart.
+    keys = [login_key(secret_key, f"candidate:{c.id}") for c in found] or [login_key(secret_key, f"identifier:{normalized}")]
+    await _check_accounts(db, keys=keys, client=client, now=now, policy=policy)
+    matches = [c for c in found if secret_matches(c, secret, secret_key)]
+    if not any(c.password_hash is not None for c in found):
+        # Access codes are an HMAC, checked in microseconds: without one argon2 run here, a fast answer would say
+        # "this identifier exists and has no password yet". Every answer costs one verification at least.
+        verify_password(secret, None)
     if not matches:
-        verify_password(secret, None)  # same cost as a real check: no account enumeration by timing
-        _note_failure(db, key=key, now=now)
+        _note_failure(db, keys=keys, client=client, now=now)
         raise errors.LoginFailed()
     if len(matches) > 1:
         raise errors.ExamChoiceRequired(details={"exam_ids": sorted(str(c.exam_id) for c in matches)})
     candidate = matches[0]
-    await _clear_failures(db, key=key)
+    await _clear_failures(db, keys=keys, client=client)
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="auth.login", target_kind="candidate", target_id=candidate.id)
     return await issue_token(db, role=Role.candidate, now=now, ttl=policy.token_ttl, candidate_id=candidate.id)
 

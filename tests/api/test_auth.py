@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import Base
-from app.models import Candidate, StaffRole, StaffUser
+from app.models import Candidate, LoginAttempt, StaffRole, StaffUser
 from tests.support.api import PASSWORD, Api, id_number, phone
 
 pytestmark = pytest.mark.anyio
@@ -135,6 +137,147 @@ async def test_rewriting_the_identifier_does_not_escape_the_lock(api: Api, ops: 
     for identifier, scope in [("139-0000-0001", None), ("+86 13900000001", None), (phone(1), exam_id)]:
         response = await candidate_login(api, identifier, row["access_code"], scope)
         assert response.status_code == 429, identifier
+
+
+# --- per client -------------------------------------------------------------------------------------------
+
+STRANGER = "203.0.113.9"  # a documentation address (RFC 5737): the `api` fixture's own client is 127.0.0.1
+CLIENT_MAX_FAILURES = 20  # Settings.login_client_max_failures
+CLIENT_REGISTRATIONS = 20  # Settings.client_registrations
+CLIENT_WINDOW = 900  # Settings.client_window_seconds
+
+
+@pytest.mark.parametrize("kind", ["staff", "candidate"])
+async def test_a_strangers_failures_do_not_lock_the_owner_out(
+    api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str, exam_id: str, kind: str
+) -> None:
+    """Knowing a phone number must not be enough to keep its candidate out on exam morning."""
+    stranger = await api_from(STRANGER)
+    (identifier, secret), _ = await _accounts(api, ops, exam_id, kind)
+    for _ in range(MAX_FAILURES):
+        assert (await _login(stranger, kind, identifier, "Wrong-secret-1")).status_code == 401
+    response = await _login(stranger, kind, identifier, secret)
+    assert (response.status_code, error_code(response)) == (429, "too_many_login_attempts")
+    assert int(response.headers["Retry-After"]) == WINDOW + 1
+
+    # The owner, on their own phone: in, while the stranger stays locked.
+    assert (await _login(api, kind, identifier, secret)).status_code == 200
+    assert (await _login(stranger, kind, identifier, secret)).status_code == 429
+
+
+async def test_the_phone_and_the_id_number_of_one_candidate_share_one_count(api: Api, ops: str, exam_id: str) -> None:
+    row, _ = await api.candidate(ops, exam_id, seq=1)
+    for identifier in [phone(1)] * 3 + [id_number(1)] * 2:
+        assert (await candidate_login(api, identifier, "WRONGCOD")).status_code == 401
+    for identifier in (phone(1), id_number(1), id_number(1).lower()):
+        response = await candidate_login(api, identifier, row["access_code"])
+        assert (response.status_code, error_code(response)) == (429, "too_many_login_attempts"), identifier
+
+
+async def test_an_unknown_identifier_locks_like_a_known_one(api: Api, ops: str, exam_id: str) -> None:
+    """Enumeration by lock-out: five misses on a number nobody has end the same way as on a candidate's."""
+    await api.candidate(ops, exam_id, seq=1)
+    answers: dict[str, list[int]] = {}
+    for identifier in (phone(1), phone(99)):
+        answers[identifier] = [(await candidate_login(api, identifier, "WRONGCOD")).status_code for _ in range(MAX_FAILURES + 1)]
+    assert answers[phone(1)] == answers[phone(99)] == [401] * MAX_FAILURES + [429]
+
+
+async def test_one_client_is_capped_over_all_identifiers(
+    api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str, exam_id: str
+) -> None:
+    """Spreading guesses over many identifiers (fewer than five each) still stops at the client's cap."""
+    rows = await api.roster(ops, exam_id, [(f"考生{n}", id_number(n), phone(n)) for n in range(1, 4)])
+    stranger = await api_from(STRANGER)
+    for n in range(CLIENT_MAX_FAILURES):
+        # Known and unknown identifiers alike, never more than one miss each.
+        identifier = phone(n + 1) if n < 2 else id_number(100 + n)
+        assert (await candidate_login(stranger, identifier, "WRONGCOD")).status_code == 401, n
+        api.clock.advance(seconds=10)
+    for identifier, secret in [(phone(3), rows[2]["access_code"]), (phone(200), "WRONGCOD")]:
+        response = await candidate_login(stranger, identifier, secret)  # even the right code of an untouched account
+        assert (response.status_code, error_code(response)) == (429, "too_many_login_attempts")
+        assert int(response.headers["Retry-After"]) == WINDOW - CLIENT_MAX_FAILURES * 10 + 1
+    response = await staff_login(stranger, "ops-main", PASSWORD)  # one cap over both kinds of log-in
+    assert (response.status_code, error_code(response)) == (429, "too_many_login_attempts")
+    # Everyone else is unaffected, the stranger's own first target included.
+    assert (await candidate_login(api, phone(1), rows[0]["access_code"])).status_code == 200
+
+    api.clock.advance(seconds=WINDOW - CLIENT_MAX_FAILURES * 10 + 1)  # the first miss left the window
+    assert (await candidate_login(stranger, phone(3), rows[2]["access_code"])).status_code == 200
+
+
+async def test_a_success_clears_only_that_clients_failures_on_that_account(
+    api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str, exam_id: str
+) -> None:
+    row, _ = await api.candidate(ops, exam_id, seq=1)
+    stranger = await api_from(STRANGER)
+    for client in (stranger, api):
+        for _ in range(MAX_FAILURES - 1):
+            assert (await candidate_login(client, phone(1), "WRONGCOD")).status_code == 401
+    assert (await candidate_login(api, phone(1), row["access_code"])).status_code == 200
+    # The owner starts afresh; the stranger's four misses still count.
+    assert (await candidate_login(api, phone(1), "WRONGCOD")).status_code == 401
+    assert (await candidate_login(stranger, phone(1), "WRONGCOD")).status_code == 401
+    assert (await candidate_login(stranger, phone(1), row["access_code"])).status_code == 429
+    assert (await candidate_login(api, phone(1), row["access_code"])).status_code == 200
+
+
+async def test_an_ipv6_client_is_its_64_bit_prefix(api_from: Callable[[str], Awaitable[Api]]) -> None:
+    """Every subscriber gets a whole /64: a fresh address from it per guess must not be a fresh client."""
+    for n in range(CLIENT_MAX_FAILURES):
+        client = await api_from(f"2001:db8:5:7::{n + 1:x}")
+        assert (await candidate_login(client, phone(n + 1), "WRONGCOD")).status_code == 401
+    same_prefix, next_prefix = await api_from("2001:db8:5:7:ffff::1"), await api_from("2001:db8:5:8::1")
+    assert (await candidate_login(same_prefix, phone(99), "WRONGCOD")).status_code == 429
+    assert (await candidate_login(next_prefix, phone(99), "WRONGCOD")).status_code == 401
+
+
+async def test_login_attempts_hold_neither_addresses_nor_identifiers(
+    api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str, exam_id: str
+) -> None:
+    await api.candidate(ops, exam_id, seq=1)
+    stranger = await api_from(STRANGER)
+    for identifier in (phone(1), id_number(1), phone(42), "ops-main"):
+        assert (await candidate_login(stranger, identifier, "WRONGCOD")).status_code == 401
+    assert (await staff_login(stranger, "ops-main", "Wrong-secret-1")).status_code == 401
+    async with api.app.state.sessionmaker() as db:
+        rows = (await db.execute(select(LoginAttempt.key_hash, LoginAttempt.client_hash))).all()
+    assert len(rows) == 5
+    stored = " ".join(v for row in rows for v in row)
+    for plain in (STRANGER, phone(1), phone(42), id_number(1), "ops-main"):
+        assert plain not in stored
+        # Nor their plain sha256: the IPv4 space and the phone numbers are small enough to try them all.
+        assert hashlib.sha256(plain.encode()).hexdigest() not in stored
+        assert hashlib.sha256(plain.upper().encode()).hexdigest() not in stored
+
+
+async def test_self_registration_is_capped_per_client(api: Api, api_from: Callable[[str], Awaitable[Api]], ops: str) -> None:
+    """Accounts made in bulk from one client would each get their own face-engine allowance; and `already_registered`
+    answers whether a number is on the roster, so every attempt counts, not only the accounts made."""
+    exam_id = (await api.exam(ops, self_registration=True))["id"]
+    url = f"/api/v1/exams/{exam_id}/registrations"
+
+    def person(n: int) -> dict[str, str]:
+        return {"name": f"考生{n}", "id_number": id_number(100 + n), "phone": phone(100 + n), "password": "Regist3red"}
+
+    for n in range(CLIENT_REGISTRATIONS):
+        # Every fifth attempt repeats the one before it: refused, and counted all the same.
+        again = n % 5 == 4
+        response = await api.request("POST", url, json=person(n - 1 if again else n))
+        assert response.status_code == (409 if again else 201), (n, response.text)
+        api.clock.advance(seconds=10)
+    response = await api.request("POST", url, json=person(50))
+    assert (response.status_code, error_code(response)) == (429, "client_rate_limited")
+    assert response.json()["error"]["message"] and response.json()["error"]["message_en"]
+    wait = CLIENT_WINDOW - CLIENT_REGISTRATIONS * 10
+    assert int(response.headers["Retry-After"]) == response.json()["error"]["details"]["retry_after"] == wait
+
+    other = await api_from(STRANGER)
+    assert (await other.request("POST", url, json=person(51))).status_code == 201
+    api.clock.advance(seconds=wait)  # the first attempt left the window
+    assert (await api.request("POST", url, json=person(50))).status_code == 201
+    assert (await api.request("POST", url, json=person(52))).status_code == 429
 
 
 # --- tokens ---------------------------------------------------------------------------------------------

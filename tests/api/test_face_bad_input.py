@@ -28,6 +28,7 @@ from tests.support.face import (
     face_models_fixture,  # noqa: F401  (the face_models fixture)
     face_settings,  # noqa: F401  (the settings fixture, with the models)
     greyscale,
+    large_png,
     object_keys,
     photo,
     png_bomb,
@@ -46,6 +47,8 @@ BAD: list[Any] = [
     pytest.param(b"hello, not a picture", "image/jpeg", 415, "image_unreadable", id="not-an-image"),
     pytest.param(truncated("person_a_2"), "image/jpeg", 422, "image_corrupt", id="truncated-jpeg"),
     pytest.param(png_bomb(), "image/png", 413, "image_too_large", id="png-bomb-20000x20000"),
+    # A plain picture of 125 KB, but 40 MP: over the budget of every use (4000 px for an ID photo, 1920 live).
+    pytest.param(large_png(8000, 5000), "image/png", 413, "image_too_large", id="png-8000x5000"),
     pytest.param(b"", "image/jpeg", 422, "image_empty", id="zero-bytes"),
     pytest.param(photo("person_a_2"), "text/plain", 415, "image_type_unsupported", id="wrong-content-type"),
     pytest.param(b"GIF89a" + b"\x00" * 64, "image/gif", 415, "image_type_unsupported", id="gif"),

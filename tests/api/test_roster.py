@@ -13,6 +13,7 @@ from PIL import Image
 
 from app.models import StaffRole
 from tests.support.api import Api, id_number, phone
+from tests.support.face import large_png
 
 pytestmark = pytest.mark.anyio
 
@@ -268,6 +269,20 @@ async def test_photos_from_a_zip_are_stored_and_shown(api: Api, ops: str, exam_i
     listed = await roster_of(api, ops, exam_id)
     assert [(c["name"], c["has_photo"]) for c in listed] == [("张三", True), ("李四", False)]
     assert [p.read_bytes() for p in stored_objects(api)] == [photo]
+
+
+async def test_photos_are_held_to_the_id_photo_budget_at_import(api: Api, ops: str, exam_id: str) -> None:
+    """Judged on the header now, by the budget its enrolment decodes it with: not at the candidate's first selfie."""
+    big_jpeg = io.BytesIO()
+    Image.new("RGB", (8000, 5000), "white").save(big_jpeg, "JPEG")  # decoded at 1/2 when enrolled
+    rows = [("张三", id_number(1), phone(1), "大图.png"), ("李四", id_number(2), phone(2), "大图.jpg")]
+    photos = zip_bytes({"大图.png": large_png(8000, 5000), "大图.jpg": big_jpeg.getvalue()})
+    response = await post_roster(api, ops, exam_id, csv_bytes(rows), photos)
+    assert response.status_code == 422
+    (rejected,) = response.json()["error"]["details"]["rejected"]
+    assert rejected["row"] == 2 and [e["code"] for e in rejected["errors"]] == ["photo_dimensions_too_large"]
+    assert "4000" in rejected["errors"][0]["message"] and "4000 px" in rejected["errors"][0]["message_en"]
+    assert await roster_of(api, ops, exam_id) == [] and stored_objects(api) == []
 
 
 async def test_photos_that_are_not_a_zip_are_refused(api: Api, ops: str, exam_id: str) -> None:

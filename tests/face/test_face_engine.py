@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from app.face import EmbeddingMismatch, FaceEngineBusy, ModelsMissing, UnknownPack
-from app.face.engine import AsyncFaceEngine, FaceEngine, enroll, load_engine, locate, verify
+from app.face import EmbeddingMismatch, FaceEngineBusy, FaceRequestPending, ImageTooLarge, ModelsMissing, UnknownPack
+from app.face.engine import AsyncFaceEngine, FaceEngine, VerifyResult, enroll, load_engine, locate, verify
 from tests.face.support import DIFFERENT_PEOPLE, PEOPLE, SAME_PERSON, group_photo, photo, photo_bytes
+from tests.support.face import large_png
 
 
 @pytest.fixture(scope="module")
@@ -162,5 +163,46 @@ async def test_async_engine_refuses_calls_beyond_its_bound(sface: FaceEngine) ->
         assert len(busy) == 2 and len(done) == 2
         assert busy[0].code == "face_engine_busy"
         assert len((await faces.analyze(photo("person_a_2"))).faces) == 1  # free again once the queue drained
+    finally:
+        faces.close()
+
+
+@pytest.mark.anyio
+async def test_async_engine_holds_one_call_per_key(sface: FaceEngine) -> None:
+    """One caller's burst takes one place; the rest of the queue stays for everyone else."""
+    faces = AsyncFaceEngine(sface, workers=1, max_pending=4)
+    try:
+        reference = (await faces.enroll(photo_bytes("person_b_1"))).embedding
+        assert reference is not None
+        probe = photo_bytes("person_b_2")
+        burst = [faces.verify(probe, reference, key="candidate:a") for _ in range(6)]
+        outcomes = await asyncio.gather(*burst, faces.verify(probe, reference, key="candidate:b"), return_exceptions=True)
+        *mine, theirs = outcomes
+        pending = [o for o in mine if isinstance(o, FaceRequestPending)]
+        assert len(pending) == 5 and pending[0].code == "face_request_pending"
+        assert sum(isinstance(o, VerifyResult) and o.match for o in mine) == 1
+        assert isinstance(theirs, VerifyResult) and theirs.match  # not busy: the burst held one place of four
+        assert (await faces.verify(probe, reference, key="candidate:a")).match  # free again once done
+    finally:
+        faces.close()
+
+
+@pytest.mark.anyio
+async def test_an_oversized_picture_is_refused_before_it_takes_a_place(sface: FaceEngine) -> None:
+    faces = AsyncFaceEngine(sface, workers=1, max_pending=1)
+    try:
+        reference = (await faces.enroll(photo_bytes("person_b_1"))).embedding
+        assert reference is not None
+        oversized = large_png(8000, 5000)
+        running = asyncio.create_task(faces.verify(photo_bytes("person_b_2"), reference, key="candidate:a"))
+        await asyncio.sleep(0)  # it takes the one place
+        # Neither call below yields to the loop, so the running one cannot finish in between.
+        with pytest.raises(ImageTooLarge):
+            await faces.verify(oversized, reference, key="candidate:b")  # judged by its header, not queued
+        with pytest.raises(FaceEngineBusy):
+            await faces.verify(photo_bytes("person_b_2"), reference, key="candidate:c")  # the place was taken
+        assert (await running).match
+        with pytest.raises(ImageTooLarge):
+            await faces.enroll(large_png(8000, 5000))  # an ID photo's budget refuses it too
     finally:
         faces.close()

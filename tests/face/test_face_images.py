@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +16,9 @@ from PIL import Image
 
 from app.face import CorruptImage, EmptyImage, FaceInputError, ImageTooLarge, NotAnImage
 from app.face.engine import FaceEngine, enroll, verify
-from app.face.images import WORK_SIDE, decode_image, pad_border
-from tests.face.support import photo, photo_bytes
+from app.face.images import ID_PHOTO, LIVE_CAPTURE, WORK_SIDE, Budget, decode_image, open_image, pad_border
+from tests.face.support import ROOT, photo, photo_bytes
+from tests.support.face import large_png
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -129,3 +135,76 @@ def test_webp_is_accepted() -> None:
 def test_pad_border_adds_a_quarter_of_each_side() -> None:
     padded = pad_border(np.zeros((200, 100, 3), np.uint8))
     assert padded.shape == (300, 150, 3)
+
+
+# --- budgets: what each use may decode, judged on the header --------------------------------------------------------
+
+
+def solid(width: int, height: int, fmt: str, **options: object) -> bytes:
+    return encode(Image.new("RGB", (width, height), (200, 180, 160)), fmt, **options)
+
+
+@pytest.mark.parametrize(
+    ("data", "budget", "decoded"),
+    [
+        # A 40 MP JPEG: libjpeg decodes it at 1/2 for an ID photo, at 1/8 for a live capture.
+        pytest.param(solid(8000, 5000, "JPEG"), ID_PHOTO, (4000, 2500), id="jpeg-40MP-id-photo-half"),
+        pytest.param(solid(8000, 5000, "JPEG"), LIVE_CAPTURE, None, id="jpeg-40MP-live-refused-pixels"),
+        pytest.param(solid(4032, 3024, "JPEG"), LIVE_CAPTURE, (1008, 756), id="jpeg-12MP-live-quarter"),
+        pytest.param(solid(4032, 3024, "JPEG", progressive=True), ID_PHOTO, (4032 // 2, 3024 // 2), id="progressive-12MP-id-photo"),
+        pytest.param(solid(1280, 960, "JPEG"), LIVE_CAPTURE, (1280, 960), id="jpeg-app-capture-as-is"),
+        # PNG and WebP decode at full size only: over the side, refused.
+        pytest.param(large_png(8000, 5000), ID_PHOTO, None, id="png-8000x5000-id-photo"),
+        pytest.param(large_png(8000, 5000), LIVE_CAPTURE, None, id="png-8000x5000-live"),
+        pytest.param(solid(3000, 2000, "PNG"), ID_PHOTO, (3000, 2000), id="png-3000-id-photo"),
+        pytest.param(solid(3000, 2000, "PNG"), LIVE_CAPTURE, None, id="png-3000-live"),
+        pytest.param(solid(2500, 1500, "WEBP"), LIVE_CAPTURE, None, id="webp-2500-live"),
+        pytest.param(solid(1920, 1080, "WEBP"), LIVE_CAPTURE, (1920, 1080), id="webp-1920-live"),
+    ],
+)
+def test_each_use_decodes_within_its_budget(data: bytes, budget: Budget, decoded: tuple[int, int] | None) -> None:
+    if decoded is None:
+        with pytest.raises(ImageTooLarge):
+            open_image(data, budget)
+        return
+    assert open_image(data, budget).size == decoded
+    image = decode_image(data, budget)
+    assert max(image.shape[:2]) == min(max(decoded), WORK_SIDE)
+    assert image[0, 0].tolist() == pytest.approx([160, 180, 200], abs=3)  # BGR
+
+
+# Decodes `sys.argv[1]` for each use in a fresh interpreter; prints what it cost. A fresh process, so the peak
+# resident size (ru_maxrss) says what this decode took, not what the test session once held.
+_MEASURE = """
+import json, resource, sys, time
+from app.face.images import ID_PHOTO, LIVE_CAPTURE, decode_image, open_image
+from app.face import FaceError
+data = open(sys.argv[1], "rb").read()
+open_image(open(sys.argv[2], "rb").read())  # load Pillow's plugins before measuring
+report = []
+for budget in (ID_PHOTO, LIVE_CAPTURE):
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    try:
+        decode_image(data, budget)
+        code = None
+    except FaceError as exc:
+        code = exc.code
+    took = time.perf_counter() - started
+    report.append({"code": code, "seconds": took, "grown_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before})
+print(json.dumps(report))
+"""
+
+
+def test_a_large_png_is_refused_from_its_header_without_decoding(tmp_path: Path) -> None:
+    """8000×5000 PNG, 125 KB: decoded it would take ~0.8-2 s and hundreds of MiB; refused, it costs neither."""
+    (tmp_path / "large.png").write_bytes(large_png(8000, 5000))
+    (tmp_path / "small.png").write_bytes(solid(8, 8, "PNG"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(tmp_path / "large.png"), str(tmp_path / "small.png")],
+        capture_output=True, text=True, timeout=120, env=env, check=True,
+    )  # fmt: skip
+    for use in json.loads(done.stdout):
+        assert use["code"] == "image_too_large", use
+        assert use["grown_kib"] < 20 * 1024, use  # the RGB picture alone would be 117 MiB
+        assert use["seconds"] < 0.2, use

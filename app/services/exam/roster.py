@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.adapters.storage import ObjectStore
+from app.face import FaceInputError, ImageTooLarge
+from app.face.budgets import ID_PHOTO, open_image
 from app.models import Candidate, Exam
 from app.security import (
     access_code_digest,
@@ -59,6 +61,10 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
     "photo_missing": ("照片文件未在压缩包中找到", "The photo file is not in the archive"),
     "photo_not_image": ("照片不是 JPEG 或 PNG 图片", "The photo is not a JPEG or PNG image"),
     "photo_too_large": ("照片超过 10 MB", "The photo is larger than 10 MB"),
+    "photo_dimensions_too_large": (
+        "照片尺寸过大（PNG 长边最多 4000 像素，JPEG 最多 4000 万像素）",
+        "The photo's dimensions are too large (a PNG at most 4000 px on its longer side, a JPEG at most 40 megapixels)",
+    ),
 }
 
 
@@ -299,7 +305,12 @@ def _check_photo(report: RowReport, *, present: bool, data: bytes | None) -> Non
     else:
         try:
             sniff_image(data)
-        except errors.DualcamError:
+            # Judged now, on the header, by the budget its enrolment will decode it with: an ID photo the engine
+            # would refuse must not wait for the candidate's first selfie to be found out.
+            open_image(data, ID_PHOTO)
+        except ImageTooLarge:
+            report.reject("photo_dimensions_too_large")
+        except (errors.DualcamError, FaceInputError):
             report.reject("photo_not_image")
 
 

@@ -44,18 +44,23 @@ async def recent_attempt(db: AsyncSession, faces: Faces, now: datetime, *where: 
         raise rate_limited(last + interval - now)
 
 
-async def enroll(engine: FacePort, image: bytes) -> Enrollment:
+def engine_key(candidate: Candidate) -> str:
+    """Whose call it is, for the engine's one-call-at-a-time bound: the candidate, whichever phone or flow sends."""
+    return f"candidate:{candidate.id}"
+
+
+async def enroll(engine: FacePort, image: bytes, *, candidate: Candidate) -> Enrollment:
     try:
-        return await engine.enroll(image)
+        return await engine.enroll(image, key=engine_key(candidate))
     except FaceError as exc:
         _log_face_error("enroll", exc)
         raise errors.face_error(exc) from exc
 
 
-async def verify(engine: FacePort, image: bytes, enrolment: FaceEnrolment) -> VerifyResult:
+async def verify(engine: FacePort, image: bytes, enrolment: FaceEnrolment, *, candidate: Candidate) -> VerifyResult:
     reference = np.frombuffer(enrolment.embedding, dtype="<f4")
     try:
-        return await engine.verify(image, reference)
+        return await engine.verify(image, reference, key=engine_key(candidate))
     except FaceError as exc:
         _log_face_error("verify", exc)
         raise errors.face_error(exc) from exc

@@ -37,10 +37,10 @@ async def enrolment_for(db: AsyncSession, *, candidate: Candidate, faces: Faces,
     except ObjectNotFound as exc:
         raise errors.IdPhotoMissing() from exc
     try:
-        enrolled = await enroll(faces.engine, data)
+        enrolled = await enroll(faces.engine, data, candidate=candidate)
     except errors.DualcamError as exc:
-        if exc.status == 503:
-            raise
+        if exc.status == 503 or exc.status == 429:
+            raise  # the engine's state (busy, the candidate's other picture pending), not the photo's
         raise errors.IdPhotoUnusable(details={"reason": exc.code}) from exc
     if enrolled.embedding is None:
         raise errors.IdPhotoUnusable(details={"reason": "no_face"})

@@ -47,7 +47,7 @@ async def waiting_gate(
         raise errors.FaceCooldown(details={"until": cooldown_until.isoformat(), "retry_after": seconds(wait)}, headers={"Retry-After": str(seconds(wait))})
     await recent_attempt(db, faces, now, FaceCheck.device_id == device.id)
     enrolment = await enrolment_for(db, candidate=candidate, faces=faces, now=now)
-    result = await verify(faces.engine, image, enrolment)
+    result = await verify(faces.engine, image, enrolment, candidate=candidate)
     check = await record_check(db, faces, candidate=candidate, purpose=FacePurpose.waiting, result=result, image=image, now=now, view=view, device=device)
     state = view.state
     if check.passed:

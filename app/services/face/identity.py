@@ -48,7 +48,7 @@ async def identity_selfie(db: AsyncSession, *, candidate: Candidate, image: byte
     await _identity_open(db, candidate=candidate)
     await recent_attempt(db, faces, now, FaceCheck.candidate_id == candidate.id, FaceCheck.purpose == FacePurpose.identity)
     enrolment = await enrolment_for(db, candidate=candidate, faces=faces, now=now)
-    result = await verify(faces.engine, image, enrolment)
+    result = await verify(faces.engine, image, enrolment, candidate=candidate)
     check = await record_check(db, faces, candidate=candidate, purpose=FacePurpose.identity, result=result, image=image, now=now)
     actor = Actor("candidate", str(candidate.id))
     if check.passed:
@@ -78,7 +78,7 @@ async def upload_id_photo(db: AsyncSession, *, candidate: Candidate, image: byte
     await _identity_open(db, candidate=candidate)
     if candidate.photo_key is not None and await _photo_locked(db, candidate=candidate, faces=faces, now=now):
         raise errors.IdPhotoLocked()
-    enrolled = await enroll(faces.engine, image)
+    enrolled = await enroll(faces.engine, image, candidate=candidate)
     if enrolled.embedding is None:
         raise errors.NoFaceFound()
     key = f"id-photos/{candidate.exam_id}/{candidate.id}.upload.{uuid.uuid4().hex}"

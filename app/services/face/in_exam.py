@@ -36,7 +36,7 @@ async def in_exam_check(
         raise errors.FaceCheckClosed()
     await recent_attempt(db, faces, now, FaceCheck.device_id == device.id)
     enrolment = await enrolment_for(db, candidate=candidate, faces=faces, now=now)
-    result = await verify(faces.engine, image, enrolment)
+    result = await verify(faces.engine, image, enrolment, candidate=candidate)
     check = await record_check(db, faces, candidate=candidate, purpose=FacePurpose.in_exam, result=result, image=image, now=now, view=view, device=device)
     events = proctor_events(check)
     for kind in events:
