@@ -52,6 +52,7 @@ def _error(name: str, status: int, code: str, zh: str, en: str) -> type[DualcamE
 
 # --- request shape ---------------------------------------------------------------------------
 MalformedJson = _error("MalformedJson", 400, "malformed_json", "请求体不是合法的 JSON", "The request body is not valid JSON")
+MalformedMultipart = _error("MalformedMultipart", 400, "malformed_multipart", "上传内容不是合法的 multipart/form-data 表单", "The upload is not a valid multipart/form-data body")
 ValidationFailed = _error("ValidationFailed", 422, "validation_error", "请求参数不符合要求", "The request parameters are invalid")
 RouteNotFound = _error("RouteNotFound", 404, "not_found", "请求的地址不存在", "No such endpoint")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "不支持该请求方法", "Method not allowed")

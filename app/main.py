@@ -88,11 +88,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.settings = settings
     app.state.clock = clock
-    install_error_handlers(app)
+    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws)]
+    install_error_handlers(app, routers)
     app.add_middleware(AccessLog)
-    for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws):
-        declare_common_responses(module.router)
-        app.include_router(module.router)
+    for router in routers:
+        declare_common_responses(router)
+        app.include_router(router)
     app.state.tus = uploads.build_tus(app)
     app.mount(uploads.MOUNT, app.state.tus)
     _add_bearer_scheme(app)

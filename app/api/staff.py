@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, Now, Ops
+from app.schemas import AwareInstant
 from app.schemas.auth import StaffCreate, StaffOut
 from app.services import audit, auth
 
@@ -49,7 +50,7 @@ async def list_audit(
     db: DB,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    before: datetime | None = None,
+    before: Annotated[AwareInstant | None, Query(description="entries strictly older than this time (with its offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Audit entries, newest first."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.schemas import DateTimeText
 
 
 class _In(BaseModel):
@@ -51,7 +53,7 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=32)
-    client_at: AwareDatetime | None = None
+    client_at: Annotated[AwareDatetime, DateTimeText] | None = None  # the phone's clock: any year it believes in
     details: dict[str, Any] = Field(default_factory=dict)
 
 
