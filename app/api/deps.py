@@ -19,6 +19,7 @@ from app.models import DeviceRole, Role
 from app.security import bearer_token
 from app.services.auth import LoginPolicy, Principal, authenticate
 from app.services.recordings.recordings import UploadFacts
+from app.services.scope import ExamScope, of_staff
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -112,3 +113,13 @@ CandidateUser = Annotated[Principal, Depends(require(Role.candidate))]
 DeviceUser = Annotated[Principal, Depends(require(Role.device))]
 MainDevice = Annotated[Principal, Depends(require(Role.device, device_role=DeviceRole.main))]
 AnyUser = Annotated[Principal, Depends(require(*Role))]
+
+
+def _exam_scope(principal: Staff) -> ExamScope:
+    assert principal.staff is not None
+    return of_staff(principal.staff)
+
+
+Scope = Annotated[ExamScope, Depends(_exam_scope)]
+"""The exams the calling staff member may read (ops: all; a reviewer: those assigned), for every exam-scoped query of
+a staff route. It authenticates as `Staff` does (the same dependency, resolved once per request)."""

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from app.db import transaction
-from app.models import StaffRole
 from app.services.sitting import facts, sittings
 from app.services.audit import Actor
 from tests.conftest import T0
@@ -154,8 +153,8 @@ STATES = ["scheduled", "waiting", "ready", "answering", "recorded", "uploaded", 
 
 async def test_status_counts_sittings_per_state_as_the_clock_moves(api: Api) -> None:
     ops = await api.staff()
-    reviewer = await api.staff(StaffRole.reviewer)
     exam = await api.exam(ops)
+    reviewer = await api.reviewer(ops, exam["id"])
     session = await api.timed_session(ops, exam["id"], OPENS, STARTS, ENDS, DEADLINE)
     people: dict[str, tuple[str, str]] = {}
     for seq, name in enumerate(("甲", "乙", "丙", "丁"), start=1):
