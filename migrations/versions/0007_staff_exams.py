@@ -3,8 +3,8 @@
 A new table only: `staff_exams` (staff_id, exam_id) with when and by whom. Ops read every exam; other staff roles
 read only the exams assigned here. Same DDL on SQLite and PostgreSQL.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05 09:00:00
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 import app.db
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0007'
+down_revision: str | Sequence[str] | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
