@@ -30,7 +30,7 @@ from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
-from app.services.exam import exams, roster, sessions
+from app.services.exam import assignments, exams, roster, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.audit import Actor
@@ -40,7 +40,7 @@ cli = typer.Typer(help="dualcam: proctored exams on two phones", no_args_is_help
 exam_cli = typer.Typer(help="Exams and notices", no_args_is_help=True)
 session_cli = typer.Typer(help="Sessions, questions and live status", no_args_is_help=True)
 roster_cli = typer.Typer(help="Roster import", no_args_is_help=True)
-staff_cli = typer.Typer(help="Ops and reviewer accounts", no_args_is_help=True)
+staff_cli = typer.Typer(help="Ops and reviewer accounts, and the exams a reviewer may read", no_args_is_help=True)
 cli.add_typer(exam_cli, name="exam")
 cli.add_typer(session_cli, name="session")
 cli.add_typer(roster_cli, name="roster")
@@ -254,6 +254,40 @@ def staff_create(
         )
     )
     _emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, False)
+
+
+def _uuid(name: str, value: str) -> uuid.UUID:
+    """A UUID argument; anything else exits 2 with the API's `validation_error` body (one line, not typer's usage)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail(errors.ValidationFailed(details=[{"type": "uuid_parsing", "loc": [name], "msg": "Input should be a valid UUID"}]))
+
+
+@staff_cli.command("assign")
+def staff_assign(username: str, exam_id: str) -> None:
+    """Let a reviewer read an exam (ops read every exam); assigning again changes nothing."""
+    exam = _uuid("exam_id", exam_id)
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        staff = await assignments.staff_by_username(db, username)
+        return await assignments.assign(db, exam_id=exam, staff=staff, now=now, actor=CLI_ACTOR, assigned_by=None)
+
+    done = _run(work)
+    typer.echo(f"{username} assigned to exam {exam} (since {done.assigned_at.isoformat()})")
+
+
+@staff_cli.command("unassign")
+def staff_unassign(username: str, exam_id: str) -> None:
+    """Take an exam away from a reviewer."""
+    exam = _uuid("exam_id", exam_id)
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> None:
+        staff = await assignments.staff_by_username(db, username)
+        await assignments.unassign(db, exam_id=exam, staff=staff, now=now, actor=CLI_ACTOR)
+
+    _run(work)
+    typer.echo(f"{username} unassigned from exam {exam}")
 
 
 # --- exams -------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def _error(name: str, status: int, code: str, zh: str, en: str) -> type[DualcamE
 
 # --- request shape ---------------------------------------------------------------------------
 MalformedJson = _error("MalformedJson", 400, "malformed_json", "请求体不是合法的 JSON", "The request body is not valid JSON")
+MalformedMultipart = _error("MalformedMultipart", 400, "malformed_multipart", "上传内容不是合法的 multipart/form-data 表单", "The upload is not a valid multipart/form-data body")
 ValidationFailed = _error("ValidationFailed", 422, "validation_error", "请求参数不符合要求", "The request parameters are invalid")
 RouteNotFound = _error("RouteNotFound", 404, "not_found", "请求的地址不存在", "No such endpoint")
 MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
@@ -79,6 +80,8 @@ NoticeNotFound = _error("NoticeNotFound", 404, "notice_not_found", "公告不存
 CandidateNotFound = _error("CandidateNotFound", 404, "candidate_not_found", "考生不存在", "No such candidate")
 SittingNotFound = _error("SittingNotFound", 404, "sitting_not_found", "考试记录不存在", "No such sitting")
 StaffNotFound = _error("StaffNotFound", 404, "staff_not_found", "工作人员账号不存在", "No such staff account")
+StaffNotAssigned = _error("StaffNotAssigned", 404, "staff_not_assigned", "该工作人员未被分配到此考试", "This staff member is not assigned to this exam")
+StaffSeesAllExams = _error("StaffSeesAllExams", 409, "staff_sees_all_exams", "考务账号可查看全部考试，无需分配", "An ops account sees every exam; only other staff roles are assigned exams")
 WindowOrder = _error("WindowOrder", 422, "window_order", "时间窗口顺序有误：须满足 候考开始 < 答题开始 < 答题结束 ≤ 上传截止", "Windows out of order: waiting opens < answer starts < answer ends <= upload deadline")
 ConfirmWindowOrder = _error("ConfirmWindowOrder", 422, "confirm_window_order", "确认开始时间须早于确认截止时间", "The confirmation window must open before it closes")
 SessionOverlap = _error("SessionOverlap", 409, "session_overlap", "与本考试的其他场次时间重叠", "The session overlaps another session of this exam")

@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.settings = settings
     app.state.clock = clock
-    install_error_handlers(app)
     routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws)]
+    install_error_handlers(app, routers)
     for router in routers:
         declare_common_responses(router)
         app.include_router(router)

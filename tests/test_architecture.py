@@ -111,7 +111,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("app.services.face", "app.services.recordings"),
     ("app.services.sitting",),
     ("app.services.exam",),
-    ("app.services.auth", "app.services.audit", "app.services.images", "app.services.quotas", "app.services.timezones"),
+    ("app.services.auth", "app.services.audit", "app.services.images", "app.services.quotas", "app.services.scope", "app.services.timezones"),
 ]
 
 INDEPENDENT = frozenset({"app.services.face", "app.services.recordings"})

@@ -23,6 +23,7 @@ from app.security import bearer_token, client_bucket
 from app.services.auth import LoginPolicy, Principal, authenticate
 from app.services.quotas import Quota
 from app.services.recordings.recordings import UploadFacts
+from app.services.scope import ExamScope, of_staff
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -164,3 +165,13 @@ class BodyClass(str, enum.Enum):
 # On a route, `openapi_extra=ROSTER_BODY` (shown in the OpenAPI schema as `x-body-limit`).
 BODY_CLASS_KEY = "x-body-limit"
 ROSTER_BODY = {BODY_CLASS_KEY: BodyClass.roster.value}
+
+
+def _exam_scope(principal: Staff) -> ExamScope:
+    assert principal.staff is not None
+    return of_staff(principal.staff)
+
+
+Scope = Annotated[ExamScope, Depends(_exam_scope)]
+"""The exams the calling staff member may read (ops: all; a reviewer: those assigned), for every exam-scoped query of
+a staff route. It authenticates as `Staff` does (the same dependency, resolved once per request)."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, status
 
 from app import errors
-from app.api.deps import DB, DeviceUser, MainDevice, Now, SettingsDep, Staff
+from app.api.deps import DB, DeviceUser, MainDevice, Now, Scope, SettingsDep, Staff
 from app.schemas.auth import TokenOut
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut, ProctorEventOut
@@ -84,9 +84,9 @@ async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
     responses=errors.responses(errors.SittingNotFound),
     tags=["ops: sessions"],
 )
-async def sitting_events(sitting_id: uuid.UUID, principal: Staff, db: DB) -> list[ProctorEventOut]:
+async def sitting_events(sitting_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> list[ProctorEventOut]:
     """Proctoring events of a sitting in server-time order (for reviewers)."""
-    await sittings.exists(db, sitting_id=sitting_id)
+    await sittings.exists(db, sitting_id=sitting_id, scope=scope)
     return [ProctorEventOut.of(e) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
 
 

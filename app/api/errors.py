@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
+from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from app import errors
 from app.api.body_limits import BodyTooLarge
@@ -40,16 +43,40 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return _render(errors.ValidationFailed(details=jsonable_encoder(problems)))
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
-        return _render(errors.RouteNotFound())
-    if exc.status_code == 405:
-        return _render(errors.MethodNotAllowed(headers=dict(exc.headers or {})))
-    if exc.status_code == 413:
-        return _render(errors.PayloadTooLarge(details={"max_bytes": exc.max_bytes} if isinstance(exc, BodyTooLarge) else None))
-    generic = errors._error("HttpError", exc.status_code, "http_error", "请求无法处理", str(exc.detail))
-    return _render(generic(headers=dict(exc.headers or {})))
+def _on_http_error(routes: Sequence[APIRoute]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return _render(errors.RouteNotFound())
+        if exc.status_code == 405:
+            return _render(errors.MethodNotAllowed(headers={**(exc.headers or {}), "Allow": _allowed_methods(routes, request.scope["path"])}))
+        if exc.status_code == 400 and _raised_over(exc, MultiPartException):
+            return _render(errors.MalformedMultipart(details={"reason": str(exc.detail)}))
+        if exc.status_code == 413:
+            return _render(errors.PayloadTooLarge(details={"max_bytes": exc.max_bytes} if isinstance(exc, BodyTooLarge) else None))
+        generic = errors._error("HttpError", exc.status_code, "http_error", "请求无法处理", str(exc.detail))
+        return _render(generic(headers=dict(exc.headers or {})))
+
+    return handler
+
+
+def _allowed_methods(routes: Sequence[APIRoute], path: str) -> str:
+    """Every method served at `path`. FastAPI makes one route per method and Starlette's 405 names only the methods
+    of the first route whose path matched, so GET and PATCH on one path would answer `Allow: GET`."""
+    return ", ".join(sorted({m for route in routes if route.path_regex.match(path) for m in route.methods}))
+
+
+def _raised_over(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` was raised from, or while handling, a `kind` (Starlette turns a form it cannot parse into a
+    bare 400 inside its `except MultiPartException`)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -57,10 +84,11 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _render(InternalError())
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """`routers`: the API's, whose routes a 405 lists in `Allow`."""
     app.add_exception_handler(errors.DualcamError, _on_dualcam_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error([r for router in routers for r in router.routes if isinstance(r, APIRoute)]))
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -68,6 +96,11 @@ def _has_inputs(dependant: Dependant) -> bool:
     if dependant.path_params or dependant.query_params or dependant.body_params or dependant.header_params:
         return True
     return any(_has_inputs(d) for d in dependant.dependencies)
+
+
+def _body_params(dependant: Dependant) -> list[FieldInfo]:
+    """The body parameters of a route and of its dependencies, as declared (`Form` and `File` among them)."""
+    return [*(f.field_info for f in dependant.body_params), *(p for d in dependant.dependencies for p in _body_params(d))]
 
 
 def declare_common_responses(router: APIRouter) -> None:
@@ -86,8 +119,10 @@ def declare_common_responses(router: APIRouter) -> None:
             extra["security"] = [{"bearer": []}]
         if _has_inputs(route.dependant):
             declared.append(errors.ValidationFailed)
-        if route.dependant.body_params:
-            declared.append(errors.MalformedJson)
+        body = _body_params(route.dependant)
+        if body:
+            # A body the framework cannot parse: JSON, or a multipart form (files, also those a dependency reads).
+            declared.append(errors.MalformedMultipart if any(isinstance(p, params.Form) for p in body) else errors.MalformedJson)
         for status, spec in errors.responses(*declared).items():
             existing = route.responses.get(status)
             if existing is None:

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, SettingsDep, Staff
+from app.api.deps import DB, Now, Ops, Scope, SettingsDep, Staff
 from app.schemas.exams import ExamCreate, ExamOut, ExamUpdate, NoticeCreate, NoticeOut
 from app.services.exam import exams
 
@@ -22,15 +22,15 @@ async def create_exam(body: ExamCreate, principal: Ops, db: DB, now: Now, settin
 
 
 @router.get("/exams", response_model=list[ExamOut])
-async def list_exams(principal: Staff, db: DB) -> list[ExamOut]:
-    """All exams, newest first."""
-    return [ExamOut.of(e) for e in await exams.list_exams(db)]
+async def list_exams(principal: Staff, scope: Scope, db: DB) -> list[ExamOut]:
+    """The exams the caller may read (ops: all; a reviewer: those assigned), newest first."""
+    return [ExamOut.of(e) for e in await exams.list_exams(db, scope=scope)]
 
 
 @router.get("/exams/{exam_id}", response_model=ExamOut, responses=errors.responses(errors.ExamNotFound))
-async def get_exam(exam_id: uuid.UUID, principal: Staff, db: DB) -> ExamOut:
+async def get_exam(exam_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> ExamOut:
     """One exam."""
-    return ExamOut.of(await exams.get_exam(db, exam_id))
+    return ExamOut.of(await exams.get_exam(db, exam_id, scope=scope))
 
 
 @router.patch("/exams/{exam_id}", response_model=ExamOut, responses=errors.responses(errors.ExamNotFound, errors.ConfirmWindowOrder))
@@ -53,9 +53,9 @@ async def create_notice(exam_id: uuid.UUID, body: NoticeCreate, principal: Ops, 
 
 
 @router.get("/exams/{exam_id}/notices", response_model=list[NoticeOut], responses=errors.responses(errors.ExamNotFound))
-async def list_notices(exam_id: uuid.UUID, principal: Staff, db: DB) -> list[NoticeOut]:
+async def list_notices(exam_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> list[NoticeOut]:
     """Notices of an exam, pinned first."""
-    exam = await exams.get_exam(db, exam_id)
+    exam = await exams.get_exam(db, exam_id, scope=scope)
     return [NoticeOut.of(n, exam.timezone) for n in await exams.list_notices(db, exam_id=exam.id)]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from app import errors
-from app.api.deps import DB, CandidateUser, MainDevice, Now, Staff, Store, client_quota
+from app.api.deps import DB, CandidateUser, MainDevice, Now, Scope, Staff, Store, client_quota
 from app.schemas.face import (
     FaceDecisionIn,
     FaceReviewDetailOut,
@@ -127,6 +127,7 @@ async def in_exam_check(principal: MainDevice, db: DB, now: Now, faces: Faces, i
 @router.get("/ops/face-reviews", response_model=list[FaceReviewOut], tags=["ops: face reviews"])
 async def list_reviews(
     principal: Staff,
+    scope: Scope,
     db: DB,
     status: Literal["open", "resolved", "all"] = "open",
     exam_id: uuid.UUID | None = None,
@@ -134,14 +135,14 @@ async def list_reviews(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FaceReviewOut]:
     """The manual review queue (oldest first): candidates whose selfies failed too often."""
-    rows = await reviews.list_reviews(db, status=status, exam_id=exam_id, offset=offset, limit=limit)
+    rows = await reviews.list_reviews(db, status=status, exam_id=exam_id, offset=offset, limit=limit, scope=scope)
     return [FaceReviewOut.of(row) for row in rows]
 
 
 @router.get("/ops/face-reviews/{review_id}", response_model=FaceReviewDetailOut, tags=["ops: face reviews"], responses=errors.responses(errors.FaceReviewNotFound))
-async def get_review(review_id: uuid.UUID, principal: Staff, db: DB) -> FaceReviewDetailOut:
+async def get_review(review_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> FaceReviewDetailOut:
     """One review with every selfie attempt (links to the captures and the ID photo)."""
-    row = await reviews.get_review(db, review_id=review_id)
+    row = await reviews.get_review(db, review_id=review_id, scope=scope)
     return FaceReviewDetailOut.of_detail(row, await reviews.review_attempts(db, candidate_id=row.candidate.id))
 
 
@@ -151,10 +152,12 @@ async def get_review(review_id: uuid.UUID, principal: Staff, db: DB) -> FaceRevi
     tags=["ops: face reviews"],
     responses=errors.responses(errors.FaceReviewNotFound, errors.FaceReviewResolved),
 )
-async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, db: DB, now: Now) -> FaceReviewOut:
+async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, scope: Scope, db: DB, now: Now) -> FaceReviewOut:
     """Approve (the candidate's identity is verified) or reject (no more self-service attempts); audited."""
     assert principal.staff is not None
-    row = await reviews.decide(db, review_id=review_id, decision=body.decision, note=body.note, staff_id=principal.staff.id, actor=principal.actor, now=now)
+    row = await reviews.decide(
+        db, review_id=review_id, decision=body.decision, note=body.note, staff_id=principal.staff.id, actor=principal.actor, now=now, scope=scope
+    )
     return FaceReviewOut.of(row)
 
 
@@ -164,9 +167,9 @@ async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, d
     tags=["ops: face reviews"],
     responses={**_IMAGE_200, **errors.responses(errors.FaceCheckNotFound)},
 )
-async def check_image(check_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
+async def check_image(check_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, store: Store) -> Response:
     """The capture of a face check (viewing is audited)."""
-    data, media_type = await reviews.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now)
+    data, media_type = await reviews.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now, scope=scope)
     return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
@@ -176,7 +179,7 @@ async def check_image(check_id: uuid.UUID, principal: Staff, db: DB, now: Now, s
     tags=["ops: face reviews"],
     responses={**_IMAGE_200, **errors.responses(errors.CandidateNotFound, errors.IdPhotoMissing)},
 )
-async def id_photo(candidate_id: uuid.UUID, principal: Staff, db: DB, now: Now, store: Store) -> Response:
+async def id_photo(candidate_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, store: Store) -> Response:
     """A candidate's ID photo (viewing is audited)."""
-    data, media_type = await reviews.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now)
+    data, media_type = await reviews.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now, scope=scope)
     return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app import errors
-from app.api.deps import DB, Now, SettingsDep, Staff, Uploads
+from app.api.deps import DB, Now, Scope, SettingsDep, Staff, Uploads
 from app.models import RecordingStatus
 from app.schemas.recordings import StaffRecordingOut
 from app.services.recordings import links, progress, recordings
@@ -30,11 +30,11 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
     tags=["ops: sessions"],
 )
 async def sitting_recordings(
-    sitting_id: uuid.UUID, principal: Staff, db: DB, now: Now, settings: SettingsDep, uploads: Uploads
+    sitting_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, settings: SettingsDep, uploads: Uploads
 ) -> list[StaffRecordingOut]:
     """Main and aux recordings of a sitting: progress, evidence, and a link valid for `recording_link_seconds`
     once every byte is in (each link handed out is audited)."""
-    timezone = (await sittings.load(db, sitting_id=sitting_id, now=now)).timezone
+    timezone = (await sittings.load(db, sitting_id=sitting_id, now=now, scope=scope)).timezone
     out = []
     for arrived in await progress.for_sitting(db, sitting_id, uploads=uploads):
         link = None

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 
 from app import errors
-from app.api.deps import DB, ROSTER_BODY, Now, Ops, SettingsDep, Staff, Store
+from app.api.deps import DB, ROSTER_BODY, Now, Ops, Scope, SettingsDep, Staff, Store
 from app.schemas.candidates import CandidateOut
 from app.schemas.roster import AccessCodeOut, CandidatePage, ImportedCandidate, RosterImportOut
 from app.services.exam import candidates, exams, roster
@@ -63,12 +63,13 @@ async def import_roster(
 async def list_candidates(
     exam_id: uuid.UUID,
     principal: Staff,
+    scope: Scope,
     db: DB,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # unbounded, a huge offset overflows the database integer
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CandidatePage:
     """The exam's roster, a page at a time (ID numbers masked)."""
-    exam = await exams.get_exam(db, exam_id)
+    exam = await exams.get_exam(db, exam_id, scope=scope)
     total, rows = await candidates.list_candidates(db, exam_id=exam.id, offset=offset, limit=limit)
     return CandidatePage(total=total, offset=offset, items=[CandidateOut.of(c, exam.timezone) for c in rows])
 

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, UploadFile, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, Staff, Store, Uploads
+from app.api.deps import DB, Now, Ops, Scope, Staff, Store, Uploads
 from app.models import DeviceRole
 from app.schemas.recordings import RecordingCounts, RecordingOut
 from app.schemas.sessions import (
@@ -44,17 +44,17 @@ async def create_session(exam_id: uuid.UUID, body: SessionCreate, principal: Ops
 
 
 @router.get("/exams/{exam_id}/sessions", response_model=list[SessionOut], responses=errors.responses(errors.ExamNotFound))
-async def list_sessions(exam_id: uuid.UUID, principal: Staff, db: DB) -> list[SessionOut]:
+async def list_sessions(exam_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> list[SessionOut]:
     """Sessions of an exam: practice first, then by time."""
-    exam = await exams.get_exam(db, exam_id)
+    exam = await exams.get_exam(db, exam_id, scope=scope)
     return [SessionOut.of(s, exam.timezone) for s in await sessions.list_sessions(db, exam_id=exam.id)]
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=errors.responses(errors.SessionNotFound))
-async def get_session(session_id: uuid.UUID, principal: Staff, db: DB) -> SessionOut:
+async def get_session(session_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> SessionOut:
     """One session."""
-    session = await sessions.get_session(db, session_id)
-    exam = await exams.get_exam(db, session.exam_id)
+    session = await sessions.get_session(db, session_id, scope=scope)
+    exam = await exams.get_exam(db, session.exam_id, scope=scope)
     return SessionOut.of(session, exam.timezone)
 
 
@@ -109,10 +109,10 @@ async def set_question_image(
 
 
 @router.get("/sessions/{session_id}/status", response_model=SessionStatusOut, responses=errors.responses(errors.SessionNotFound))
-async def session_status(session_id: uuid.UUID, principal: Staff, db: DB, now: Now) -> SessionStatusOut:
+async def session_status(session_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now) -> SessionStatusOut:
     """Live view: how many sittings are in each state right now (server time)."""
-    session = await sessions.get_session(db, session_id)
-    exam = await exams.get_exam(db, session.exam_id)
+    session = await sessions.get_session(db, session_id, scope=scope)
+    exam = await exams.get_exam(db, session.exam_id, scope=scope)
     counts = await sittings.session_status(db, session=session, now=now)
     by_role = await progress.session_counts(db, session_id=session.id)
     return SessionStatusOut(
@@ -125,10 +125,10 @@ async def session_status(session_id: uuid.UUID, principal: Staff, db: DB, now: N
 
 
 @router.get("/sessions/{session_id}/sittings", response_model=list[OpsSittingOut], responses=errors.responses(errors.SessionNotFound))
-async def session_sittings(session_id: uuid.UUID, principal: Staff, db: DB, now: Now, uploads: Uploads) -> list[OpsSittingOut]:
+async def session_sittings(session_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, uploads: Uploads) -> list[OpsSittingOut]:
     """Every sitting of a session with its state, facts and the progress of both recordings."""
-    session = await sessions.get_session(db, session_id)
-    exam = await exams.get_exam(db, session.exam_id)
+    session = await sessions.get_session(db, session_id, scope=scope)
+    exam = await exams.get_exam(db, session.exam_id, scope=scope)
     tz = exam.timezone
     rows = await sittings.session_sittings(db, session=session, now=now)
     arrived = await progress.progress(db, [r.sitting.id for r in rows], uploads=uploads)

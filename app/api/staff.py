@@ -1,7 +1,8 @@
-"""Ops: staff accounts and the audit log."""
+"""Ops: staff accounts, the exams assigned to them, and the audit log."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,8 +11,10 @@ from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, Now, Ops
-from app.schemas.auth import StaffCreate, StaffOut
+from app.schemas import AwareInstant
+from app.schemas.auth import StaffAssignmentOut, StaffCreate, StaffOut
 from app.services import audit, auth
+from app.services.exam import assignments
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: staff and audit"])
 
@@ -43,13 +46,47 @@ async def list_staff(principal: Ops, db: DB) -> list[StaffOut]:
     return [StaffOut.model_validate(s) for s in await auth.list_staff(db)]
 
 
+def _assignment_out(a: assignments.Assignment) -> StaffAssignmentOut:
+    return StaffAssignmentOut(exam_id=a.exam_id, staff=StaffOut.model_validate(a.staff), assigned_at=a.assigned_at, assigned_by=a.assigned_by)
+
+
+@router.get("/exams/{exam_id}/staff", response_model=list[StaffAssignmentOut], responses=errors.responses(errors.ExamNotFound))
+async def list_exam_staff(exam_id: uuid.UUID, principal: Ops, db: DB) -> list[StaffAssignmentOut]:
+    """The staff assigned to an exam (ops read every exam without being assigned)."""
+    return [_assignment_out(a) for a in await assignments.assigned_staff(db, exam_id=exam_id)]
+
+
+@router.put(
+    "/exams/{exam_id}/staff/{staff_id}",
+    response_model=StaffAssignmentOut,
+    responses=errors.responses(errors.ExamNotFound, errors.StaffNotFound, errors.StaffSeesAllExams),
+)
+async def assign_staff(exam_id: uuid.UUID, staff_id: uuid.UUID, principal: Ops, db: DB, now: Now) -> StaffAssignmentOut:
+    """Let a reviewer read this exam (its roster, sittings, recordings, face reviews); idempotent, audited."""
+    assert principal.staff is not None
+    staff = await assignments.get_staff(db, staff_id)
+    assignment = await assignments.assign(db, exam_id=exam_id, staff=staff, now=now, actor=principal.actor, assigned_by=principal.staff.id)
+    return _assignment_out(assignment)
+
+
+@router.delete(
+    "/exams/{exam_id}/staff/{staff_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors.responses(errors.ExamNotFound, errors.StaffNotFound, errors.StaffNotAssigned),
+)
+async def unassign_staff(exam_id: uuid.UUID, staff_id: uuid.UUID, principal: Ops, db: DB, now: Now) -> None:
+    """Take an exam away from a reviewer: its rows answer 404 to them from the next request on; audited."""
+    staff = await assignments.get_staff(db, staff_id)
+    await assignments.unassign(db, exam_id=exam_id, staff=staff, now=now, actor=principal.actor)
+
+
 @router.get("/audit", response_model=list[AuditOut])
 async def list_audit(
     principal: Ops,
     db: DB,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    before: datetime | None = None,
+    before: Annotated[AwareInstant | None, Query(description="entries strictly older than this time (with its offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Audit entries, newest first."""

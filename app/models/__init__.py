@@ -1,6 +1,6 @@
 """ORM models; importing this package registers every table on Base.metadata."""
 
-from app.models.accounts import AuthToken, LoginAttempt, Role, StaffRole, StaffUser
+from app.models.accounts import AuthToken, LoginAttempt, Role, StaffExam, StaffRole, StaffUser
 from app.models.audit import AuditLog, PhaseAnnouncement
 from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
@@ -37,6 +37,7 @@ __all__ = [
     "Role",
     "SessionKind",
     "Sitting",
+    "StaffExam",
     "StaffRole",
     "StaffUser",
     "UploadRow",

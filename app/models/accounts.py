@@ -35,6 +35,19 @@ class StaffUser(IdMixin, Base):
     disabled_at: Mapped[datetime | None]
 
 
+class StaffExam(Base):
+    """An exam assigned to a staff member. Ops read every exam; any other staff role reads only its assigned exams
+    (app/services/scope.py), so a reviewer is given exams one at a time."""
+
+    __tablename__ = "staff_exams"
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    exam_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), primary_key=True, index=True)
+    assigned_at: Mapped[datetime]
+    # The ops account that assigned it; None when it came from the CLI (the audit log names the actor either way).
+    assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+
+
 class AuthToken(IdMixin, Base):
     """An opaque bearer token; only its sha256 is stored, so a database leak leaks no credential."""
 

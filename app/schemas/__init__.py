@@ -1,12 +1,31 @@
-"""API schemas (separate from the ORM models): inputs forbid unknown fields, outputs carry exam-local times."""
+"""API schemas (separate from the ORM models): inputs forbid unknown fields, outputs carry exam-local times.
+
+Strictness: FastAPI validates a JSON body in pydantic's python mode, where lax coercion reads `"yes"` as true, `"5"`
+as 5 and `0.5` as a Unix time. A model-wide `strict=True` would also refuse the strings that UUIDs, enums and times
+arrive as, so the JSON scalars that coerce are strict by their type instead: `StrictBool`, `StrictInt`, and the
+date-time types below (text in ISO 8601 only)."""
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticSerializationError, to_json
+
+_DATE_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: object) -> object:
+    # Pydantic would read a number, or text of one, as Unix time and a bare date as its midnight; the schema says
+    # date-time. Datetimes themselves pass (the CLI parses its options before building these schemas).
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME_TEXT.match(value)):
+        return value
+    raise ValueError("expected an ISO 8601 date-time, e.g. 2026-06-01T09:00:00+08:00")
+
+
+DateTimeText = BeforeValidator(_date_time_text)
 
 
 def _plausible(value: datetime) -> datetime:
@@ -17,8 +36,11 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[datetime, AfterValidator(_plausible)]
+Instant = Annotated[datetime, DateTimeText, AfterValidator(_plausible)]
 """A date-time input for exam windows: with an offset, or without one to be read in the exam's timezone."""
+
+AwareInstant = Annotated[AwareDatetime, DateTimeText, AfterValidator(_plausible)]
+"""A date-time input that must carry its offset (a filter on server times, which have no exam to be read in)."""
 
 
 # Free-form JSON a client sends (event details) is stored as it came and read back by every listing of its sitting:

@@ -44,3 +44,12 @@ class StaffOut(Output):
     display_name: str
     role: StaffRole
     created_at: datetime
+
+
+class StaffAssignmentOut(Output):
+    """An exam assigned to a staff member (not ops: they read every exam)."""
+
+    exam_id: uuid.UUID
+    staff: StaffOut
+    assigned_at: datetime
+    assigned_by: uuid.UUID | None = Field(description="the ops account that assigned it; null when it came from the CLI")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from app.models import Candidate, DeviceRole, SessionKind
 from app.schemas import Input, Output
@@ -24,7 +24,7 @@ class Registration(Input):
 class ConfirmIn(Input):
     identity_category: str = Field(min_length=1, max_length=32, examples=["其他"])
     province: str = Field(min_length=1, max_length=32, examples=["山东"])
-    accept_rules: bool = Field(description="已阅读并同意诚信承诺 / read and accepted the conduct rules")
+    accept_rules: StrictBool = Field(description="已阅读并同意诚信承诺 / read and accepted the conduct rules")
 
 
 class CandidateOut(Output):

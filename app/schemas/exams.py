@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from app.models import Exam, Notice
 from app.schemas import Input, Instant, Output, Patch
@@ -41,9 +41,9 @@ class ExamCreate(_ExamFields):
     support_wechat: str = Field(default="", max_length=64)
     support_hours: str = Field(default="", max_length=200)
     rules_text: str = Field(default="", max_length=20000, description="诚信承诺 / conduct rules accepted on confirmation")
-    self_registration: bool = False
-    interruption_limit: int = Field(default=1, ge=0, le=100, description="interruptions allowed while answering")
-    interruption_grace_seconds: int = Field(default=120, ge=0, le=3600, description="longest allowed interruption")
+    self_registration: StrictBool = False
+    interruption_limit: StrictInt = Field(default=1, ge=0, le=100, description="interruptions allowed while answering")
+    interruption_grace_seconds: StrictInt = Field(default=120, ge=0, le=3600, description="longest allowed interruption")
 
 
 class ExamUpdate(_ExamFields, Patch):
@@ -59,9 +59,9 @@ class ExamUpdate(_ExamFields, Patch):
     support_wechat: str | None = Field(default=None, max_length=64)
     support_hours: str | None = Field(default=None, max_length=200)
     rules_text: str | None = Field(default=None, max_length=20000)
-    self_registration: bool | None = None
-    interruption_limit: int | None = Field(default=None, ge=0, le=100)
-    interruption_grace_seconds: int | None = Field(default=None, ge=0, le=3600)
+    self_registration: StrictBool | None = None
+    interruption_limit: StrictInt | None = Field(default=None, ge=0, le=100)
+    interruption_grace_seconds: StrictInt | None = Field(default=None, ge=0, le=3600)
 
 
 class Support(Output):
@@ -109,7 +109,7 @@ class ExamOut(Output):
 class NoticeCreate(Input):
     title: str = Field(**_TEXT)
     body: str = Field(min_length=1, max_length=20000)
-    pinned: bool = False
+    pinned: StrictBool = False
 
 
 class NoticeOut(Output):

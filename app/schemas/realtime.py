@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.logs import get_logger
 from app.models import ProctorEvent
-from app.schemas import BoundedJson, json_readable
+from app.schemas import BoundedJson, DateTimeText, json_readable
 
 log = get_logger(__name__)
 
@@ -57,7 +57,7 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=32)
-    client_at: AwareDatetime | None = None
+    client_at: Annotated[AwareDatetime, DateTimeText] | None = None  # the phone's clock: any year it believes in
     details: BoundedJson = Field(default_factory=dict)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from app.models import ExamSession, Question, SessionKind
 from app.schemas import Input, Instant, Output, Patch
@@ -21,9 +21,9 @@ class SessionCreate(Input):
     answer_starts_at: Instant | None = Field(default=None, description="mock/formal only")
     answer_ends_at: Instant | None = Field(default=None, description="mock/formal only")
     upload_deadline: Instant | None = Field(default=None, description="mock/formal only")
-    waiting_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
-    answer_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
-    upload_seconds: int | None = Field(default=None, description="practice only", **_SECONDS)
+    waiting_seconds: StrictInt | None = Field(default=None, description="practice only", **_SECONDS)
+    answer_seconds: StrictInt | None = Field(default=None, description="practice only", **_SECONDS)
+    upload_seconds: StrictInt | None = Field(default=None, description="practice only", **_SECONDS)
 
 
 class SessionUpdate(Patch):
@@ -32,9 +32,9 @@ class SessionUpdate(Patch):
     answer_starts_at: Instant | None = None
     answer_ends_at: Instant | None = None
     upload_deadline: Instant | None = None
-    waiting_seconds: int | None = Field(default=None, **_SECONDS)
-    answer_seconds: int | None = Field(default=None, **_SECONDS)
-    upload_seconds: int | None = Field(default=None, **_SECONDS)
+    waiting_seconds: StrictInt | None = Field(default=None, **_SECONDS)
+    answer_seconds: StrictInt | None = Field(default=None, **_SECONDS)
+    upload_seconds: StrictInt | None = Field(default=None, **_SECONDS)
 
 
 class SessionOut(Output):

@@ -45,6 +45,7 @@ class World:
     api: Api
     ops: str
     candidate: str
+    device: str  # the candidate's main phone
     ids: dict[str, str]
 
     def url(self, template: str) -> str:
@@ -63,10 +64,11 @@ async def _seed(api: Api) -> World:
     await api.ok("POST", f"/api/v1/ops/exams/{exam['id']}/notices", ops, status=201, json={"title": "须知", "body": "请充电"})
     _, candidate = await api.candidate(ops, exam["id"])
     await api.confirm(candidate)
+    device = await api.device(candidate, (await api.sitting_of(candidate, future["id"]))["id"], "main")
     api.clock.set(STARTED + timedelta(minutes=1))
     ids = {"exam": exam["id"], "started": started["id"], "future": future["id"], "later": later["id"], "practice": practice["id"],
            "question": question["id"], "started_question": started_question["id"]}  # fmt: skip
-    return World(api, ops, candidate, ids)
+    return World(api, ops, candidate, device, ids)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,8 @@ EXAM = {"title": "考试", "organizer": "单位", "province": "山东", "identit
 FORMAL = {"kind": "formal", "title": "另一场"}
 PRACTICE = {"kind": "practice", "title": "练习", "waiting_seconds": 60, "answer_seconds": 60, "upload_seconds": 60}
 NOT_JSON = {"content": b'{"title": "unterminated', "headers": {"content-type": "application/json"}}
+NOT_MULTIPART = {"content": b"garbage, no parts", "headers": {"content-type": "multipart/form-data; boundary=xyz"}}
+NO_BOUNDARY = {"content": b"--xyz\r\n\r\n--xyz--\r\n", "headers": {"content-type": "multipart/form-data"}}
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class Case:
     watch: str
     kwargs: Callable[[], dict[str, Any]] = dict
     as_candidate: bool = False
+    as_device: bool = False
 
 
 def _json(body: dict[str, Any] | list[Any]) -> Callable[[], dict[str, Any]]:
@@ -152,6 +157,22 @@ CASES = [
     Case("type: pinned maybe", "POST", E + "/{exam}/notices", 422, "validation_error", "notices", _json({"title": "t", "body": "b", "pinned": "maybe"})),
     Case("type: accept_rules a list", "POST", "/api/v1/candidate/confirmation", 422, "validation_error", "candidate",
          _json({"identity_category": "其他", "province": "山东", "accept_rules": [True]}), as_candidate=True),
+    # Lax coercion would take these (FastAPI validates JSON in pydantic's python mode): strict bools, ints, times.
+    Case("strict: pinned 'true'", "POST", E + "/{exam}/notices", 422, "validation_error", "notices", _json({"title": "t", "body": "b", "pinned": "true"})),
+    Case("strict: pinned 1", "POST", E + "/{exam}/notices", 422, "validation_error", "notices", _json({"title": "t", "body": "b", "pinned": 1})),
+    Case("strict: accept_rules 'yes'", "POST", "/api/v1/candidate/confirmation", 422, "validation_error", "candidate",
+         _json({"identity_category": "其他", "province": "山东", "accept_rules": "yes"}), as_candidate=True),
+    Case("strict: self_registration 'on'", "POST", E, 422, "validation_error", "exams", _json(_extra(EXAM, self_registration="on"))),
+    Case("strict: interruption_limit '2'", "PATCH", E + "/{exam}", 422, "validation_error", "exams", _json({"interruption_limit": "2"})),
+    Case("strict: seconds 60.0", "POST", E + "/{exam}/sessions", 422, "validation_error", "sessions", _json(_extra(PRACTICE, answer_seconds=60.0))),
+    Case("strict: time a number", "POST", E, 422, "validation_error", "exams", _json(_extra(EXAM, confirm_opens_at=1780000000))),
+    Case("strict: time a number as text", "PATCH", E + "/{exam}", 422, "validation_error", "exams", _json({"confirm_closes_at": "1780000000"})),
+    Case("strict: time a bare date", "PATCH", S + "/{later}", 422, "validation_error", "sessions", _json({"upload_deadline": "2026-06-04"})),
+    Case("strict: event time a number", "POST", "/api/v1/device/events", 422, "validation_error", "candidate",
+         _json({"kind": "battery_low", "client_at": 1780000000}), as_device=True),
+    Case("strict: audit before 0.5", "GET", "/api/v1/ops/audit?before=0.5", 422, "validation_error", "staff"),
+    Case("strict: audit before a date", "GET", "/api/v1/ops/audit?before=2026-06-01", 422, "validation_error", "staff"),
+    Case("strict: audit before without offset", "GET", "/api/v1/ops/audit?before=2026-06-01T08:00:00", 422, "validation_error", "staff"),
     Case("type: huge offset", "GET", E + "/{exam}/candidates?offset=100000000000000000000", 422, "validation_error", "candidates"),
     Case("type: id not a uuid", "GET", E + "/not-a-uuid", 422, "validation_error", "exams"),
     Case("null: exam title", "PATCH", E + "/{exam}", 422, "validation_error", "exams", _json({"title": None})),
@@ -170,6 +191,19 @@ CASES = [
     Case("extra: patch exam id", "PATCH", E + "/{exam}", 422, "validation_error", "exams", _json({"id": UNKNOWN})),
     Case("extra: patch session kind", "PATCH", S + "/{future}", 422, "validation_error", "sessions", _json({"kind": "mock"})),
     Case("extra: question answer", "POST", S + "/{future}/questions", 422, "validation_error", "questions", _json({"text": "q", "answer": "a"})),
+    # --- malformed multipart (a boundary the body does not use, or none) ----------------------------------------
+    *[
+        Case(f"multipart: {name} {kind}", method, url, 400, "malformed_multipart", watch, body, as_candidate=who == "candidate", as_device=who == "device")
+        for name, method, url, watch, who in [
+            ("roster", "POST", E + "/{exam}/roster", "candidates", "ops"),
+            ("question image", "PUT", S + "/{future}/questions/{question}/image", "questions", "ops"),
+            ("id photo", "PUT", "/api/v1/candidate/id-photo", "candidate", "candidate"),
+            ("selfie", "POST", "/api/v1/candidate/identity/selfie", "candidate", "candidate"),
+            ("gate", "POST", "/api/v1/device/face", "candidate", "device"),
+            ("in-exam check", "POST", "/api/v1/device/face/check", "candidate", "device"),
+        ]
+        for kind, body in [("bad boundary", lambda: NOT_MULTIPART), ("no boundary", lambda: NO_BOUNDARY)]
+    ],
     # --- unknown ids --------------------------------------------------------------------------------------
     Case("404: get exam", "GET", E + "/{unknown}", 404, "exam_not_found", "exams"),
     Case("404: patch exam", "PATCH", E + "/{unknown}", 404, "exam_not_found", "exams", _json({"title": "x"})),
@@ -240,7 +274,7 @@ async def _snapshot(w: World, watch: str) -> list[Any]:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 async def test_bad_input_is_refused_and_changes_nothing(world: World, case: Case) -> None:
     before = await _snapshot(world, case.watch)
-    token = world.candidate if case.as_candidate else world.ops
+    token = world.candidate if case.as_candidate else world.device if case.as_device else world.ops
     response = await world.api.request(case.method, world.url(case.url), token, **case.kwargs())
     assert (response.status_code, response.json()["error"]["code"]) == (case.status, case.code), response.text
     error = response.json()["error"]

@@ -14,7 +14,6 @@ import pytest
 
 from app.db import transaction
 from app.main import CLIENTS_DIR
-from app.models import StaffRole
 from app.services.sitting import sittings
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.facts import mark_ready
@@ -56,7 +55,7 @@ async def _formal(api: Api) -> dict[str, Any]:
     practice = await api.session(ops, exam["id"], "practice", waiting_seconds=60, answer_seconds=600, upload_seconds=600)
     for text in POOL:
         await api.question(ops, practice["id"], text)
-    world: dict[str, Any] = {"ops": ops, "reviewer": await api.staff(StaffRole.reviewer), "session": session, "question": question,
+    world: dict[str, Any] = {"ops": ops, "reviewer": await api.reviewer(ops, exam["id"]), "session": session, "question": question,
                              "practice": practice["id"]}  # fmt: skip
     ids: dict[str, set[str]] = {"exam_id": {exam["id"]}, "session_id": {session["id"], practice["id"]}, "question_id": {question["id"]}}
     for seq, who in ((1, "present"), (2, "absent")):

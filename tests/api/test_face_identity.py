@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.config import Settings
-from app.models import FaceCheck, FaceEnrolment, StaffRole
+from app.models import FaceCheck, FaceEnrolment
 from tests.support.api import Api
 from tests.support.face import (
     blank,
@@ -87,8 +87,8 @@ async def test_quality_problems_coach_and_do_not_count(api: Api) -> None:
 
 async def test_five_counted_failures_go_to_manual_review_and_a_reviewer_approves(api: Api) -> None:
     ops = await api.staff()
-    reviewer = await api.staff(StaffRole.reviewer)
     exam = await api.exam(ops)
+    reviewer = await api.reviewer(ops, exam["id"])
     row, token = await candidate_with_photo(api, ops, exam["id"], id_photo="person_a_1")
 
     for n, impostor in enumerate(IMPOSTORS, start=1):

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from app.db import transaction
-from app.models import StaffRole
 from app.services.sitting import facts, sittings
 from app.services.audit import Actor
 from tests.conftest import T0
@@ -154,8 +153,8 @@ STATES = ["scheduled", "waiting", "ready", "answering", "recorded", "uploaded", 
 
 async def test_status_counts_sittings_per_state_as_the_clock_moves(api: Api) -> None:
     ops = await api.staff()
-    reviewer = await api.staff(StaffRole.reviewer)
     exam = await api.exam(ops)
+    reviewer = await api.reviewer(ops, exam["id"])
     session = await api.timed_session(ops, exam["id"], OPENS, STARTS, ENDS, DEADLINE)
     people: dict[str, tuple[str, str]] = {}
     for seq, name in enumerate(("甲", "乙", "丙", "丁"), start=1):
@@ -237,3 +236,14 @@ async def test_the_audit_log_records_each_ops_action_with_actor_and_target(api: 
     filtered = await api.ok("GET", f"/api/v1/ops/audit?target_id={exam['id']}", ops)
     assert [e["action"] for e in filtered] and all(e["target_id"] == exam["id"] for e in filtered)
     assert (await api.ok("GET", "/api/v1/ops/audit?action=notice.delete", ops))[0]["details"] == {"title": "t"}
+
+
+async def test_the_audit_log_pages_back_in_time_with_before(api: Api) -> None:
+    ops = await api.staff()
+    first = await api.exam(ops, title="早")
+    api.clock.advance(minutes=10)
+    await api.exam(ops, title="晚")
+    # 08:05 in Beijing is 00:05Z: between the two creations (T0 is 08:00 in Beijing).
+    older = await api.ok("GET", "/api/v1/ops/audit", ops, params={"action": "exam.create", "before": "2026-06-01T08:05:00+08:00"})
+    assert [e["target_id"] for e in older] == [first["id"]]
+    assert len(await api.ok("GET", "/api/v1/ops/audit", ops, params={"action": "exam.create", "before": "2026-06-01T00:11:00Z"})) == 2

@@ -18,7 +18,7 @@ import pytest
 from httpx_ws import AsyncWebSocketSession
 from sqlalchemy import func, select
 
-from app.models import StaffRole, UploadRow
+from app.models import UploadRow
 from tests.support.api import Api
 from tests.support.media import webm
 from tests.support.realtime import DEADLINE, ENDS, Scene, alive, move, scene, to_answering, to_ready
@@ -270,7 +270,7 @@ async def test_reviewers_watch_through_short_lived_signed_links(api: Api) -> Non
         seat = a.s.seat
         await a.at(ENDS)
         await a.tus.send(seat.main, MAIN_VIDEO)
-        reviewer = await api.staff(role=StaffRole.reviewer, username="reviewer1")
+        reviewer = await api.reviewer(a.s.ops, a.s.exam["id"], username="reviewer1")
         recordings = await a.recordings(reviewer)
         assert recordings["aux"]["url"] is None  # nothing to watch yet
         link = recordings["main"]["url"]
@@ -302,6 +302,12 @@ async def test_reviewers_watch_through_short_lived_signed_links(api: Api) -> Non
         assert (await api.request("GET", f"/api/v1/ops/sittings/{seat.sitting_id}/recordings", seat.candidate)).status_code == 403
         missing = await api.request("GET", "/api/v1/ops/sittings/00000000-0000-0000-0000-000000000000/recordings", a.s.ops)
         assert missing.status_code == 404
+        # A reviewer of another exam is handed no link (the sitting is not found for it), and nothing is audited.
+        elsewhere = await api.reviewer(a.s.ops, (await api.exam(a.s.ops, title="另一场"))["id"])
+        links_before = len(await api.ok("GET", "/api/v1/ops/audit", a.s.ops, params={"action": "recording.link"}))
+        hidden = await api.request("GET", f"/api/v1/ops/sittings/{seat.sitting_id}/recordings", elsewhere)
+        assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "sitting_not_found")
+        assert len(await api.ok("GET", "/api/v1/ops/audit", a.s.ops, params={"action": "recording.link"})) == links_before
 
 
 async def test_checksum_mismatch_discards_the_chunk_and_keeps_the_offset(api: Api) -> None:

@@ -108,6 +108,9 @@ TABLE: list[Op] = [
     Op("GET", f"{V1}/ops/staff", {OPS}),
     Op("POST", f"{V1}/ops/staff", {OPS}, 201,
        json=lambda w: {"username": f"staff{next(w.seq)}", "display_name": "审核", "role": "reviewer", "password": PASSWORD}),
+    Op("GET", f"{V1}/ops/exams/{{exam_id}}/staff", {OPS}),
+    Op("PUT", f"{V1}/ops/exams/{{exam_id}}/staff/{{staff_id}}", {OPS}, ids={"staff_id": "reviewer_id"}),  # again: idempotent
+    Op("DELETE", f"{V1}/ops/exams/{{exam_id}}/staff/{{staff_id}}", {OPS}, 204, ids={"staff_id": "leaving_reviewer_id"}),
     Op("GET", f"{V1}/ops/audit", {OPS}),
     Op("GET", f"{V1}/candidate/me", {CANDIDATE}),
     Op("GET", f"{V1}/candidate/exam", {CANDIDATE}),
@@ -197,18 +200,23 @@ async def _seed(api: Api) -> World:
     formal_sitting = await api.sitting_of(candidate, formal["id"])
     attempt, spare_attempt = [await _ready_attempt(api, t, practice["id"]) for t in (candidate, spare_candidate)]
     api.clock.advance(seconds=15)
+    # The reviewers read this exam's rows only once assigned to it (a third one is there to be unassigned).
+    reviewers = {name: await api.staff(StaffRole.reviewer, name) for name in ("roles-reviewer", "roles-reviewer-spare", "roles-leaving")}
+    staff_ids = {s["username"]: s["id"] for s in await api.ok("GET", f"{V1}/ops/staff", ops)}
+    for name in reviewers:
+        await api.ok("PUT", f"{V1}/ops/exams/{exam['id']}/staff/{staff_ids[name]}", ops)
     return World(
         api=api,
         tokens={
             OPS: ops,
-            REVIEWER: await api.staff(StaffRole.reviewer),
+            REVIEWER: reviewers["roles-reviewer"],
             CANDIDATE: candidate,
             MAIN: await api.device(candidate, attempt, "main"),
             AUX: await api.device(candidate, attempt, "aux"),
         },
         spare={
             OPS: await api.staff(StaffRole.ops),
-            REVIEWER: await api.staff(StaffRole.reviewer),
+            REVIEWER: reviewers["roles-reviewer-spare"],
             CANDIDATE: spare_candidate,
             MAIN: await api.device(spare_candidate, spare_attempt, "main"),
             AUX: await api.device(spare_candidate, spare_attempt, "aux"),
@@ -223,6 +231,8 @@ async def _seed(api: Api) -> World:
             "notice_id": notice["id"],
             "sitting_id": attempt,
             "formal_sitting": formal_sitting["id"],
+            "reviewer_id": staff_ids["roles-reviewer"],
+            "leaving_reviewer_id": staff_ids["roles-leaving"],
         },
         logins={
             "staff": {"username": "roles-ops", "password": PASSWORD},

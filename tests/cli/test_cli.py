@@ -251,6 +251,35 @@ def test_staff_create_generates_a_password_the_rule_accepts(data_dir: Path, monk
     assert against_app(data_dir, check) == "reviewer"
 
 
+def test_staff_assign_and_unassign_an_exam_in_one_line_each(data_dir: Path) -> None:
+    out = dualcam(data_dir, "staff", "create", "rev-cli", "--role", "reviewer")
+    password = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("password: "))
+    dualcam(data_dir, "staff", "create", "ops-2")
+    exam_id, other_id = make_exam(data_dir), make_exam(data_dir)
+
+    assigned = dualcam(data_dir, "staff", "assign", "rev-cli", exam_id)
+    assert assigned.startswith(f"rev-cli assigned to exam {exam_id} (since ") and assigned.count("\n") == 1
+    assert dualcam(data_dir, "staff", "assign", "rev-cli", exam_id) == assigned  # again: the first assignment stands
+    for args, code in [
+        (("assign", "nobody", exam_id), "staff_not_found"),
+        (("assign", "rev-cli", "00000000-0000-4000-8000-000000000000"), "exam_not_found"),
+        (("assign", "rev-cli", "not-a-uuid"), "validation_error"),
+        (("assign", "ops-2", exam_id), "staff_sees_all_exams"),
+        (("unassign", "rev-cli", other_id), "staff_not_assigned"),
+    ]:
+        result = CliRunner().invoke(cli, ["staff", *args], env=cli_env(data_dir))
+        assert result.exit_code == 2 and result.stdout == "", args
+        assert result.stderr.count("\n") == 1 and json.loads(result.stderr)["error"]["code"] == code, (args, result.stderr)
+
+    async def visible(client: httpx.AsyncClient, app: Any) -> list[str]:
+        reviewer = await login(client, "staff", {"username": "rev-cli", "password": password})
+        return [e["id"] for e in await get(client, "/api/v1/ops/exams", reviewer)]
+
+    assert against_app(data_dir, visible) == [exam_id]
+    assert dualcam(data_dir, "staff", "unassign", "rev-cli", exam_id) == f"rev-cli unassigned from exam {exam_id}\n"
+    assert against_app(data_dir, visible) == []
+
+
 def test_ops_set_up_an_exam_import_a_gbk_roster_with_photos_and_watch_the_session(data_dir: Path, tmp_path: Path) -> None:
     staff = dualcam(data_dir, "staff", "create", "ops-cli", "--display-name", "考务")
     password = next(line.split(": ", 1)[1] for line in staff.splitlines() if line.startswith("password: "))

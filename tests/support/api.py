@@ -79,6 +79,15 @@ class Api:
         body = await self.ok("POST", "/api/v1/auth/staff/login", json={"username": username, "password": PASSWORD})
         return body["token"]
 
+    async def reviewer(self, ops: str, *exam_ids: str, username: str | None = None) -> str:
+        """A reviewer account made by ops and assigned `exam_ids` (the only exams it may read), logged in."""
+        username = username or f"reviewer-{uuid.uuid4().hex[:8]}"
+        body = {"username": username, "display_name": username, "role": StaffRole.reviewer.value, "password": PASSWORD}
+        staff = await self.ok("POST", "/api/v1/ops/staff", ops, status=201, json=body)
+        for exam_id in exam_ids:
+            await self.ok("PUT", f"/api/v1/ops/exams/{exam_id}/staff/{staff['id']}", ops)
+        return (await self.ok("POST", "/api/v1/auth/staff/login", json={"username": username, "password": PASSWORD}))["token"]
+
     # --- exam set-up through the ops API ------------------------------------------------------------
     async def exam(self, ops: str, **fields: Any) -> dict[str, Any]:
         now = self.clock.now()

@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import errors
 from app.models import Exam, Notice
 from app.services.audit import Actor, record
+from app.services.scope import EVERY_EXAM, ExamScope
 from app.services.timezones import to_utc
 
 _EXAM_TIME_FIELDS = ("confirm_opens_at", "confirm_closes_at")
 
 
-async def get_exam(db: AsyncSession, exam_id: uuid.UUID) -> Exam:
-    exam = await db.get(Exam, exam_id)
+async def get_exam(db: AsyncSession, exam_id: uuid.UUID, *, scope: ExamScope = EVERY_EXAM) -> Exam:
+    exam = await db.scalar(select(Exam).where(Exam.id == exam_id, scope.covers(Exam.id)))
     if exam is None:
         raise errors.ExamNotFound()
     return exam
@@ -28,8 +29,8 @@ async def exam_timezone(db: AsyncSession, exam_id: uuid.UUID) -> str:
     return (await get_exam(db, exam_id)).timezone
 
 
-async def list_exams(db: AsyncSession) -> list[Exam]:
-    return list((await db.scalars(select(Exam).order_by(Exam.created_at.desc()))).all())
+async def list_exams(db: AsyncSession, *, scope: ExamScope = EVERY_EXAM) -> list[Exam]:
+    return list((await db.scalars(select(Exam).where(scope.covers(Exam.id)).order_by(Exam.created_at.desc()))).all())
 
 
 def _apply(exam: Exam, fields: dict[str, Any]) -> None:

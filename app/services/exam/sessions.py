@@ -13,6 +13,7 @@ from app import errors
 from app.adapters.storage import ObjectStore
 from app.models import Candidate, Exam, ExamSession, Question, SessionKind, Sitting
 from app.services.audit import Actor, record
+from app.services.scope import EVERY_EXAM, ExamScope
 from app.services.images import sniff_image
 from app.services.timezones import to_utc
 
@@ -20,8 +21,10 @@ TIME_FIELDS = ("waiting_opens_at", "answer_starts_at", "answer_ends_at", "upload
 DURATION_FIELDS = ("waiting_seconds", "answer_seconds", "upload_seconds")
 
 
-async def get_session(db: AsyncSession, session_id: uuid.UUID, *, exam_id: uuid.UUID | None = None) -> ExamSession:
-    query = select(ExamSession).where(ExamSession.id == session_id)
+async def get_session(
+    db: AsyncSession, session_id: uuid.UUID, *, exam_id: uuid.UUID | None = None, scope: ExamScope = EVERY_EXAM
+) -> ExamSession:
+    query = select(ExamSession).where(ExamSession.id == session_id, scope.covers(ExamSession.exam_id))
     if exam_id is not None:
         query = query.where(ExamSession.exam_id == exam_id)
     session = await db.scalar(query)

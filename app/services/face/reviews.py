@@ -19,6 +19,7 @@ from app.models import Candidate, Exam, FaceCheck, FacePurpose, FaceReview, Revi
 from app.services.audit import Actor, record
 from app.services.face.checks import counted_failure
 from app.services.images import stored_type
+from app.services.scope import EVERY_EXAM, ExamScope
 
 log = get_logger(__name__)
 
@@ -70,9 +71,15 @@ def _review_query() -> Select[tuple[FaceReview, Candidate, str, int]]:
 
 
 async def list_reviews(
-    db: AsyncSession, *, status: Literal["open", "resolved", "all"], exam_id: uuid.UUID | None, offset: int, limit: int
+    db: AsyncSession,
+    *,
+    status: Literal["open", "resolved", "all"],
+    exam_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+    scope: ExamScope = EVERY_EXAM,
 ) -> list[ReviewRow]:
-    query = _review_query()
+    query = _review_query().where(scope.covers(Candidate.exam_id))
     if status == "open":
         query = query.where(FaceReview.resolved_at.is_(None))
     elif status == "resolved":
@@ -83,8 +90,8 @@ async def list_reviews(
     return [ReviewRow(*row) for row in rows]
 
 
-async def get_review(db: AsyncSession, *, review_id: uuid.UUID, for_update: bool = False) -> ReviewRow:
-    query = _review_query().where(FaceReview.id == review_id)
+async def get_review(db: AsyncSession, *, review_id: uuid.UUID, scope: ExamScope = EVERY_EXAM, for_update: bool = False) -> ReviewRow:
+    query = _review_query().where(FaceReview.id == review_id, scope.covers(Candidate.exam_id))
     if for_update:
         # Two reviewers deciding at once: the second waits, then sees the first's decision (PostgreSQL; SQLite
         # serialises writers anyway and renders no FOR UPDATE).
@@ -101,10 +108,18 @@ async def review_attempts(db: AsyncSession, *, candidate_id: uuid.UUID) -> list[
 
 
 async def decide(
-    db: AsyncSession, *, review_id: uuid.UUID, decision: ReviewDecision, note: str, staff_id: uuid.UUID, actor: Actor, now: datetime
+    db: AsyncSession,
+    *,
+    review_id: uuid.UUID,
+    decision: ReviewDecision,
+    note: str,
+    staff_id: uuid.UUID,
+    actor: Actor,
+    now: datetime,
+    scope: ExamScope = EVERY_EXAM,
 ) -> ReviewRow:
     """A reviewer's decision: approve verifies the candidate's identity, reject stops self-service attempts."""
-    row = await get_review(db, review_id=review_id, for_update=True)
+    row = await get_review(db, review_id=review_id, scope=scope, for_update=True)
     review = row.review
     if review.resolved_at is not None:
         raise errors.FaceReviewResolved(details={"decision": review.decision.value if review.decision else None})
@@ -116,16 +131,21 @@ async def decide(
     return row
 
 
-async def staff_image(db: AsyncSession, *, check_id: uuid.UUID, store: ObjectStore, actor: Actor, now: datetime) -> tuple[bytes, str]:
+async def staff_image(
+    db: AsyncSession, *, check_id: uuid.UUID, store: ObjectStore, actor: Actor, now: datetime, scope: ExamScope = EVERY_EXAM
+) -> tuple[bytes, str]:
     """A check's capture, for a reviewer or proctor; every look at a biometric image is audited."""
-    check = await db.get(FaceCheck, check_id)
+    query = select(FaceCheck).join(Candidate, Candidate.id == FaceCheck.candidate_id).where(FaceCheck.id == check_id, scope.covers(Candidate.exam_id))
+    check = await db.scalar(query)
     if check is None or check.image_key is None:
         raise errors.FaceCheckNotFound()
     return await _read_audited(db, store=store, key=check.image_key, actor=actor, now=now, target=("face_check", check.id), missing=errors.FaceCheckNotFound)
 
 
-async def staff_id_photo(db: AsyncSession, *, candidate_id: uuid.UUID, store: ObjectStore, actor: Actor, now: datetime) -> tuple[bytes, str]:
-    candidate = await db.get(Candidate, candidate_id)
+async def staff_id_photo(
+    db: AsyncSession, *, candidate_id: uuid.UUID, store: ObjectStore, actor: Actor, now: datetime, scope: ExamScope = EVERY_EXAM
+) -> tuple[bytes, str]:
+    candidate = await db.scalar(select(Candidate).where(Candidate.id == candidate_id, scope.covers(Candidate.exam_id)))
     if candidate is None:
         raise errors.CandidateNotFound()
     if candidate.photo_key is None:

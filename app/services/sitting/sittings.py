@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import errors
 from app.models import Candidate, Exam, ExamSession, SessionKind, Sitting
 from app.services.exam.sessions import list_questions, list_sessions
+from app.services.scope import EVERY_EXAM, ExamScope
 from app.services.sitting.lifecycle import SittingState, Windows, facts_of, sitting_state, state_of, windows_for
 
 
@@ -40,15 +41,21 @@ def view_of(session: ExamSession, sitting: Sitting, exam: Exam, now: datetime) -
 
 
 async def load(
-    db: AsyncSession, *, sitting_id: uuid.UUID, now: datetime, candidate_id: uuid.UUID | None = None, lock: bool = False
+    db: AsyncSession,
+    *,
+    sitting_id: uuid.UUID,
+    now: datetime,
+    candidate_id: uuid.UUID | None = None,
+    scope: ExamScope = EVERY_EXAM,
+    lock: bool = False,
 ) -> SittingView:
-    """The one loader of a sitting with its facts. `candidate_id` scopes it by owner in the query (another
-    candidate's sitting is simply not found); `lock` makes it the one writer of the sitting (PostgreSQL)."""
+    """The one loader of a sitting with its facts. `candidate_id` and `scope` (a staff member's exams) scope it in the
+    query (another candidate's sitting is simply not found); `lock` makes it the one writer of the sitting (PostgreSQL)."""
     query = (
         select(Sitting, ExamSession, Exam)
         .join(ExamSession, ExamSession.id == Sitting.session_id)
         .join(Exam, Exam.id == ExamSession.exam_id)
-        .where(Sitting.id == sitting_id)
+        .where(Sitting.id == sitting_id, scope.covers(Exam.id))
     )
     if candidate_id is not None:
         query = query.where(Sitting.candidate_id == candidate_id)
@@ -67,8 +74,9 @@ async def session_id_of(db: AsyncSession, *, sitting_id: uuid.UUID) -> uuid.UUID
     return found
 
 
-async def exists(db: AsyncSession, *, sitting_id: uuid.UUID) -> None:
-    if await db.scalar(select(Sitting.id).where(Sitting.id == sitting_id)) is None:
+async def exists(db: AsyncSession, *, sitting_id: uuid.UUID, scope: ExamScope = EVERY_EXAM) -> None:
+    query = select(Sitting.id).join(ExamSession, ExamSession.id == Sitting.session_id).where(Sitting.id == sitting_id, scope.covers(ExamSession.exam_id))
+    if await db.scalar(query) is None:
         raise errors.SittingNotFound()
 
 
