@@ -27,6 +27,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
+from app.secret_key import SecretKeyError
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
 from app.services.exam import exams, roster, sessions
@@ -52,9 +53,24 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
+def _settings(*, keyed: bool = False) -> Settings:
+    """The settings from the environment; `keyed` also checks (production) or fills (elsewhere) the secret key.
+    A bad setting exits 2 with one JSON line on stderr, never a traceback."""
+    try:
+        settings = Settings()
+        if keyed:
+            settings.ensure_secret_key()
+    except ValidationError as exc:
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        _echo_error({"error": {"code": "config_invalid", "message": "配置无效（DUALCAM_ 环境变量）", "message_en": "Invalid configuration (DUALCAM_ environment variables)", "details": problems}})
+    except SecretKeyError as exc:
+        _echo_error(exc.body())
+    return settings
+
+
 def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitable[T]]) -> T:
     """Run one unit of work in a transaction; a DualcamError exits 2 with the error as JSON on stderr."""
-    settings = Settings()
+    settings = _settings(keyed=True)
     # As create_app does: the argon2 cost comes from the settings (DUALCAM_ARGON2_*), not the library's defaults.
     configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
 
@@ -90,7 +106,11 @@ def _emit(value: Any, as_json: bool) -> None:
 
 
 def _fail(error: errors.DualcamError) -> NoReturn:
-    typer.echo(json.dumps(error.body(), ensure_ascii=False, default=str), err=True)
+    _echo_error(error.body())
+
+
+def _echo_error(body: dict[str, Any]) -> NoReturn:
+    typer.echo(json.dumps(body, ensure_ascii=False, default=str), err=True)
     raise typer.Exit(2)
 
 
@@ -120,7 +140,7 @@ def migrate() -> None:
     from alembic import command
     from alembic.config import Config
 
-    settings = Settings()
+    settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.resolved_database_url
@@ -141,7 +161,7 @@ def serve(
     from app.logs import configure_logging
     from app.main import create_app
 
-    settings = Settings()
+    settings = _settings(keyed=True)  # a missing or weak production key: one line now, not a failed lifespan
     configure_logging(json_lines=settings.log_json)
     app = create_app(settings)
 
@@ -177,7 +197,7 @@ def serve(
 def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
     seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now))
-    base = Settings().public_base_url.rstrip("/")
+    base = _settings().public_base_url.rstrip("/")
     out = {
         **asdict(seed),
         "urls": {"main_camera": f"{base}/main/", "aux_camera": f"{base}/aux/", "api_docs": f"{base}/docs", "health": f"{base}/healthz"},

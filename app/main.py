@@ -42,6 +42,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # In place: app.state.settings is this object. `dualcam serve` checked it already (one line if bad).
+        if (key_file := settings.ensure_secret_key()) is not None:
+            log.warning(
+                "config.secret_key.generated",
+                path=str(key_file.path),
+                created=key_file.created,
+                hint="set DUALCAM_SECRET_KEY (the same in every process on this database) before production",
+            )
         engine = make_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

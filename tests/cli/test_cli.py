@@ -288,3 +288,21 @@ def test_ops_set_up_an_exam_import_a_gbk_roster_with_photos_and_watch_the_sessio
     assert status["session_id"] == session["id"]
     assert {k: v for k, v in status["counts"].items() if v} == {"scheduled": 1}
     assert status["recordings"]["main"] == {"missing": 1, "receiving": 0, "verified": 0, "failed": 0}
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+def run_with(data_dir: Path, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`dualcam` in a process under the usual umask 022 (what makes a file 0644 unless the code says otherwise)."""
+    env = {k: v for k, v in os.environ.items() if k not in ELSEWHERE and not k.startswith("DUALCAM_SECRET")}
+    env.update({"DUALCAM_DATA_DIR": str(data_dir), **FAST_ARGON2, **extra})
+    return subprocess.run([str(ROOT / ".venv/bin/dualcam"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, umask=0o022)
+
+
+def test_a_bad_setting_exits_2_with_one_json_line(tmp_path: Path) -> None:
+    done = run_with(tmp_path / "var", {"DUALCAM_TIMEZONE": "Mars/Olympus_Mons"}, "exam", "list")
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = done.stderr.splitlines()
+    error = json.loads(line)["error"]
+    assert error["code"] == "config_invalid" and error["details"][0]["loc"] == ["timezone"]
