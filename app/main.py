@@ -15,6 +15,7 @@ from app.adapters.factory import open_hub, open_object_store, open_upload_store
 from app.api import auth, candidate, device, devices, exams, face, recordings, roster, sessions, staff, system, uploads, ws
 from app.api.access_log import AccessLog
 from app.api.errors import declare_common_responses, install_error_handlers
+from app.api.security_headers import SecurityHeaders
 from app.clock import Clock, FileClock, SystemClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock
     install_error_handlers(app)
     app.add_middleware(AccessLog)
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, docs_paths=tuple(p for p in docs if p))
     for module in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws):
         declare_common_responses(module.router)
         app.include_router(module.router)
