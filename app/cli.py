@@ -5,7 +5,6 @@ One module past 300 lines: the whole command tree in one place, each command a t
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
 import uuid
@@ -30,6 +29,7 @@ from app.models import SessionKind, StaffRole
 from app.secret_key import SecretKeyError
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
+from app.services import exports
 from app.services.exam import exams, roster, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
@@ -141,7 +141,7 @@ def migrate() -> None:
     from alembic.config import Config
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.resolved_database_url
     command.upgrade(config, "head")
@@ -408,10 +408,9 @@ def roster_import(
 
     result = _run(work)
     if codes_out is not None:
-        with codes_out.open("w", newline="", encoding="utf-8-sig") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["姓名", "身份证号(掩码)", "手机号", "登录码"])
-            writer.writerows([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
+        # Access codes are credentials: the file is the owner's only (0600).
+        rows = ([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
+        exports.write_csv(codes_out, ["姓名", "身份证号(掩码)", "手机号", "登录码"], rows, private=True)
     _emit(asdict(result), as_json)
 
 

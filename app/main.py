@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data dir holds the database, the ID photos and the recordings: the server's user only, when new.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # In place: app.state.settings is this object. `dualcam serve` checked it already (one line if bad).
         if (key_file := settings.ensure_secret_key()) is not None:
             log.warning(
