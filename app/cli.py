@@ -30,7 +30,7 @@ from app.secret_key import SecretKeyError
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
 from app.services import exports
-from app.services.exam import exams, roster, sessions
+from app.services.exam import exams, photo_archive, roster, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.audit import Actor
@@ -385,8 +385,10 @@ def _photos_from(path: Path | None) -> dict[str, bytes | None] | None:
     if path is None:
         return None
     if path.is_dir():
-        return {p.name: p.read_bytes() if p.stat().st_size <= roster.MAX_PHOTO_BYTES else None for p in path.iterdir() if p.is_file()}
-    return roster.read_photo_archive(path.read_bytes())
+        return photo_archive.read_photo_folder(path)
+    if path.stat().st_size > photo_archive.MAX_ARCHIVE_BYTES:  # as the API's upload limit
+        raise errors.PayloadTooLarge()
+    return photo_archive.read_photo_archive(path.read_bytes())
 
 
 @roster_cli.command("import")

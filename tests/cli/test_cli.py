@@ -353,3 +353,19 @@ def test_the_codes_file_is_private_and_formula_like_cells_are_text(data_dir: Pat
     codes.chmod(0o644)  # a file that exists with a wider mode is narrowed before it is rewritten
     dualcam(data_dir, "roster", "import", make_exam(data_dir), str(roster), "--dry-run", "--codes-out", str(codes))
     assert mode(codes) == 0o600 and codes.read_text(encoding="utf-8-sig").count("\n") == 1  # header only
+
+
+def test_a_zip_bomb_given_as_photos_is_refused_and_nothing_is_imported(data_dir: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    exam_id = make_exam(data_dir)
+    bomb = tmp_path / "photos.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(49):
+            archive.writestr(f"{n}.jpg", bytes(10 * 1024 * 1024))
+    roster = tmp_path / "名单.csv"
+    roster.write_text(f"姓名,身份证号,手机号,照片\n张三,{id_number(1)},{phone(1)},0.jpg\n", encoding="utf-8")
+    error = dualcam(data_dir, "roster", "import", exam_id, str(roster), "--photos", str(bomb), exit_code=2)["error"]
+    assert (error["code"], error["details"]["reason"]) == ("photo_archive_too_large", "expanded_bytes")
+    roster.write_text(f"姓名,身份证号,手机号\n张三,{id_number(1)},{phone(1)}\n", encoding="utf-8")
+    assert dualcam(data_dir, "roster", "import", exam_id, str(roster), "--json")["rows"] == 1  # not on the roster yet
