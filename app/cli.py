@@ -5,7 +5,6 @@ One module past 300 lines: the whole command tree in one place, each command a t
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
 import uuid
@@ -28,9 +27,11 @@ from app.config import Settings
 from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
 from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
+from app.secret_key import SecretKeyError
 from app.security import configure_password_hashing
 from app.services import demo as demo_service
-from app.services.exam import assignments, exams, roster, sessions
+from app.services import exports
+from app.services.exam import assignments, exams, photo_archive, roster, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.audit import Actor
@@ -53,9 +54,24 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
+def _settings(*, keyed: bool = False) -> Settings:
+    """The settings from the environment; `keyed` also checks (production) or fills (elsewhere) the secret key.
+    A bad setting exits 2 with one JSON line on stderr, never a traceback."""
+    try:
+        settings = Settings()
+        if keyed:
+            settings.ensure_secret_key()
+    except ValidationError as exc:
+        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        _echo_error({"error": {"code": "config_invalid", "message": "配置无效（DUALCAM_ 环境变量）", "message_en": "Invalid configuration (DUALCAM_ environment variables)", "details": problems}})
+    except SecretKeyError as exc:
+        _echo_error(exc.body())
+    return settings
+
+
 def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitable[T]]) -> T:
     """Run one unit of work in a transaction; a DualcamError exits 2 with the error as JSON on stderr."""
-    settings = Settings()
+    settings = _settings(keyed=True)
     # As create_app does: the argon2 cost comes from the settings (DUALCAM_ARGON2_*), not the library's defaults.
     configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
 
@@ -105,7 +121,11 @@ def _emit(value: Any, as_json: bool) -> None:
 
 
 def _fail(error: errors.DualcamError) -> NoReturn:
-    typer.echo(json.dumps(error.body(), ensure_ascii=False, default=str), err=True)
+    _echo_error(error.body())
+
+
+def _echo_error(body: dict[str, Any]) -> NoReturn:
+    typer.echo(json.dumps(body, ensure_ascii=False, default=str), err=True)
     raise typer.Exit(2)
 
 
@@ -135,8 +155,8 @@ def migrate() -> None:
     from alembic import command
     from alembic.config import Config
 
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _settings()
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.resolved_database_url
     command.upgrade(config, "head")
@@ -157,7 +177,7 @@ def serve(
     from app.logs import configure_logging
     from app.main import create_app
 
-    settings = Settings()
+    settings = _settings(keyed=True)  # a missing or weak production key: one line now, not a failed lifespan
 
     async def check() -> None:
         engine = make_engine(settings.resolved_database_url)
@@ -209,7 +229,7 @@ def serve(
 def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
     seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now))
-    base = Settings().public_base_url.rstrip("/")
+    base = _settings().public_base_url.rstrip("/")
     out = {
         **asdict(seed),
         "urls": {"main_camera": f"{base}/main/", "aux_camera": f"{base}/aux/", "api_docs": f"{base}/docs", "health": f"{base}/healthz"},
@@ -431,8 +451,10 @@ def _photos_from(path: Path | None) -> dict[str, bytes | None] | None:
     if path is None:
         return None
     if path.is_dir():
-        return {p.name: p.read_bytes() if p.stat().st_size <= roster.MAX_PHOTO_BYTES else None for p in path.iterdir() if p.is_file()}
-    return roster.read_photo_archive(path.read_bytes())
+        return photo_archive.read_photo_folder(path)
+    if path.stat().st_size > photo_archive.MAX_ARCHIVE_BYTES:  # as the API's upload limit
+        raise errors.PayloadTooLarge()
+    return photo_archive.read_photo_archive(path.read_bytes())
 
 
 @roster_cli.command("import")
@@ -454,10 +476,9 @@ def roster_import(
 
     result = _run(work)
     if codes_out is not None:
-        with codes_out.open("w", newline="", encoding="utf-8-sig") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["姓名", "身份证号(掩码)", "手机号", "登录码"])
-            writer.writerows([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
+        # Access codes are credentials: the file is the owner's only (0600).
+        rows = ([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
+        exports.write_csv(codes_out, ["姓名", "身份证号(掩码)", "手机号", "登录码"], rows, private=True)
     _emit(asdict(result), as_json)
 
 

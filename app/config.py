@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Development-only secret: refused when env is "production" (see _refuse_default_secret).
-DEV_SECRET = "dualcam-development-secret-change-me"
+from app import secret_key as keys
 
 
 class Settings(BaseSettings):
@@ -29,8 +28,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    # Keys the ID-number hash and the recording links (HMAC); tokens are random and stored hashed.
-    secret_key: str = DEV_SECRET
+    # Keys the ID-number hash, the access codes and the recording links (HMAC); tokens are random and stored hashed.
+    # Every process on one database needs the same key. Empty: see ensure_secret_key.
+    secret_key: str = Field(default="", repr=False)
     # Clock: empty = system clock. A file path makes the server read "now" from that file
     # (RFC 3339 text): how process-level tests move time without sleeping.
     clock_file: Path | None = None
@@ -85,11 +85,19 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
 
-    @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("DUALCAM_SECRET_KEY must be set in production")
-        return self
+    _secret_key_file: keys.KeyFile | None = PrivateAttr(default=None)
+
+    def ensure_secret_key(self) -> keys.KeyFile | None:
+        """Check or fill `secret_key` at start (serve, the app's lifespan, CLI commands on the database), not when
+        the settings are built: so `dualcam models fetch` in a build step needs no key. Production: the key must
+        come from the environment and be strong (SecretKeyError otherwise). Elsewhere an unset key is read from, or
+        generated into, <data_dir>/secret_key; the file is returned, so the server can warn about it."""
+        if self.env == "production":
+            keys.check_production_key(self.secret_key)
+        elif not self.secret_key:
+            self._secret_key_file = keys.load_or_create(self.data_dir / keys.FILE_NAME)
+            self.secret_key = self._secret_key_file.key
+        return self._secret_key_file
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -51,8 +55,28 @@ class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
 
+def secure_sqlite_file(url: str) -> None:
+    """A SQLite database (personal data, the keyed hashes) readable by the server's user only: created 0600 whatever
+    the umask (an empty file is an empty database), an existing one tightened. SQLite gives its -wal and -shm files
+    the database file's mode; existing ones are tightened too."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+            with contextlib.suppress(FileNotFoundError, PermissionError):  # another owner's file: SQLite will say
+                if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                    file.chmod(0o600)
+    except FileNotFoundError:
+        pass  # no such directory: SQLite's own error says so on the first connection
+
+
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
+        secure_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -138,6 +138,7 @@ RangeNotSatisfiable = _error("RangeNotSatisfiable", 416, "range_not_satisfiable"
 RosterRejected = _error("RosterRejected", 422, "roster_rejected", "名单中有错误行，未导入任何考生", "The roster has rejected rows; nothing was imported")
 RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单文件无法读取（需为 CSV，且含表头：姓名、身份证号、手机号）", "Unreadable roster (a CSV with a header: name, id_number, phone)")
 PhotoArchiveUnreadable = _error("PhotoArchiveUnreadable", 422, "photo_archive_unreadable", "照片压缩包无法读取（需为 zip）", "Unreadable photo archive (a zip is expected)")
+PhotoArchiveTooLarge = _error("PhotoArchiveTooLarge", 413, "photo_archive_too_large", "照片压缩包过大：最多 10 万个文件，解压后最多 500 MB 且不超过压缩包自身大小的 2 倍加 10 MB（照片本身已压缩）；未导入任何考生", "The photo archive is too large: 100,000 files at most, unpacked at most 500 MB and at most twice its own size plus 10 MB (photos are compressed already); nothing was imported")
 
 # --- face (identity verification, waiting-room gate, in-exam checks) -------------------------------------------------
 IdentityNotVerified = _error("IdentityNotVerified", 409, "identity_not_verified", "请先在考生端完成实名认证（人脸比对）", "Complete identity verification (the face check) in the candidate app first")

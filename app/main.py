@@ -17,6 +17,7 @@ from app.api.access_log import AccessLog
 from app.api.body_limits import BodyLimits
 from app.api.deps import BodyClass
 from app.api.errors import declare_common_responses, install_error_handlers
+from app.api.security_headers import SecurityHeaders
 from app.clock import Clock, FileClock, SystemClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
@@ -44,7 +45,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data dir holds the database, the ID photos and the recordings: the server's user only, when new.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # In place: app.state.settings is this object. `dualcam serve` checked it already (one line if bad).
+        if (key_file := settings.ensure_secret_key()) is not None:
+            log.warning(
+                "config.secret_key.generated",
+                path=str(key_file.path),
+                created=key_file.created,
+                hint="set DUALCAM_SECRET_KEY (the same in every process on this database) before production",
+            )
         engine = make_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -104,6 +114,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     }
     app.add_middleware(BodyLimits, routes=[r for router in routers for r in router.routes], limits=limits, upload_prefix=uploads.MOUNT)
     app.add_middleware(AccessLog)  # outside the limits: refusals are logged too
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, docs_paths=tuple(p for p in docs if p))  # outermost: refusals carry them too
     app.state.tus = uploads.build_tus(app)
     app.mount(uploads.MOUNT, app.state.tus)
     _add_bearer_scheme(app)

@@ -177,7 +177,7 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     throttle(aux, None)
     throttle(main, 30000)
     main.wait_for_selector("[data-test=upload-resend]", timeout=120000)
-    main.wait_for_function("document.querySelector('[data-test=progress]')?.dataset.pct >= 25", timeout=60000)
+    main.wait_for_function("() => document.querySelector('[data-test=progress]')?.dataset.pct >= 25", timeout=60000)
     shot(main, out, "main-12-upload-resending")
     throttle(main, None)
     try:

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker
+from tests.support.keys import TEST_SECRET_KEY
 
 # 2026-06-01 08:00 in Beijing: the fake clock's start in every test.
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
@@ -60,6 +61,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         log_json=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

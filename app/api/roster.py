@@ -11,7 +11,7 @@ from app import errors
 from app.api.deps import DB, ROSTER_BODY, Now, Ops, Scope, SettingsDep, Staff, Store
 from app.schemas.candidates import CandidateOut
 from app.schemas.roster import AccessCodeOut, CandidatePage, ImportedCandidate, RosterImportOut
-from app.services.exam import candidates, exams, roster
+from app.services.exam import candidates, exams, photo_archive, roster
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: roster"])
 
@@ -30,7 +30,12 @@ async def _read_capped(upload: UploadFile, limit: int) -> bytes:
     response_model=RosterImportOut,
     status_code=status.HTTP_201_CREATED,
     responses=errors.responses(
-        errors.ExamNotFound, errors.RosterRejected, errors.RosterUnreadable, errors.PhotoArchiveUnreadable, errors.PayloadTooLarge
+        errors.ExamNotFound,
+        errors.RosterRejected,
+        errors.RosterUnreadable,
+        errors.PhotoArchiveUnreadable,
+        errors.PhotoArchiveTooLarge,
+        errors.PayloadTooLarge,
     ),
     openapi_extra=ROSTER_BODY,
 )
@@ -48,7 +53,7 @@ async def import_roster(
     """Import a roster: all rows or none; answers with each candidate's access code (shown only once)."""
     exam = await exams.get_exam(db, exam_id)
     csv_data = await _read_capped(csv_file, _MAX_CSV_BYTES)
-    archive = roster.read_photo_archive(await _read_capped(photos, roster.MAX_ARCHIVE_BYTES)) if photos else None
+    archive = photo_archive.read_photo_archive(await _read_capped(photos, photo_archive.MAX_ARCHIVE_BYTES)) if photos else None
     result = await roster.import_roster(
         db, exam=exam, csv_data=csv_data, photos=archive, store=store, secret_key=settings.secret_key, dry_run=dry_run, now=now, actor=principal.actor
     )

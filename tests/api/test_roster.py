@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ import pytest
 from PIL import Image
 
 from app.models import StaffRole
+from app.services.exam.photo_archive import MAX_ENTRIES
+from app.services.images import MAX_IMAGE_BYTES
 from tests.support.api import Api, id_number, phone
 from tests.support.face import large_png
 
@@ -290,6 +294,91 @@ async def test_photos_that_are_not_a_zip_are_refused(api: Api, ops: str, exam_id
     response = await post_roster(api, ops, exam_id, data, photos=jpeg())
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "photo_archive_unreadable"
+    assert await roster_of(api, ops, exam_id) == []
+
+
+# --- bounds on the photo archive ------------------------------------------------------------------------
+
+
+@functools.cache
+def zip_bomb() -> bytes:
+    """49 entries of 10 MB of zeros, each exactly the image limit: about 500 KB on disk, 490 MB inflated."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(49):
+            archive.writestr(f"{n}.jpg", bytes(MAX_IMAGE_BYTES))
+    return buffer.getvalue()
+
+
+def lying_zip(entries: int = 20, declared: int = 1024) -> bytes:
+    """Entries that inflate to 10 MB each while the headers (local and central) say `declared` bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(entries):
+            archive.writestr(f"{n}.jpg", bytes(MAX_IMAGE_BYTES))
+    data = bytearray(buffer.getvalue())
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size in each header
+        at = data.find(signature)
+        while at >= 0:
+            data[at + size_at : at + size_at + 4] = declared.to_bytes(4, "little")
+            at = data.find(signature, at + 4)
+    return bytes(data)
+
+
+async def peak_memory_of(call: Any) -> tuple[Any, int]:
+    tracemalloc.start()
+    try:
+        result = await call
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_a_zip_bomb_is_refused_from_its_directory_before_anything_is_inflated(api: Api, ops: str, exam_id: str) -> None:
+    bomb = zip_bomb()
+    assert len(bomb) < 1024 * 1024
+    data = csv_bytes([("张三", id_number(1), phone(1), "0.jpg")])
+    response, peak = await peak_memory_of(post_roster(api, ops, exam_id, data, bomb))
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert error["code"] == "photo_archive_too_large"
+    assert error["details"]["reason"] == "expanded_bytes" and error["details"]["found"] == 49 * MAX_IMAGE_BYTES
+    assert error["details"]["limit"] == 2 * len(bomb) + 10 * 1024 * 1024
+    assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MiB"
+    assert await roster_of(api, ops, exam_id) == []
+    assert stored_objects(api) == []
+
+
+async def test_an_entry_that_inflates_past_its_header_is_refused_and_never_read_whole(api: Api, ops: str, exam_id: str) -> None:
+    archive = lying_zip()
+    data = csv_bytes([("张三", id_number(1), phone(1), "0.jpg")])
+    response, peak = await peak_memory_of(post_roster(api, ops, exam_id, data, archive))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "photo_archive_unreadable"
+    assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MiB"
+    assert await roster_of(api, ops, exam_id) == []
+
+
+async def test_an_archive_of_more_entries_than_two_per_row_is_refused(api: Api, ops: str, exam_id: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for n in range(MAX_ENTRIES + 1):
+            archive.writestr(str(n), b"")
+    data = csv_bytes([("张三", id_number(1), phone(1), "")])
+    response = await post_roster(api, ops, exam_id, data, buffer.getvalue())
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["reason"], error["details"]["limit"]) == ("photo_archive_too_large", "entries", 100_000)
+    assert await roster_of(api, ops, exam_id) == []
+
+
+async def test_a_photo_over_the_image_limit_is_a_row_error_and_is_never_inflated(api: Api, ops: str, exam_id: str) -> None:
+    big = jpeg() + bytes(MAX_IMAGE_BYTES)  # refused by the size its header states, before a byte of it is read
+    data = csv_bytes([("张三", id_number(1), phone(1), "张三.jpg"), ("李四", id_number(2), phone(2), "李四.jpg")])
+    response = await post_roster(api, ops, exam_id, data, zip_bytes({"张三.jpg": big, "李四.jpg": jpeg()}))
+    assert response.status_code == 422, response.text
+    rejected = response.json()["error"]["details"]["rejected"]
+    assert [(r["row"], [e["code"] for e in r["errors"]]) for r in rejected] == [(2, ["photo_too_large"])]
     assert await roster_of(api, ops, exam_id) == []
 
 

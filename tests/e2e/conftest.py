@@ -79,7 +79,8 @@ def ops(server: E2EServer) -> Ops:
 
 @pytest.fixture
 def phone(browser: object, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
-    """A factory of phones (browser contexts with a phone's viewport); page errors fail the test."""
+    """A factory of phones (browser contexts with a phone's viewport); page errors and anything the
+    Content-Security-Policy refused (reported on the console only) fail the test."""
     contexts: list[object] = []
     errors: list[str] = []
 
@@ -88,6 +89,7 @@ def phone(browser: object, request: pytest.FixtureRequest) -> Iterator[Callable[
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{error}"))
+        page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None)
         page.set_default_timeout(15000)
         return page
 

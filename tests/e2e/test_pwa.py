@@ -25,7 +25,7 @@ def test_manifest_icons_and_an_offline_shell_without_cached_api_calls(server: E2
     assert page.evaluate("document.querySelector('link[rel=manifest]').href").endswith(f"/{app}/manifest.webmanifest")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now controlled by the worker
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")  # a function: the CSP refuses eval
     page.evaluate("fetch('/api/v1/time').then((r) => r.json())")
     cached = page.evaluate("caches.keys().then(async (names) => (await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname)))).flat())")
     assert f"/{app}/" in cached and "/common/api.js" in cached

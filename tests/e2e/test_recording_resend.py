@@ -79,7 +79,7 @@ def test_a_recording_the_server_failed_is_sent_again_and_verified(server: E2ESer
     # The recording stops at the end; the first upload fails verification; the phone sends it again; verified.
     until_end_ms = (ends - server.clock.now()).total_seconds() * 1000
     # (The notice may show for less than a second on loopback: the page itself notes it when it appears.)
-    main.wait_for_function("window.__resend.length > 0", timeout=until_end_ms + 30000)
+    main.wait_for_function("() => window.__resend.length > 0", timeout=until_end_ms + 30000)
     for page in (main, aux):
         page.wait_for_selector("[data-test=upload-done]", timeout=60000)
         assert "上传完成" in page.text_content("[data-test=upload-done]")

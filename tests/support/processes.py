@@ -34,13 +34,16 @@ from app.services.sitting import sittings as sittings_service
 from app.services.sitting.lifecycle import SittingState
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker
+from tests.support.keys import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
-# Settings every test server gets: cheap password hashing, a fast scheduler tick, JSON logs to parse.
+# Settings every test server gets: cheap password hashing, a fast scheduler tick, JSON logs to parse, and the
+# suite's key (servers and in-process apps on one database often have different data dirs).
 FAST = {
     "DUALCAM_ENV": "test",
+    "DUALCAM_SECRET_KEY": TEST_SECRET_KEY,
     "DUALCAM_SCHEDULER_TICK_SECONDS": "0.2",
     "DUALCAM_ARGON2_TIME_COST": "1",
     "DUALCAM_ARGON2_MEMORY_KIB": "1024",
@@ -255,6 +258,7 @@ def local_settings(database_url: str, data_dir: Path) -> Settings:
         log_json=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

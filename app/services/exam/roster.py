@@ -7,9 +7,7 @@ reading, checking and importing are one pass over the file, so that a rejected r
 from __future__ import annotations
 
 import csv
-import io
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -37,8 +35,6 @@ from app.services.audit import Actor, record
 from app.services.images import sniff_image
 
 MAX_ROWS = 50_000
-MAX_ARCHIVE_BYTES = 500 * 1024 * 1024
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 HEADER_ALIASES = {
     "name": {"name", "姓名"},
@@ -180,45 +176,6 @@ def parse_rows(data: bytes) -> tuple[list[_Row], list[RowReport]]:
     if not rows and not undecodable:
         raise errors.RosterUnreadable(details={"reason": "no rows"})
     return rows, undecodable
-
-
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    """Without the UTF-8 flag zipfile reads a name as cp437; the bytes are really UTF-8 (macOS, Info-ZIP) or
-    GBK (Chinese Windows). Strict UTF-8 first: GBK names are almost never valid UTF-8, while GB18030 would
-    turn UTF-8 bytes into other characters."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        raw = info.filename.encode("cp437")
-    except UnicodeEncodeError:
-        return info.filename
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
-
-
-def read_photo_archive(data: bytes) -> dict[str, bytes | None]:
-    """Photos by base file name. Zips made on Chinese Windows store GBK names without the UTF-8 flag."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise errors.PhotoArchiveUnreadable() from exc
-    photos: dict[str, bytes | None] = {}
-    total = 0
-    with archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            name = _entry_name(info)
-            total += info.file_size
-            if total > MAX_ARCHIVE_BYTES:
-                raise errors.PayloadTooLarge()
-            # An oversized entry is kept as None so its row gets a precise error, not the whole import.
-            photos[PurePosixPath(name).name] = None if info.file_size > MAX_PHOTO_BYTES else archive.read(info)
-    return photos
 
 
 async def import_roster(
