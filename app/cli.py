@@ -204,7 +204,7 @@ def serve(
 
     gc.freeze()
     gc.callbacks.append(freeze_survivors)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host or settings.host,
         port=port or settings.port,
@@ -223,12 +223,28 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    base = f"http://{config.host}:{config.port}"
+
+    class Announcing(uvicorn.Server):  # one line once it listens: uvicorn's own lines are warnings only
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                typer.echo(f"dualcam 已启动 / listening on {base} — 主机位 main {base}/main/ · 辅机位 aux {base}/aux/ · API {base}/docs")
+
+    server = Announcing(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn logged why (the port is taken, no permission)
 
 
 @cli.command()
-def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    id_photo: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="the demo candidate's ID photo (JPEG/PNG)")] = None,
+) -> None:
     """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
-    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now))
+    photo = id_photo.read_bytes() if id_photo is not None else None
+    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now, id_photo=photo))
     base = _settings().public_base_url.rstrip("/")
     out = {
         **asdict(seed),
@@ -251,6 +267,11 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = F
   辅机位 Aux camera:   {base}/aux/
   API docs:            {base}/docs"""
     )
+    if photo is None:
+        typer.echo(
+            "\n  证件照 ID photo: none yet — the candidate uploads one on the main phone (实名认证), or run the demo with one:\n"
+            "                   dualcam demo --id-photo PHOTO.jpg"
+        )
 
 
 # --- staff -------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class DemoSeed:
     candidate_id_number: str
     candidate_phone: str
     candidate_access_code: str
+    candidate_has_id_photo: bool
     practice_session_id: str
     mock_session_id: str
     formal_session_id: str
@@ -43,7 +44,11 @@ class DemoSeed:
     formal_answer_starts_at: datetime
 
 
-async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, timezone: str, now: datetime) -> DemoSeed:
+async def seed(
+    db: AsyncSession, *, store: ObjectStore, secret_key: str, timezone: str, now: datetime, id_photo: bytes | None = None
+) -> DemoSeed:
+    """`id_photo`: the demo candidate's ID photo (证件照), imported as ops import one with the roster; without it the
+    candidate uploads one on the phone before identity verification."""
     password = "Demo" + secrets.token_hex(6) + str(secrets.randbelow(10))  # letters and a digit, always
     staff = await db.scalar(select(StaffUser).where(StaffUser.username == DEMO_OPS))
     if staff is None:
@@ -110,10 +115,12 @@ async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, timezon
         actor=actor,
     )
     await sessions.add_question(db, session=formal, text="正式题：请结合岗位谈谈你的规划。Formal: your plan for this role.", now=now, actor=actor)
-    csv_data = f"姓名,身份证号,手机号\n演示考生,{DEMO_ID_NUMBER},{DEMO_PHONE}\n".encode()
+    photo = ",demo-id-photo" if id_photo is not None else ""
+    csv_data = f"姓名,身份证号,手机号{',照片' if photo else ''}\n演示考生,{DEMO_ID_NUMBER},{DEMO_PHONE}{photo}\n".encode()
     imported = await roster.import_roster(
-        db, exam=exam, csv_data=csv_data, photos=None, store=store, secret_key=secret_key, dry_run=False, now=now, actor=actor
-    )
+        db, exam=exam, csv_data=csv_data, photos={"demo-id-photo": id_photo} if photo else None, store=store, secret_key=secret_key,
+        dry_run=False, now=now, actor=actor,
+    )  # fmt: skip
     candidate = await candidates.get_candidate(db, imported.imported[0].candidate_id)
     await candidates.confirm(db, candidate=candidate, exam=exam, identity_category="其他", province="山东", accept_rules=True, now=now)
     return DemoSeed(
@@ -124,6 +131,7 @@ async def seed(db: AsyncSession, *, store: ObjectStore, secret_key: str, timezon
         candidate_id_number=DEMO_ID_NUMBER,
         candidate_phone=DEMO_PHONE,
         candidate_access_code=imported.imported[0].access_code,
+        candidate_has_id_photo=id_photo is not None,
         practice_session_id=str(practice.id),
         mock_session_id=str(mock.id),
         formal_session_id=str(formal.id),

@@ -147,6 +147,22 @@ def test_migrate_then_demo_prints_credentials_that_work(tmp_path: Path) -> None:
     against_app(data_dir, check)
 
 
+@pytest.mark.parametrize("with_photo", [False, True])
+def test_demo_enrols_an_id_photo_when_given_one_and_says_how_otherwise(data_dir: Path, with_photo: bool) -> None:
+    args = ("demo", "--id-photo", str(ROOT / "tests/data/faces/person_a_1.jpg")) if with_photo else ("demo",)
+    shown = run_process(data_dir, *args)
+    assert shown.returncode == 0, shown.stderr
+    assert ("dualcam demo --id-photo" in shown.stdout) is not with_photo  # without one, the exact command to add it
+    seed = dualcam(data_dir, *args, "--json")
+    assert seed["candidate_has_id_photo"] is with_photo
+
+    async def check(client: httpx.AsyncClient, app: Any) -> None:
+        candidate = await login(client, "candidate", {"identifier": seed["candidate_phone"], "secret": seed["candidate_access_code"]})
+        assert (await get(client, "/api/v1/candidate/identity", candidate))["has_id_photo"] is with_photo
+
+    against_app(data_dir, check)
+
+
 @pytest.mark.parametrize("command", [("demo",), ("exam", "list"), ("serve", "--port", "1")])
 def test_a_database_not_migrated_is_named_in_one_line_and_left_as_it_was(tmp_path: Path, command: tuple[str, ...]) -> None:
     """A second terminal without the server's DUALCAM_* settings looks at another (empty) database: one line that
