@@ -12,7 +12,7 @@ from datetime import datetime
 
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -49,9 +49,20 @@ class Sitting(IdMixin, Base):
 
 
 class Device(IdMixin, Base):
-    """A phone logged in as main or aux for a sitting; one active per role."""
+    """A phone logged in as main or aux for a sitting; one active per role (held by the database: two log-ins at
+    the same moment cannot both stay active)."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        Index(
+            "uq_devices_active_sitting_id_role",
+            "sitting_id",
+            "role",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
 
     sitting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sittings.id", ondelete="CASCADE"), index=True)
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
