@@ -45,6 +45,10 @@ class Sitting(IdMixin, Base):
     # function never reads it, so a late scheduler cannot change a state.
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_at: Mapped[datetime | None]
+    # When the waiting-room gate last judged a capture (not one of the facts the state is read from): claimed by a
+    # conditional update before a capture is recorded, so captures sent at once are judged one after another and
+    # failures in a row cannot run past a cool-down.
+    gate_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
