@@ -5,8 +5,8 @@ same moment cannot both stay active. Rows that already break it (left by such lo
 the newest phone of each role, as a log-in would have. An index only (no table rebuild): the same DDL runs on SQLite
 and PostgreSQL.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 20:00:00
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0008'
+down_revision: str | Sequence[str] | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

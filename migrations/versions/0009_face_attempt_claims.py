@@ -4,8 +4,8 @@
 was judged, claimed by a conditional update so that captures sent at once are judged one after another. Added
 nullable columns only: the same DDL runs on SQLite and PostgreSQL.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 21:00:00
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from alembic import op
 
 import app.db
 
-revision: str = '0006'
-down_revision: str | Sequence[str] | None = '0005'
+revision: str = '0009'
+down_revision: str | Sequence[str] | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
