@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Insert, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -89,6 +90,14 @@ def make_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def insert_or_skip(db: AsyncSession, model: type[Base]) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` for the session's database: a row that would break a unique key is skipped
+    (with RETURNING, no row comes back), not raised. For a concurrent insert that may win; unlike catching the
+    IntegrityError it needs no savepoint (which on SQLite, opening the transaction, commits when released)."""
+    construct = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return construct(model).on_conflict_do_nothing()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

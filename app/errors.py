@@ -110,6 +110,8 @@ PairingTokenUnknown = _error("PairingTokenUnknown", 404, "pairing_token_unknown"
 PairingTokenUsed = _error("PairingTokenUsed", 409, "pairing_token_used", "二维码已被使用，请在主机位重新生成", "This pairing code was already used; generate a new one on the main phone")
 PairingTokenExpired = _error("PairingTokenExpired", 410, "pairing_token_expired", "二维码已过期，请在主机位重新生成", "This pairing code expired; generate a new one on the main phone")
 PairingOtherCandidate = _error("PairingOtherCandidate", 403, "pairing_other_candidate", "该手机已登录为其他考生的设备，不能扫描此二维码", "This phone is logged in for another candidate and cannot use this pairing code")
+# Two log-ins of one role at the same moment: the database keeps one active phone per role, the other is refused.
+DeviceLoginConflict = _error("DeviceLoginConflict", 409, "device_login_conflict", "另一台手机正在同时登录此机位，请稍后重试", "Another phone is logging in for this camera at the same moment; try again")
 MainDeviceOnly = _error("MainDeviceOnly", 403, "main_device_only", "只有主机位可以执行此操作（如生成配对二维码、结束答题）", "Only the main phone can do this (e.g. create a pairing code, stop answering)")
 MalformedMessage = _error("MalformedMessage", 400, "malformed_message", "消息格式错误", "Malformed message")
 UnknownMessageType = _error("UnknownMessageType", 400, "unknown_message_type", "未知的消息类型", "Unknown message type")

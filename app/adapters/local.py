@@ -99,7 +99,10 @@ class LocalUploadStore:
     @staticmethod
     def _create_sync(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        # No O_TRUNC: two creations of one id at once (the later one then answers the first's upload) must not
+        # empty a file the first is already writing; a file left by a creation that failed half-way has no
+        # committed bytes, and every write cuts the file back to the committed offset anyway.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
         try:
             os.fsync(fd)
         finally:

@@ -135,7 +135,7 @@ async def question_image(sitting_id: uuid.UUID, question_id: uuid.UUID, principa
     "/sittings/{sitting_id}/devices",
     response_model=DeviceLoginOut,
     status_code=status.HTTP_201_CREATED,
-    responses=errors.responses(errors.SittingNotFound, errors.SittingClosed),
+    responses=errors.responses(errors.SittingNotFound, errors.SittingClosed, errors.DeviceLoginConflict),
 )
 async def login_device(
     sitting_id: uuid.UUID, body: DeviceLoginIn, principal: CandidateUser, db: DB, now: Now, settings: SettingsDep

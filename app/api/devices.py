@@ -42,7 +42,8 @@ async def offer_pairing(principal: MainDevice, db: DB, now: Now, settings: Setti
     response_model=PairingClaimOut,
     status_code=status.HTTP_201_CREATED,
     responses=errors.responses(
-        errors.PairingTokenUnknown, errors.PairingTokenUsed, errors.PairingTokenExpired, errors.PairingOtherCandidate, errors.SittingClosed
+        errors.PairingTokenUnknown, errors.PairingTokenUsed, errors.PairingTokenExpired, errors.PairingOtherCandidate, errors.SittingClosed,
+        errors.DeviceLoginConflict,
     ),
 )
 async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now, settings: SettingsDep) -> PairingClaimOut:

@@ -59,8 +59,10 @@ def build_tus(app: FastAPI) -> TusApp:
             except errors.DualcamError as exc:
                 raise _tus_error(exc) from None
         return CreateDecision(
+            # The recording's upload: answered if it exists (a phone that lost its URL, or a concurrent POST that
+            # made it first), made under this id otherwise.
             upload_id=plan.upload_id,
-            existing_upload_id=plan.upload_id if plan.existing else None,
+            existing_upload_id=plan.upload_id,
             expires_at=plan.expires_at,
             subject=plan.subject,
         )

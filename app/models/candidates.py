@@ -30,6 +30,9 @@ class Candidate(IdMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     photo_key: Mapped[str | None] = mapped_column(String(300))
     identity_verified_at: Mapped[datetime | None]
+    # When the latest identity selfie was judged. Claimed by a conditional update before a selfie is recorded, so
+    # selfies sent at once (to any number of processes) are judged one after another: failures stop at the limit.
+    identity_attempt_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     confirmed_rules_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

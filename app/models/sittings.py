@@ -12,7 +12,7 @@ from datetime import datetime
 
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -45,6 +45,10 @@ class Sitting(IdMixin, Base):
     # function never reads it, so a late scheduler cannot change a state.
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_at: Mapped[datetime | None]
+    # When the waiting-room gate last judged a capture (not one of the facts the state is read from): claimed by a
+    # conditional update before a capture is recorded, so captures sent at once are judged one after another and
+    # failures in a row cannot run past a cool-down.
+    gate_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     # What the sitting's phones have stored in its event log (count, bytes of details): the log is capped, and a
     # counter checked and raised in one statement is the cap's only cost per event.
@@ -53,9 +57,20 @@ class Sitting(IdMixin, Base):
 
 
 class Device(IdMixin, Base):
-    """A phone logged in as main or aux for a sitting; one active per role."""
+    """A phone logged in as main or aux for a sitting; one active per role (held by the database: two log-ins at
+    the same moment cannot both stay active)."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        Index(
+            "uq_devices_active_sitting_id_role",
+            "sitting_id",
+            "role",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
 
     sitting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sittings.id", ondelete="CASCADE"), index=True)
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)

@@ -69,7 +69,9 @@ class Caller:
 @dataclass(frozen=True)
 class CreateDecision:
     """pre_create's answer. `existing_upload_id`: answer POST with that upload (a phone that lost its URL gets the
-    same Location back) if it is still alive and the principal's; otherwise a new one is made."""
+    same Location back) if it is still alive and the principal's; otherwise a new one is made. Equal to `upload_id`:
+    that upload, made under that id if it does not exist yet (of POSTs doing so at once, one makes it and the others
+    are answered with it)."""
 
     upload_id: str | None = None  # id for the new upload ([A-Za-z0-9_-]{1,64}); random when None
     existing_upload_id: str | None = None
@@ -319,7 +321,7 @@ class TusApp:
         upload = await self._existing(decision, principal)
         if upload is None:
             upload = await self._create(decision, principal, metadata, length, max_size)
-        elif upload.length is not None and length is not None and upload.length != length:
+        if upload.length is not None and length is not None and upload.length != length:
             raise TusError(errors.LENGTH_CONFLICT)
         body_fits = has_body and upload.offset == 0  # a reused upload that has bytes: the client PATCHes on
         sets_length = upload.length is None and length is not None
@@ -362,7 +364,9 @@ class TusApp:
         if decision.existing_upload_id is None:
             return None
         upload = await self.state.get(decision.existing_upload_id)
-        if upload is None or upload.owner != principal.owner or upload.gone_at is not None or upload.expired(self.clock.now()):
+        if upload is None:
+            return None
+        if upload.owner != principal.owner or upload.gone_at is not None or upload.expired(self.clock.now()):
             log.info("upload.create.existing_unusable", upload_id=decision.existing_upload_id)
             return None
         log.info("upload.create.existing", upload_id=upload.id, offset=upload.offset)
@@ -392,8 +396,12 @@ class TusApp:
                 )
             )
         except UploadExists:
-            # pre_create handed out an id that exists (and did not name it as existing_upload_id).
-            raise TusError(errors.LENGTH_CONFLICT) from None
+            # The id exists. Named as existing_upload_id too, it is that upload, created by a concurrent POST
+            # between our look and our insert: answer it. Otherwise pre_create handed out a taken id.
+            existing = await self._existing(decision, principal) if decision.existing_upload_id == upload_id else None
+            if existing is None:
+                raise TusError(errors.LENGTH_CONFLICT) from None
+            return existing
         log.info("upload.created", upload_id=upload_id, length=length, subject=decision.subject)
         return upload
 

@@ -6,10 +6,11 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
+from app.db import insert_or_skip
 from app.models import Candidate, Exam
 from app.security import (
     hash_password,
@@ -71,17 +72,25 @@ async def register(
     )
     if taken is not None:
         raise errors.AlreadyRegistered()
-    candidate = Candidate(
-        exam_id=exam.id,
-        name=name.strip(),
-        id_number_hash=digest,
-        id_number_masked=mask_id_number(id_number),
-        phone=phone,
-        password_hash=hash_password(password),
-        created_at=now,
+    # A double tap registers once: the insert skips a row its unique keys already hold, and the check above cannot
+    # see a registration committed after it read.
+    created = await db.scalar(
+        insert_or_skip(db, Candidate)
+        .values(
+            id=uuid.uuid4(),
+            exam_id=exam.id,
+            name=name.strip(),
+            id_number_hash=digest,
+            id_number_masked=mask_id_number(id_number),
+            phone=phone,
+            password_hash=hash_password(password),
+            created_at=now,
+        )
+        .returning(Candidate.id)
     )
-    db.add(candidate)
-    await db.flush()
+    if created is None:
+        raise errors.AlreadyRegistered()
+    candidate = await get_candidate(db, created)
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.register", target_kind="candidate", target_id=candidate.id)
     return candidate
 
@@ -109,9 +118,16 @@ async def confirm(
         raise errors.ProvinceMismatch()
     if not accept_rules:
         raise errors.RulesNotAccepted()
-    candidate.confirmed_at = now
-    candidate.confirmed_rules_sha256 = rules_digest(exam)
-    await db.flush()
+    # Conditional: of confirmations sent at once (a double tap) one confirms, the others answer what it did.
+    confirmed = await db.scalar(
+        update(Candidate)
+        .where(Candidate.id == candidate.id, Candidate.confirmed_at.is_(None))
+        .values(confirmed_at=now, confirmed_rules_sha256=rules_digest(exam))
+        .returning(Candidate.id)
+    )
+    await db.refresh(candidate, ["confirmed_at", "confirmed_rules_sha256"])
+    if confirmed is None:
+        return candidate
     await ensure_sittings(db, exam_id=exam.id, now=now)
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="candidate.confirm", target_kind="candidate", target_id=candidate.id, details={"rules_sha256": candidate.confirmed_rules_sha256})
     return candidate

@@ -57,9 +57,14 @@ def _check_shape(session: ExamSession) -> None:
 
 
 async def _check_overlap(db: AsyncSession, session: ExamSession) -> None:
-    """Two timed sessions of one exam may not share any of [waiting opens, answer ends)."""
+    """Two timed sessions of one exam may not share any of [waiting opens, answer ends).
+
+    Checked after the session's own write, under the exam's lock: of two sessions created or moved at once, the
+    later sees the earlier (PostgreSQL queues them on the lock; on SQLite the write holds the write lock)."""
+    await db.flush()
     if session.kind is SessionKind.practice:
         return
+    await lock_exam(db, session.exam_id)
     query = select(ExamSession.id, ExamSession.title).where(
         ExamSession.exam_id == session.exam_id,
         ExamSession.kind != SessionKind.practice,
@@ -86,9 +91,8 @@ async def create_session(
     session = ExamSession(exam_id=exam.id, kind=kind, created_at=now)
     _assign(session, {name: fields.get(name) for name in (*TIME_FIELDS, *DURATION_FIELDS, "title")}, exam.timezone)
     _check_shape(session)
-    await _check_overlap(db, session)
     db.add(session)
-    await db.flush()
+    await _check_overlap(db, session)
     await ensure_sittings(db, exam_id=exam.id, now=now)
     record(db, at=now, actor=actor, action="session.create", target_kind="session", target_id=session.id, details={"kind": kind.value, "title": session.title})
     return session
@@ -116,8 +120,20 @@ async def update_session(
     return session
 
 
+async def lock_exam(db: AsyncSession, exam_id: uuid.UUID) -> None:
+    """Queue this transaction behind any other holding the exam's row (PostgreSQL; SQLite renders no lock). FOR NO
+    KEY UPDATE: inserts that refer to the exam (its sessions) are not blocked by it, only other holders."""
+    await db.execute(select(Exam.id).where(Exam.id == exam_id).with_for_update(key_share=True))
+
+
 async def ensure_sittings(db: AsyncSession, *, exam_id: uuid.UUID, now: datetime) -> int:
-    """Create the missing sitting of every confirmed candidate in every timed session (idempotent)."""
+    """Create the missing sitting of every confirmed candidate in every timed session (idempotent).
+
+    Callers write first (the new session, the confirmation), then this runs under the exam's row lock: of a
+    confirmation and a new session at the same moment, the later one sees the other's commit, so the candidate
+    gets the session's sitting from one of them, once. (SQLite needs no lock: the callers' write already holds its
+    write lock, and these reads then see every commit.)"""
+    await lock_exam(db, exam_id)
     sessions = (
         await db.scalars(select(ExamSession.id).where(ExamSession.exam_id == exam_id, ExamSession.kind != SessionKind.practice))
     ).all()
@@ -163,10 +179,14 @@ async def add_question(
 ) -> Question:
     if _frozen(session, now):
         raise errors.SessionStarted()
-    last = await db.scalar(select(func.max(Question.position)).where(Question.session_id == session.id))
-    question = Question(session_id=session.id, position=(last or 0) + 1, text=text, created_at=now)
+    # Questions added at once are numbered one after another, never twice the same (a unique key): PostgreSQL
+    # queues them on the session's row; on SQLite the number is counted inside the insert, under its write lock.
+    await db.execute(select(ExamSession.id).where(ExamSession.id == session.id).with_for_update(key_share=True))
+    position = select(func.coalesce(func.max(Question.position), 0) + 1).where(Question.session_id == session.id).scalar_subquery()
+    question = Question(session_id=session.id, position=position, text=text, created_at=now)
     db.add(question)
     await db.flush()
+    await db.refresh(question, ["position"])
     record(db, at=now, actor=actor, action="question.create", target_kind="question", target_id=question.id, details={"session_id": str(session.id)})
     return question
 

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import Candidate, Device, FaceCheck, FacePurpose
+from app.models import Candidate, Device, FaceCheck, FacePurpose, Sitting
 from app.services.face.checks import main_only, recent_attempt, record_check, verify
-from app.services.face.engine import FacePolicy, Faces, seconds
+from app.services.face.engine import FacePolicy, Faces, rate_limited, seconds
 from app.services.face.enrolment import enrolment_for
 from app.services.sitting import presence, sittings
 from app.services.sitting.lifecycle import FINAL_STATES, SittingState
@@ -40,14 +40,11 @@ async def waiting_gate(
     _gate_open(view)
     if candidate.identity_verified_at is None:
         raise errors.IdentityNotVerified()
-    streak, last_failure = await _failure_streak(db, sitting_id=view.sitting.id)
-    cooldown_until = _cooldown_until(streak, last_failure, faces.policy)
-    if cooldown_until is not None and now < cooldown_until:
-        wait = cooldown_until - now
-        raise errors.FaceCooldown(details={"until": cooldown_until.isoformat(), "retry_after": seconds(wait)}, headers={"Retry-After": str(seconds(wait))})
+    await _cooling_down(db, view=view, policy=faces.policy, now=now)
     await recent_attempt(db, faces, now, FaceCheck.device_id == device.id)
     enrolment = await enrolment_for(db, candidate=candidate, faces=faces, now=now)
     result = await verify(faces.engine, image, enrolment, candidate=candidate)
+    streak = await _claim_attempt(db, view=view, faces=faces, now=now)
     check = await record_check(db, faces, candidate=candidate, purpose=FacePurpose.waiting, result=result, image=image, now=now, view=view, device=device)
     state = view.state
     if check.passed:
@@ -56,6 +53,31 @@ async def waiting_gate(
         streak += 1
     until = _cooldown_until(streak, now, faces.policy) if check.counted and not check.passed else None
     return GateAttempt(check, state, streak, until, view.timezone)
+
+
+async def _cooling_down(db: AsyncSession, *, view: SittingView, policy: FacePolicy, now: datetime) -> int:
+    """Refuse a capture during a cool-down; otherwise the counted failures in a row so far."""
+    streak, last_failure = await _failure_streak(db, sitting_id=view.sitting.id)
+    cooldown_until = _cooldown_until(streak, last_failure, policy)
+    if cooldown_until is not None and now < cooldown_until:
+        wait = cooldown_until - now
+        raise errors.FaceCooldown(details={"until": cooldown_until.isoformat(), "retry_after": seconds(wait)}, headers={"Retry-After": str(seconds(wait))})
+    return streak
+
+
+async def _claim_attempt(db: AsyncSession, *, view: SittingView, faces: Faces, now: datetime) -> int:
+    """Hold the sitting's gate claim before the capture is recorded, or be refused; returns the failures in a row.
+    One conditional update: of captures judged at once (in any number of processes) one holds it and the others
+    wait for its commit, so each counts the failures before it and none runs past a cool-down; one that finds a
+    capture judged within `min_interval` is refused, as the throttle would have refused it in the same process."""
+    interval = faces.policy.min_interval
+    free = or_(Sitting.gate_attempt_at.is_(None), Sitting.gate_attempt_at <= now - interval, Sitting.gate_attempt_at > now)
+    claimed = await db.scalar(update(Sitting).where(Sitting.id == view.sitting.id, free).values(gate_attempt_at=now).returning(Sitting.id))
+    streak = await _cooling_down(db, view=view, policy=faces.policy, now=now)  # counted again, after the others
+    if claimed is None:
+        await db.refresh(view.sitting, ["gate_attempt_at"])
+        raise rate_limited((view.sitting.gate_attempt_at or now) + interval - now)
+    return streak
 
 
 def _gate_open(view: SittingView) -> None:

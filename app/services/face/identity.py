@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -15,7 +15,7 @@ from app.models import Candidate, EnrolmentSource, FaceCheck, FaceEnrolment, Fac
 from app.services.audit import Actor, record
 from app.services.exam.exams import exam_timezone
 from app.services.face.checks import counted_failure, enroll, recent_attempt, record_check, verify
-from app.services.face.engine import FacePolicy, Faces
+from app.services.face.engine import FacePolicy, Faces, rate_limited
 from app.services.face.enrolment import enrolment_for, new_enrolment
 from app.services.face.reviews import latest_review, open_review
 from app.services.images import stored_type
@@ -49,6 +49,7 @@ async def identity_selfie(db: AsyncSession, *, candidate: Candidate, image: byte
     await recent_attempt(db, faces, now, FaceCheck.candidate_id == candidate.id, FaceCheck.purpose == FacePurpose.identity)
     enrolment = await enrolment_for(db, candidate=candidate, faces=faces, now=now)
     result = await verify(faces.engine, image, enrolment, candidate=candidate)
+    await _claim_attempt(db, candidate=candidate, faces=faces, now=now)
     check = await record_check(db, faces, candidate=candidate, purpose=FacePurpose.identity, result=result, image=image, now=now)
     actor = Actor("candidate", str(candidate.id))
     if check.passed:
@@ -97,6 +98,21 @@ async def upload_id_photo(db: AsyncSession, *, candidate: Candidate, image: byte
 async def identity_failures(db: AsyncSession, *, candidate_id: uuid.UUID) -> int:
     failed = select(func.count()).select_from(FaceCheck).where(FaceCheck.candidate_id == candidate_id, *counted_failure(FacePurpose.identity))
     return (await db.scalar(failed)) or 0
+
+
+async def _claim_attempt(db: AsyncSession, *, candidate: Candidate, faces: Faces, now: datetime) -> None:
+    """Hold the candidate's attempt claim before the selfie is recorded, or be refused. One conditional update: of
+    selfies judged at once (in any number of processes) one holds it and the others wait for its commit, so each
+    sees the failures and the review before it; one that finds a selfie judged within `min_interval` is refused,
+    as the throttle would have refused it in the same process."""
+    interval = faces.policy.min_interval
+    free = or_(Candidate.identity_attempt_at.is_(None), Candidate.identity_attempt_at <= now - interval, Candidate.identity_attempt_at > now)
+    claimed = await db.scalar(update(Candidate).where(Candidate.id == candidate.id, free).values(identity_attempt_at=now).returning(Candidate.id))
+    await db.refresh(candidate, ["identity_verified_at", "identity_attempt_at"])
+    await _identity_open(db, candidate=candidate)  # the selfie judged first may have verified or sent to review
+    if claimed is None:
+        last = candidate.identity_attempt_at or now
+        raise rate_limited(last + interval - now)
 
 
 async def _identity_open(db: AsyncSession, *, candidate: Candidate) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -89,10 +89,9 @@ async def may_write(db: AsyncSession, *, uploader: Uploader, now: datetime) -> N
 
 @dataclass(frozen=True, slots=True)
 class UploadPlan:
-    """Which upload carries the recording: `existing` (answer it again) or a new one with `upload_id`."""
+    """The upload that carries the recording: answered again if it exists, made under `upload_id` otherwise."""
 
     upload_id: str
-    existing: bool
     expires_at: datetime
     subject: str
 
@@ -118,18 +117,31 @@ async def plan_upload(
         db.add(recording)
         await db.flush()  # a concurrent creation for the same role fails here (IntegrityError): the caller retries
         record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.create", target_kind="recording", target_id=recording.id, details={"role": uploader.role.value, "upload_id": recording.upload_id})
-        return UploadPlan(recording.upload_id, False, expires_at, subject)
+        return UploadPlan(recording.upload_id, expires_at, subject)
     upload = await uploads.get(recording.upload_id)
-    if upload is None:
-        return UploadPlan(recording.upload_id, False, expires_at, subject)  # a creation that failed half-way
-    if recording.status is RecordingStatus.failed or upload.gone_at is not None:
+    if upload is not None and (recording.status is RecordingStatus.failed or upload.gone_at is not None):
         # Sent again after a failed verification (or the phone deleted its unfinished upload): a new upload.
-        previous = recording.upload_id
-        recording.upload_id, recording.status, recording.failure_reason = new_upload_id(), RecordingStatus.receiving, None
-        recording.attempts += 1
-        record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.resend", target_kind="recording", target_id=recording.id, details={"previous_upload_id": previous, "upload_id": recording.upload_id})
-        return UploadPlan(recording.upload_id, False, expires_at, subject)
-    return UploadPlan(recording.upload_id, True, expires_at, subject)
+        return UploadPlan(await _resend(db, recording=recording, uploader=uploader, now=now), expires_at, subject)
+    # Its upload (none yet: a creation that failed half-way, or one in progress at this moment).
+    return UploadPlan(recording.upload_id, expires_at, subject)
+
+
+async def _resend(db: AsyncSession, *, recording: Recording, uploader: Uploader, now: datetime) -> str:
+    """A new upload for the recording; the upload id it now has. Conditional on the upload it had: of phones
+    sending it again at once, one makes the new upload and the others answer with it (instead of each replacing
+    the previous one's, whose bytes would then belong to no recording)."""
+    previous = recording.upload_id
+    replaced = await db.scalar(
+        update(Recording)
+        .where(Recording.id == recording.id, Recording.upload_id == previous)
+        .values(upload_id=new_upload_id(), status=RecordingStatus.receiving, failure_reason=None, attempts=Recording.attempts + 1)
+        .returning(Recording.upload_id)
+    )
+    if replaced is None:
+        await db.refresh(recording)
+        return recording.upload_id
+    record(db, at=now, actor=Actor("device", str(uploader.device_id)), action="recording.resend", target_kind="recording", target_id=recording.id, details={"previous_upload_id": previous, "upload_id": replaced})
+    return replaced
 
 
 async def _recording(db: AsyncSession, sitting_id: uuid.UUID, role: DeviceRole) -> Recording | None:

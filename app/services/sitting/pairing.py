@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import segno
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
@@ -54,19 +55,32 @@ async def claim(
     db: AsyncSession, *, token: str, claimer: Principal | None, now: datetime, ttl: timedelta
 ) -> tuple[Device, auth.IssuedToken]:
     """The aux phone claims the code. A phone already logged in for another candidate is refused."""
-    row = await db.scalar(select(PairingToken).where(PairingToken.token_hash == token_digest(token)))
+    digest = token_digest(token)
+    claimer_candidate = claimer.candidate.id if claimer is not None and claimer.candidate is not None else None
+    # One conditional update: of phones claiming a code at once, exactly one finds it unused; the others wait for
+    # its commit (PostgreSQL's row lock, SQLite's write lock) and then match no row.
+    claimable = [PairingToken.token_hash == digest, PairingToken.used_at.is_(None), PairingToken.expires_at > now]
+    if claimer_candidate is not None:
+        claimable.append(PairingToken.candidate_id == claimer_candidate)
+    row = await db.scalar(update(PairingToken).where(*claimable).values(used_at=now).returning(PairingToken))
     if row is None:
-        raise errors.PairingTokenUnknown()
-    if claimer is not None and claimer.candidate is not None and claimer.candidate.id != row.candidate_id:
-        raise errors.PairingOtherCandidate()
-    if row.used_at is not None:
-        raise errors.PairingTokenUsed()
-    if now >= row.expires_at:
-        raise errors.PairingTokenExpired()
+        raise await _unclaimable(db, digest=digest, claimer_candidate=claimer_candidate, now=now)
     candidate = await get_candidate(db, row.candidate_id)
     view = await sittings.load(db, sitting_id=row.sitting_id, candidate_id=row.candidate_id, now=now)
     device, issued = await devices.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
-    row.used_at, row.used_by_device_id = now, device.id
+    row.used_by_device_id = device.id
     proctoring.record(db, sitting_id=row.sitting_id, device_id=device.id, source="server", kind="paired", now=now)
     publish_after_commit(db, sitting_channel(row.sitting_id), {"type": "pair.status", "paired": True, "aux_device_id": str(device.id), "at": now.isoformat()})
     return device, issued
+
+
+async def _unclaimable(db: AsyncSession, *, digest: str, claimer_candidate: uuid.UUID | None, now: datetime) -> errors.DualcamError:
+    """Why a code matched no row of the claim, in the order the phone should hear it."""
+    row = await db.scalar(select(PairingToken).where(PairingToken.token_hash == digest))
+    if row is None:
+        return errors.PairingTokenUnknown()
+    if claimer_candidate is not None and claimer_candidate != row.candidate_id:
+        return errors.PairingOtherCandidate()
+    if row.used_at is None and now >= row.expires_at:
+        return errors.PairingTokenExpired()
+    return errors.PairingTokenUsed()

@@ -108,18 +108,26 @@ async def start_practice(db: AsyncSession, *, candidate: Candidate, session_id: 
         raise errors.SessionNotFound()
     if session.kind is not SessionKind.practice:
         raise errors.NotPractice()
-    last = await db.scalar(select(func.max(Sitting.attempt)).where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id))
     pool = await list_questions(db, session_id=session.id)
+    # Attempts started at once are numbered one after another, never twice the same (a unique key): PostgreSQL
+    # queues them on the candidate's row; on SQLite the number is counted inside the insert, under its write lock.
+    await db.execute(select(Candidate.id).where(Candidate.id == candidate.id).with_for_update(key_share=True))
+    next_attempt = (
+        select(func.coalesce(func.max(Sitting.attempt), 0) + 1)
+        .where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id)
+        .scalar_subquery()
+    )
     sitting = Sitting(
         candidate_id=candidate.id,
         session_id=session.id,
-        attempt=(last or 0) + 1,
+        attempt=next_attempt,
         started_at=now,
         question_id=random.choice(pool).id if pool else None,
         created_at=now,
     )
     db.add(sitting)
     await db.flush()
+    await db.refresh(sitting, ["attempt"])
     return view_of(session, sitting, await db.get_one(Exam, candidate.exam_id), now)
 
 
