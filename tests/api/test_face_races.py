@@ -68,6 +68,14 @@ def selfies(api: Api, token: str, name: str) -> list[Awaitable[httpx.Response]]:
 # --- identity: counted failures → one manual review -------------------------------------------------------------------
 
 
+def one_judged(responses: list[httpx.Response], refusal: tuple[int, str]) -> None:
+    """One capture of the burst was judged; each other was refused, by `refusal` or, when it came first, by the face
+    engine holding this candidate's one picture at a time (429 face_request_pending)."""
+    found = codes(responses)
+    assert found[(200, None)] == 1 and sum(found.values()) == N, found
+    assert set(found) <= {(200, None), refusal, (429, "face_request_pending")}, found
+
+
 async def test_selfies_at_the_limit_at_once_open_one_review_and_count_no_further(api: Api) -> None:
     no_minimum_interval(api)
     ops = await api.staff()
@@ -78,7 +86,7 @@ async def test_selfies_at_the_limit_at_once_open_one_review_and_count_no_further
 
     responses = await at_once(*selfies(api, token, "impostor_2"))
 
-    assert codes(responses) == {(200, None): 1, (409, "face_review_pending"): N - 1}
+    one_judged(responses, (409, "face_review_pending"))
     (judged,) = [r.json() for r in responses if r.status_code == 200]
     assert judged["failures"] == 5 and judged["review_pending"] is True
     assert len(await checks(api, FacePurpose.identity, row["candidate_id"])) == 5
@@ -97,7 +105,7 @@ async def test_a_burst_of_selfies_is_judged_once(api: Api, spread: str) -> None:
 
     responses = await at_once(*selfies(api, token, "impostor_1"))
 
-    assert codes(responses) == {(200, None): 1, (429, "face_rate_limited"): N - 1}
+    one_judged(responses, (429, "face_rate_limited"))
     assert all(r.headers["retry-after"] == "1" for r in responses if r.status_code == 429)
     assert len(await checks(api, FacePurpose.identity, row["candidate_id"])) == 1
     assert (await api.ok("GET", "/api/v1/candidate/identity", token))["failures"] == 1
@@ -134,7 +142,7 @@ async def test_gate_failures_at_once_cannot_run_past_the_cooldown(api: Api) -> N
 
     responses = await at_once(*captures(api, s["main"], "person_b_1"))
 
-    assert codes(responses) == {(200, None): 1, (429, "face_cooldown"): N - 1}
+    one_judged(responses, (429, "face_cooldown"))
     (judged,) = [r.json() for r in responses if r.status_code == 200]
     assert judged["failures_in_row"] == 3 and judged["cooldown_until"] is not None
     gate_checks = await checks(api, FacePurpose.waiting, s["candidate_id"])
@@ -153,5 +161,5 @@ async def test_a_burst_of_gate_captures_is_judged_once(api: Api, spread: str) ->
 
     responses = await at_once(*captures(api, s["main"], "impostor_1"))
 
-    assert codes(responses) == {(200, None): 1, (429, "face_rate_limited"): N - 1}
+    one_judged(responses, (429, "face_rate_limited"))
     assert len(await checks(api, FacePurpose.waiting, s["candidate_id"])) == 1
