@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.clock import FakeClock
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
@@ -24,8 +23,7 @@ from app.services.sitting import sittings
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.facts import mark_ready
 from tests.conftest import T0
-from tests.support import databases
-from tests.support.api import PASSWORD, Api, SchemaChecker, id_number, phone
+from tests.support.api import own_app, PASSWORD, Api, SchemaChecker, id_number, phone
 
 pytestmark = pytest.mark.anyio
 
@@ -246,25 +244,8 @@ async def _seed(api: Api) -> World:
 async def world(database_template: str | Path, tmp_path_factory: pytest.TempPathFactory, schema_checker: SchemaChecker) -> AsyncIterator[World]:
     """One seeded app for the whole matrix (a fresh one per call would take minutes). Rows that change state
     are written so that no later row depends on what they changed (see TABLE)."""
-    directory = tmp_path_factory.mktemp("roles")
-    if isinstance(database_template, Path):
-        url = databases.sqlite_copy(database_template, directory)
-    else:
-        await databases.truncate_all(database_template)
-        url = database_template
-    settings = Settings(
-        env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=directory / "no-face-models",
-    )
-    app = create_app(settings, clock=FakeClock(T0))
-
-    async def check(response: httpx.Response) -> None:
-        schema_checker.check(response.request.method, response.request.url.path, response.status_code)
-
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
-            yield await _seed(Api(client=client, app=app, clock=app.state.clock))
+    async with own_app(database_template, tmp_path_factory.mktemp("roles"), schema_checker) as api:
+        yield await _seed(api)
 
 
 async def _call(w: World, op: Op, token: str | None) -> httpx.Response:

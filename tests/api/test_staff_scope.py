@@ -16,13 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.clock import FakeClock
 from app.config import Settings
 from app.main import create_app
 from app.models import StaffRole
 from tests.conftest import T0
-from tests.support import databases
-from tests.support.api import Api, SchemaChecker
+from tests.support.api import own_app, Api, SchemaChecker
 from tests.support.face import candidate_with_photo, face_models_fixture, photo, selfie  # noqa: F401  (face_models)
 
 pytestmark = pytest.mark.anyio
@@ -145,25 +143,11 @@ async def world(
 ) -> AsyncIterator[World]:
     """One seeded app for the whole table (the face reviews need real face checks: a few seconds)."""
     directory = tmp_path_factory.mktemp("scope")
-    if isinstance(database_template, Path):
-        url = databases.sqlite_copy(database_template, directory)
-    else:
-        await databases.truncate_all(database_template)
-        url = database_template
-    settings = Settings(
-        env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=face_models, face_pack="sface",
-        face_identity_max_failures=1,  # one failed selfie opens a manual review
-    )
-    app = create_app(settings, clock=FakeClock(T0))
-
-    async def check(response: httpx.Response) -> None:
-        schema_checker.check(response.request.method, response.request.url.path, response.status_code)
-
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
-            yield await _seed(Api(client=client, app=app, clock=app.state.clock))
+    async with own_app(
+        database_template, directory, schema_checker,
+        face_model_dir=face_models, face_pack="sface", face_identity_max_failures=1,  # one failed selfie opens a manual review
+    ) as api:
+        yield await _seed(api)
 
 
 async def _call(w: World, op: Op, caller: str) -> httpx.Response:

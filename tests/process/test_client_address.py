@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,15 +16,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 LOGIN = "/api/v1/auth/candidate/login"
 MAX_FAILURES = 5  # Settings.login_max_failures
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
-    pool = Servers(log_dir)
-    yield pool
-    pool.close()
 
 
 async def _login(server: Server, secret: str, forwarded_for: str) -> int:

@@ -67,15 +67,6 @@ def pg_url() -> Iterator[str]:
         databases.drop_pg_database(url)
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
-    pool = Servers(log_dir)
-    yield pool
-    pool.close()
-
-
 @asynccontextmanager
 async def device_socket(server: Server, token: str) -> AsyncIterator[AsyncWebSocketSession]:
     async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:

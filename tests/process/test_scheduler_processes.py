@@ -58,15 +58,6 @@ FINAL = DEADLINE + 5 * MINUTE
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
-    pool = Servers(log_dir)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
 def sqlite_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A migrated SQLite file (SQLite even when the suite runs on PostgreSQL: the catch-up test is one process)."""
     template = request.getfixturevalue("database_template")

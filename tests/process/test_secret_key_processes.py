@@ -25,15 +25,6 @@ from tests.support.processes import ROOT, T0, Servers, child_env, dualcam_comman
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Any:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
-    pool = Servers(log_dir)
-    yield pool
-    pool.close()
-
-
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 

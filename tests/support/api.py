@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -151,3 +154,35 @@ class Api:
     async def device(self, token: str, sitting_id: str, role: str) -> str:
         body = await self.ok("POST", f"/api/v1/candidate/sittings/{sitting_id}/devices", token, status=201, json={"role": role})
         return body["token"]
+
+
+@asynccontextmanager
+async def own_app(
+    database_template: str | Path, directory: Path, schema_checker: SchemaChecker, **settings: Any
+) -> AsyncIterator[Api]:
+    """An app of its own on a fresh copy of the test database, behind a client whose every answer is checked against
+    the schema: for module fixtures that seed once for a whole table of requests (`settings` override the test ones)."""
+    from app.config import Settings
+    from app.main import create_app
+    from tests.conftest import T0
+    from tests.support import databases
+
+    if isinstance(database_template, Path):
+        url = databases.sqlite_copy(database_template, directory)
+    else:
+        await databases.truncate_all(database_template)
+        url = database_template
+    defaults: dict[str, Any] = {
+        "env": "test", "data_dir": directory / "var", "database_url": url, "storage_url": None, "redis_url": None,
+        "scheduler_enabled": False, "log_json": False, "argon2_time_cost": 1, "argon2_memory_kib": 1024,
+        "face_model_dir": directory / "no-face-models",
+    }  # fmt: skip
+    app = create_app(Settings(**{**defaults, **settings}), clock=FakeClock(T0))
+
+    async def check(response: httpx.Response) -> None:
+        schema_checker.check(response.request.method, response.request.url.path, response.status_code)
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
+            yield Api(client=client, app=app, clock=app.state.clock)
