@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -76,9 +77,8 @@ def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitab
     configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
 
     async def main() -> T:
-        engine = make_engine(settings.resolved_database_url)
+        engine = await _migrated_engine(settings.resolved_database_url)
         try:
-            await _require_migrated(engine)
             async with transaction(make_sessionmaker(engine)) as db:
                 return await work(db, open_object_store(settings.resolved_storage_url), settings, SystemClock().now())
         finally:
@@ -90,17 +90,23 @@ def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitab
         _fail(exc)
 
 
-async def _require_migrated(engine: AsyncEngine) -> None:
-    """Refuse to work on a database that is missing or behind this code's schema (one line, not a traceback)."""
-    where = {"database": engine.url.render_as_string(hide_password=True)}
+async def _migrated_engine(url: str) -> AsyncEngine:
+    """An engine on a database migrated to this code's schema; a missing, unreachable or older one is refused in one
+    line (not a traceback). A SQLite file that does not exist is not created by looking."""
+    parsed = make_url(url)
+    where = {"database": parsed.render_as_string(hide_password=True)}
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        raise errors.DatabaseNotMigrated(details={**where, "revision": None, "expected": head_revision(), "fix": "dualcam migrate"})
+    engine = make_engine(url)
     try:
-        missing = engine.url.get_backend_name() == "sqlite" and not Path(engine.url.database or "").exists()
-        current = None if missing else await schema_revision(engine)  # a missing file is not created by looking
+        current = await schema_revision(engine)
     except (OSError, DBAPIError) as exc:
+        await engine.dispose()
         raise errors.DatabaseUnreachable(details={**where, "reason": str(getattr(exc, "orig", exc))[:200]}) from None
-    expected = head_revision()
-    if current != expected:
-        raise errors.DatabaseNotMigrated(details={**where, "revision": current, "expected": expected, "fix": "dualcam migrate"})
+    if current != head_revision():
+        await engine.dispose()
+        raise errors.DatabaseNotMigrated(details={**where, "revision": current, "expected": head_revision(), "fix": "dualcam migrate"})
+    return engine
 
 
 def _json_default(value: Any) -> str:
@@ -180,11 +186,7 @@ def serve(
     settings = _settings(keyed=True)  # a missing or weak production key: one line now, not a failed lifespan
 
     async def check() -> None:
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            await _require_migrated(engine)
-        finally:
-            await engine.dispose()
+        await (await _migrated_engine(settings.resolved_database_url)).dispose()
 
     try:
         asyncio.run(check())
