@@ -24,7 +24,7 @@ from app import errors
 from app.adapters.factory import open_object_store
 from app.adapters.storage import ObjectStore
 from app.clock import SystemClock
-from app.config import Settings
+from app.config import DEFAULT_TIMEZONE, Settings
 from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
 from app.face.cli import face_app, models_app
 from app.models import SessionKind, StaffRole
@@ -344,7 +344,7 @@ def exam_create(
     identity_category: Annotated[str, typer.Option()],
     confirm_opens_at: Annotated[str, typer.Option(help="ISO 8601")],
     confirm_closes_at: Annotated[str, typer.Option(help="ISO 8601")],
-    timezone: Annotated[str | None, typer.Option(help="IANA timezone (default: DUALCAM_TIMEZONE, Asia/Shanghai)")] = None,
+    timezone: Annotated[str | None, typer.Option(help=f"IANA timezone (default: DUALCAM_TIMEZONE, {DEFAULT_TIMEZONE})")] = None,
     support_phone: Annotated[str, typer.Option()] = "",
     support_hours: Annotated[str, typer.Option()] = "",
     rules_file: Annotated[Path | None, typer.Option(help="text file with the conduct rules")] = None,

@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app import secret_key as keys
 
+# The zone of an exam created without one: 北京时间. The one place the server names it (the phones' default is in
+# clients/common/ui.js); everything else reads Settings.timezone or the exam's own zone.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUALCAM_", extra="ignore")
@@ -24,7 +28,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     face_model_dir: Path | None = None
     face_pack: str = "sface"
-    timezone: str = "Asia/Shanghai"  # the zone of an exam created without one (北京时间)
+    timezone: str = DEFAULT_TIMEZONE
     public_base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

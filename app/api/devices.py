@@ -15,6 +15,7 @@ from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut, Proct
 from app.security import bearer_token
 from app.services.auth import authenticate
 from app.services.sitting import facts, pairing, proctoring, realtime, sittings
+from app.services.timezones import to_local
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -34,7 +35,7 @@ async def offer_pairing(principal: MainDevice, db: DB, now: Now, settings: Setti
     """Main phone: a single-use pairing code (valid 120 s) as a URL and an SVG QR code for the aux phone."""
     assert principal.device is not None
     offer = await pairing.offer(db, main=principal.device, base_url=settings.public_base_url, now=now)
-    return PairingOfferOut(token=offer.token, url=offer.url, qr_svg=offer.qr_svg, expires_at=offer.expires_at)
+    return PairingOfferOut(token=offer.token, url=offer.url, qr_svg=offer.qr_svg, expires_at=to_local(offer.expires_at, offer.timezone))
 
 
 @router.post(
@@ -85,10 +86,10 @@ async def stop_early(principal: MainDevice, db: DB, now: Now) -> SittingOut:
     responses=errors.responses(errors.SittingNotFound),
     tags=["ops: sessions"],
 )
-async def sitting_events(sitting_id: uuid.UUID, principal: Staff, scope: Scope, db: DB) -> list[ProctorEventOut]:
-    """Proctoring events of a sitting in server-time order (for reviewers)."""
-    await sittings.exists(db, sitting_id=sitting_id, scope=scope)
-    return [ProctorEventOut.of(e) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
+async def sitting_events(sitting_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now) -> list[ProctorEventOut]:
+    """Proctoring events of a sitting in server-time order (for reviewers), times in the exam's timezone."""
+    timezone = (await sittings.load(db, sitting_id=sitting_id, now=now, scope=scope)).timezone
+    return [ProctorEventOut.of(e, timezone) for e in await proctoring.list_events(db, sitting_id=sitting_id)]
 
 
 

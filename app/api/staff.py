@@ -11,10 +11,12 @@ from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, Now, Ops
+from app.models import AuditLog
 from app.schemas import AwareInstant
 from app.schemas.auth import StaffAssignmentOut, StaffCreate, StaffOut
 from app.services import audit, auth
 from app.services.exam import assignments
+from app.services.timezones import local_details, to_local
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: staff and audit"])
 
@@ -27,6 +29,13 @@ class AuditOut(BaseModel):
     target_kind: str
     target_id: str | None
     details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: AuditLog, timezone: str | None) -> AuditOut:
+        """`timezone`: the zone of the entry's exam (None: it belongs to no exam, shown in UTC)."""
+        at = to_local(entry.at, timezone) if timezone else entry.at
+        return cls(at=at, actor_kind=entry.actor_kind, actor_id=entry.actor_id, action=entry.action, target_kind=entry.target_kind,
+                   target_id=entry.target_id, details=local_details(entry.details, timezone))  # fmt: skip
 
 
 @router.post(
@@ -47,7 +56,9 @@ async def list_staff(principal: Ops, db: DB) -> list[StaffOut]:
 
 
 def _assignment_out(a: assignments.Assignment) -> StaffAssignmentOut:
-    return StaffAssignmentOut(exam_id=a.exam_id, staff=StaffOut.model_validate(a.staff), assigned_at=a.assigned_at, assigned_by=a.assigned_by)
+    """In the exam's timezone, the staff account's creation too: an exam's answer reads one clock."""
+    staff = StaffOut.model_validate(a.staff).model_copy(update={"created_at": to_local(a.staff.created_at, a.timezone)})
+    return StaffAssignmentOut(exam_id=a.exam_id, staff=staff, assigned_at=to_local(a.assigned_at, a.timezone), assigned_by=a.assigned_by)
 
 
 @router.get("/exams/{exam_id}/staff", response_model=list[StaffAssignmentOut], responses=errors.responses(errors.ExamNotFound))
@@ -89,6 +100,7 @@ async def list_audit(
     before: Annotated[AwareInstant | None, Query(description="entries strictly older than this time (with its offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
-    """Audit entries, newest first."""
+    """Audit entries, newest first; an entry of an exam has its times in the exam's timezone, others in UTC."""
     entries = await audit.list_entries(db, action=action, target_id=target_id, before=before, limit=limit)
-    return [AuditOut.model_validate(e, from_attributes=True) for e in entries]
+    zones = await audit.exam_zones(db, entries)
+    return [AuditOut.of(e, zones.get(e.id)) for e in entries]

@@ -61,6 +61,7 @@ class SittingOut(Output):
     state: SittingState
     windows: WindowsOut
     server_now: datetime
+    timezone: str = Field(description="the exam's IANA timezone: the phones show every time in it and name it (北京时间 for Beijing)")
 
     @classmethod
     def of(cls, view: SittingView, now: datetime) -> SittingOut:
@@ -73,6 +74,7 @@ class SittingOut(Output):
             state=view.state,
             windows=WindowsOut.of(view.windows, timezone),
             server_now=to_local(now, timezone),
+            timezone=timezone,
         )
 
 

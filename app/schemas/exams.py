@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
+from app.config import DEFAULT_TIMEZONE
 from app.models import Exam, Notice
 from app.schemas import Input, Instant, Output, Patch
 from app.services.timezones import to_local
@@ -32,7 +33,7 @@ class ExamCreate(_ExamFields):
     province: str = Field(min_length=1, max_length=32, examples=["山东"])
     identity_category: str = Field(min_length=1, max_length=32, examples=["其他"])
     timezone: str | None = Field(
-        default=None, examples=["Asia/Shanghai"], description="IANA timezone; times without an offset are read in it (default: the server's DUALCAM_TIMEZONE)"
+        default=None, examples=[DEFAULT_TIMEZONE], description="IANA timezone; times without an offset are read in it (default: the server's DUALCAM_TIMEZONE)"
     )
     confirm_opens_at: Instant
     confirm_closes_at: Instant

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from app.logs import get_logger
 from app.models import ProctorEvent
 from app.schemas import BoundedJson, DateTimeText, json_readable
+from app.services.timezones import local_details, to_local
 
 log = get_logger(__name__)
 
@@ -65,7 +66,7 @@ class PairingOfferOut(BaseModel):
     token: str
     url: str
     qr_svg: str
-    expires_at: datetime
+    expires_at: datetime = Field(description="in the exam's timezone")
 
 
 class PairingClaimIn(BaseModel):
@@ -82,11 +83,22 @@ class ProctorEventOut(BaseModel):
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, event: ProctorEvent) -> ProctorEventOut:
-        """One row of a sitting's event log. A row whose details cannot be shown (stored before their bounds, or
-        written around them) is listed with `{"invalid": true}` instead of breaking the whole listing."""
+    def of(cls, event: ProctorEvent, timezone: str) -> ProctorEventOut:
+        """One row of a sitting's event log, its times in the exam's timezone (`client_at` is the phone's instant,
+        moved there too). A row whose details cannot be shown (stored before their bounds, or written around them) is
+        listed with `{"invalid": true}` instead of breaking the whole listing. A phone's own details are shown as it
+        sent them; the server's have their instants in the exam's timezone."""
         details = event.details
         if not isinstance(details, dict) or not json_readable(details):
             log.warning("proctoring.event.unreadable", event_id=str(event.id), sitting_id=str(event.sitting_id))
             details = {"invalid": True}
-        return cls(at=event.at, client_at=event.client_at, source=event.source, kind=event.kind, device_id=event.device_id, details=details)
+        elif event.source == "server":
+            details = local_details(details, timezone)
+        return cls(
+            at=to_local(event.at, timezone),
+            client_at=to_local(event.client_at, timezone),
+            source=event.source,
+            kind=event.kind,
+            device_id=event.device_id,
+            details=details,
+        )

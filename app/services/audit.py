@@ -1,4 +1,5 @@
-"""Audit trail: who did what to which thing, stamped with server time."""
+"""Audit trail: who did what to which thing, stamped with server time; read back in the zone of the exam each entry
+belongs to."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditLog
+from app.models import AuditLog, Candidate, Device, Exam, ExamSession, FaceCheck, FaceReview, Notice, Question, Recording, Sitting
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +62,63 @@ async def list_entries(
     if before:
         query = query.where(AuditLog.at < before)
     return list((await db.scalars(query)).all())
+
+
+def _through_sitting(model: Any) -> Select[Any]:
+    return (
+        select(model.id, Exam.timezone)
+        .join(Sitting, Sitting.id == model.sitting_id)
+        .join(ExamSession, ExamSession.id == Sitting.session_id)
+        .join(Exam, Exam.id == ExamSession.exam_id)
+    )
+
+
+def _through_candidate(model: Any) -> Select[Any]:
+    return select(model.id, Exam.timezone).join(Candidate, Candidate.id == model.candidate_id).join(Exam, Exam.id == Candidate.exam_id)
+
+
+# Each kind of target that lives inside an exam, and how to reach that exam's timezone from the target's id. Staff
+# accounts and log-ins belong to no exam; an assignment names its exam in its details (so does a notice).
+_ZONE_OF_TARGET: dict[str, Select[Any]] = {
+    "exam": select(Exam.id, Exam.timezone),
+    "notice": select(Notice.id, Exam.timezone).join(Exam, Exam.id == Notice.exam_id),
+    "session": select(ExamSession.id, Exam.timezone).join(Exam, Exam.id == ExamSession.exam_id),
+    "question": select(Question.id, Exam.timezone).join(ExamSession, ExamSession.id == Question.session_id).join(Exam, Exam.id == ExamSession.exam_id),
+    "candidate": select(Candidate.id, Exam.timezone).join(Exam, Exam.id == Candidate.exam_id),
+    "sitting": select(Sitting.id, Exam.timezone).join(ExamSession, ExamSession.id == Sitting.session_id).join(Exam, Exam.id == ExamSession.exam_id),
+    "device": _through_sitting(Device),
+    "recording": _through_sitting(Recording),
+    "face_review": _through_candidate(FaceReview),
+    "face_check": _through_candidate(FaceCheck),
+}
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _exam_key(entry: AuditLog) -> tuple[str, uuid.UUID] | None:
+    """Where to look this entry's exam up: the exam its details name, else its target (None: it has no exam)."""
+    named = _uuid(entry.details["exam_id"]) if isinstance(entry.details, dict) and "exam_id" in entry.details else None
+    if named is not None:
+        return ("exam", named)
+    target = _uuid(entry.target_id) if entry.target_id else None
+    return (entry.target_kind, target) if target is not None and entry.target_kind in _ZONE_OF_TARGET else None
+
+
+async def exam_zones(db: AsyncSession, entries: list[AuditLog]) -> dict[uuid.UUID, str]:
+    """The timezone of the exam each entry belongs to, by entry id. Entries of no exam (staff accounts, staff
+    log-ins) and entries whose target is gone (a deleted notice that named no exam) are left out."""
+    keys = {entry.id: key for entry in entries if (key := _exam_key(entry)) is not None}
+    wanted: dict[str, set[uuid.UUID]] = {}
+    for kind, target in keys.values():
+        wanted.setdefault(kind, set()).add(target)
+    found: dict[tuple[str, uuid.UUID], str] = {}
+    for kind, ids in wanted.items():
+        query = _ZONE_OF_TARGET[kind]
+        for target, timezone in await db.execute(query.where(query.selected_columns[0].in_(ids))):
+            found[(kind, target)] = timezone
+    return {entry_id: found[key] for entry_id, key in keys.items() if key in found}

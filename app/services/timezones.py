@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+# An instant as the server writes one into stored details (`datetime.isoformat()` of an aware value).
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
 
 
 def to_utc(value: datetime, timezone: str) -> datetime:
@@ -14,3 +19,17 @@ def to_utc(value: datetime, timezone: str) -> datetime:
 
 def to_local(value: datetime | None, timezone: str) -> datetime | None:
     return None if value is None else value.astimezone(ZoneInfo(timezone))
+
+
+def local_details(details: Any, timezone: str | None) -> Any:
+    """Server-written details with every instant in them moved to the exam's offset. They were stored in UTC (rows
+    written before, and the audit keeps what it wrote), but ops read one clock: the exam's. No exam, no change."""
+    if timezone is None:
+        return details
+    if isinstance(details, dict):
+        return {key: local_details(value, timezone) for key, value in details.items()}
+    if isinstance(details, list):
+        return [local_details(value, timezone) for value in details]
+    if isinstance(details, str) and _INSTANT.fullmatch(details):
+        return datetime.fromisoformat(details).astimezone(ZoneInfo(timezone)).isoformat()
+    return details

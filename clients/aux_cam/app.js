@@ -134,7 +134,7 @@ function body() {
         h("p", {}, t("guide.aux")),
         h("p", { class: "muted" }, t("guide.tips")),
         h("p", {}, t("aux.follow")),
-        countdownEl(w.answer_starts_at, "wait.countdown", "big-countdown"),
+        countdownEl(w.answer_starts_at, "wait.countdown", { className: "big-countdown", timeZone: s.timeZone }),
         h("p", { class: "muted small" }, t("aux.repair")),
       ),
     ];
@@ -146,16 +146,16 @@ function body() {
         "section",
         { class: "card", dataset: { test: "recording-card" } },
         h("div", { class: "spread" }, h("h2", {}, t("aux.recording")), recordingPill(s.capture.recorder.recording)),
-        countdownEl(w.answer_ends_at, "answer.remaining", "big-countdown"),
+        countdownEl(w.answer_ends_at, "answer.remaining", { className: "big-countdown", timeZone: s.timeZone }),
         preview_,
         h("p", { class: "muted" }, t("aux.follow")),
         uploadLine(s.capture.status()),
       ),
     ];
   }
-  if (st === "upload") return [notices, uploadPanel(s.capture.status())];
-  const progress = s.capture.status();
-  return [notices, finalBanner(s), hasRecording(progress) && uploadPanel(progress)];
+  const panel = () => uploadPanel(s.capture.status(), { deadline: w.upload_deadline, timeZone: s.timeZone });
+  if (st === "upload") return [notices, panel()];
+  return [notices, finalBanner(s), hasRecording(s.capture.status()) && panel()];
 }
 
 applyLang();

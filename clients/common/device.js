@@ -10,6 +10,7 @@ import { apiClient } from "./api.js";
 import { serverNow, syncHttp } from "./clock.js";
 import { Capture } from "./capture.js";
 import { EventReporter } from "./events.js";
+import { DEFAULT_TIME_ZONE } from "./ui.js";
 import { Channel } from "./ws.js";
 
 export const FINAL_STATES = new Set(["uploaded", "absent", "terminated", "incomplete"]);
@@ -82,6 +83,11 @@ export class DeviceSession {
 
   get windows() {
     return this.sitting?.windows ?? null;
+  }
+
+  /** The exam's timezone, which the sitting names: every time either phone shows is in it. */
+  get timeZone() {
+    return this.sitting?.timezone || DEFAULT_TIME_ZONE;
   }
 
   changed() {
@@ -265,7 +271,7 @@ export class DeviceSession {
     this.sitting = sitting;
     const mine = sitting.recordings?.[this.role] ?? sitting.recordings?.find?.((r) => r.role === this.role);
     if (mine) {
-      if (mine.verified || mine.status === "verified") return { verified: true, duration: mine.duration_seconds ?? mine.duration ?? null };
+      if (mine.verified || mine.status === "verified") return { verified: true, duration: mine.duration_seconds ?? mine.duration ?? null, verified_at: mine.verified_at ?? null };
       if (mine.status === "failed") return { failed: true, reason: mine.failure_reason || mine.reason || "failed" };
       return null;
     }

@@ -18,6 +18,11 @@ const zh = {
   "common.refresh": "刷新",
   "common.logout": "退出登录",
   "common.unknown": "未知",
+  "time.zone_beijing": "北京时间",
+  "time.zone_named": "{zone} 时间",
+  "time.at_zone": "{time} {zone}",
+  "time.text_zone": "{text}（{zone}）",
+  "time.until": "（{time}）",
   "common.yes": "是",
   "common.no": "否",
   "common.server_time": "服务器时间 {time}",
@@ -191,6 +196,7 @@ const zh = {
   "upload.verifying": "上传完毕，服务器正在校验录像…",
   "upload.done": "上传完成",
   "upload.done_detail": "服务器已校验录像（时长 {duration}）。",
+  "upload.verified_at": "校验完成：{time}",
   "upload.failed": "上传未能完成：{reason}。录像仍保存在本手机上，请保持本页面打开并联系技术支持。",
   "upload.rejected": "录像校验未通过，正在重新上传",
   "upload.rejected_reason": "第 {n} 次重新上传 · 原因：{reason}",
@@ -209,6 +215,7 @@ const zh = {
   "final.terminated": "本场考试已终止：{reason}",
   "final.incomplete": "上传截止时录像未全部上传，本场未完成。",
   "final.uploaded": "本场考试已完成，两路录像均已上传并校验。",
+  "final.window": "本场答题时间：{start} 至 {end}",
 
   "aux.title": "辅机位",
   "aux.claiming": "正在连接主机位…",
@@ -241,6 +248,11 @@ const en = {
   "common.refresh": "Refresh",
   "common.logout": "Log out",
   "common.unknown": "unknown",
+  "time.zone_beijing": "Beijing time",
+  "time.zone_named": "{zone} time",
+  "time.at_zone": "{time} {zone}",
+  "time.text_zone": "{text} ({zone})",
+  "time.until": " ({time})",
   "common.yes": "yes",
   "common.no": "no",
   "common.server_time": "Server time {time}",
@@ -414,6 +426,7 @@ const en = {
   "upload.verifying": "All sent; the server is verifying the recording…",
   "upload.done": "Upload complete",
   "upload.done_detail": "The server verified the recording ({duration}).",
+  "upload.verified_at": "Verified: {time}",
   "upload.failed": "The upload could not finish: {reason}. The recording is still on this phone; keep this page open and contact support.",
   "upload.rejected": "The recording did not pass the server's check; sending it again",
   "upload.rejected_reason": "Resend {n} · reason: {reason}",
@@ -432,6 +445,7 @@ const en = {
   "final.terminated": "This sitting was terminated: {reason}",
   "final.incomplete": "The recordings were not all uploaded by the deadline.",
   "final.uploaded": "Done: both recordings are uploaded and verified.",
+  "final.window": "Answering was {start} to {end}",
 
   "aux.title": "Aux camera",
   "aux.claiming": "Pairing with the main phone…",
@@ -477,6 +491,15 @@ export function onLangChange(fn) {
 export function t(key, vars = {}) {
   const text = DICTS[getLang()][key] ?? zh[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** t() with elements among the vars (a <time>): the text's parts in order, each var as given, for h(). */
+export function tParts(key, vars = {}) {
+  const text = DICTS[getLang()][key] ?? zh[key] ?? key;
+  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    const name = part.match(/^\{(\w+)\}$/)?.[1];
+    return name && name in vars ? vars[name] : part;
+  });
 }
 
 /** A server error or message pair ({message, message_en}) in the current language. */

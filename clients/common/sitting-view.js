@@ -1,8 +1,8 @@
 // Pieces of the sitting screen both phones show: notices, the top bar's status pills, the camera preview, the final
 // state, and the paint scheduling that keeps the screen current without rebuilding it on every change.
 
-import { t } from "./i18n.js";
-import { h } from "./ui.js";
+import { t, tParts } from "./i18n.js";
+import { h, timeEl } from "./ui.js";
 
 /**
  * One paint per frame however many change notifications (ticks, pushes, upload progress) come in. A hidden page
@@ -62,5 +62,11 @@ export function finalBanner(session) {
     incomplete: t("final.incomplete"),
     uploaded: t("final.uploaded"),
   }[state];
-  return h("div", { class: `banner ${state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "final", state } }, text);
+  const w = session.windows;
+  return h(
+    "div",
+    { class: `banner ${state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "final", state } },
+    h("div", {}, text),
+    w && h("div", { class: "small", dataset: { test: "final-window" } }, tParts("final.window", { start: timeEl(w.answer_starts_at, session.timeZone), end: timeEl(w.answer_ends_at, session.timeZone) })),
+  );
 }

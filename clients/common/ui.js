@@ -1,7 +1,7 @@
 // Small DOM helpers: no framework, screens are functions that build elements.
 
 import { formatCountdown, msUntil, serverNow } from "./clock.js";
-import { getLang, t, toggleLang } from "./i18n.js";
+import { getLang, t, toggleLang, tParts } from "./i18n.js";
 
 /** h("div", {class: "x", onclick: f, dataset: {...}}, child, "text", [more]) */
 export function h(tag, props = {}, ...children) {
@@ -51,10 +51,18 @@ export function fmtSeconds(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)} 分钟${s % 60 ? ` ${s % 60} 秒` : ""}` : `${s} 秒`;
 }
 
-/** The exam's timezone where a screen does not know it (the server's default for an exam). */
-export const DEFAULT_TIME_ZONE = "Asia/Shanghai";
+// The exam notice says every time is Beijing time: the zone the server gives an exam unless ops name another.
+const BEIJING = "Asia/Shanghai";
 
-/** An instant in the exam's timezone: "2026-06-01 09:00" (seconds when asked). */
+/** The exam's timezone where a screen does not know it (the server's default for an exam). */
+export const DEFAULT_TIME_ZONE = BEIJING;
+
+/** The name a candidate reads next to every time: "北京时间" / "Beijing time", else "Asia/Urumqi 时间". */
+export function zoneLabel(timeZone = DEFAULT_TIME_ZONE) {
+  return timeZone === BEIJING ? t("time.zone_beijing") : t("time.zone_named", { zone: timeZone });
+}
+
+/** An instant in the exam's timezone: "2026-06-01 09:00" (seconds when asked), without the zone's name. */
 export function fmtTime(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false } = {}) {
   if (!iso) return "—";
   const parts = new Intl.DateTimeFormat("en-CA", {
@@ -69,6 +77,26 @@ export function fmtTime(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false } =
   }).formatToParts(new Date(typeof iso === "number" ? iso : Date.parse(iso)));
   const get = (type) => parts.find((p) => p.type === type)?.value ?? "";
   return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}${seconds ? `:${get("second")}` : ""}`;
+}
+
+/** The same instant with the zone's name: "2026-06-01 09:00 北京时间". */
+export function fmtZoned(iso, timeZone = DEFAULT_TIME_ZONE, options = {}) {
+  if (!iso) return "—";
+  return t("time.at_zone", { time: fmtTime(iso, timeZone, options), zone: zoneLabel(timeZone) });
+}
+
+/**
+ * Every time a screen shows is one of these: a <time> with its instant and the zone's name. `data-time` names the
+ * zone, so a test can find every time on a screen and check that it says which zone it is in.
+ */
+export function timeEl(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false, test } = {}) {
+  const instant = iso ? new Date(typeof iso === "number" ? iso : Date.parse(iso)).toISOString() : undefined;
+  return h("time", { datetime: instant, dataset: { time: timeZone, test } }, fmtZoned(iso, timeZone, { seconds }));
+}
+
+/** Times ops wrote as text (support hours "每天 08:00–20:00"): they are the exam's too, so they get its name. */
+export function zonedText(text, timeZone = DEFAULT_TIME_ZONE) {
+  return h("span", { dataset: { time: timeZone } }, t("time.text_zone", { text, zone: zoneLabel(timeZone) }));
 }
 
 let toastTimer = null;
@@ -132,9 +160,18 @@ export function every(ms, fn) {
   return () => clearInterval(id);
 }
 
-/** A countdown to an ISO instant in server time, kept current by updateCountdowns(). `label` is an i18n key with {t}. */
-export function countdownEl(iso, label, className = "countdown", test = "countdown") {
-  return h("div", { class: className, dataset: { countdown: iso, label, test } }, t(label, { t: formatCountdown(msUntil(iso)) }));
+/**
+ * A countdown to an ISO instant in server time, kept current by updateCountdowns(), with the instant it counts to
+ * (in the exam's zone, named). `label` is an i18n key with {t}. The remaining time is marked `data-duration`: it is
+ * a length of time, not a time of day.
+ */
+export function countdownEl(iso, label, { className = "countdown", test = "countdown", timeZone = DEFAULT_TIME_ZONE, seconds = false } = {}) {
+  return h(
+    "div",
+    { class: className, dataset: { test } },
+    h("span", { dataset: { countdown: iso, label, duration: "" } }, t(label, { t: formatCountdown(msUntil(iso)) })),
+    h("span", { class: "countdown-at" }, tParts("time.until", { time: timeEl(iso, timeZone, { seconds }) })),
+  );
 }
 
 export function updateCountdowns(root) {
@@ -142,11 +179,15 @@ export function updateCountdowns(root) {
     el.textContent = t(el.dataset.label, { t: formatCountdown(msUntil(el.dataset.countdown)) });
   }
   for (const el of root.querySelectorAll("[data-server-clock]")) {
-    el.textContent = t("common.server_time", { time: fmtTime(serverNow(), el.dataset.serverClock, { seconds: true }) });
+    const now = serverNow();
+    el.textContent = fmtZoned(now, el.dataset.time, { seconds: true });
+    el.setAttribute("datetime", new Date(now).toISOString());
   }
 }
 
-/** The server's time now, in a timezone, kept current by updateCountdowns(). */
+/** The server's time now, in the exam's timezone and named, kept current by updateCountdowns(). */
 export function serverClockEl(timeZone = DEFAULT_TIME_ZONE) {
-  return h("span", { dataset: { serverClock: timeZone, test: "server-clock" } }, t("common.server_time", { time: fmtTime(serverNow(), timeZone, { seconds: true }) }));
+  const clock = timeEl(serverNow(), timeZone, { seconds: true });
+  clock.dataset.serverClock = "";
+  return h("span", { dataset: { test: "server-clock" } }, tParts("common.server_time", { time: clock }));
 }

@@ -4,8 +4,8 @@
 // Numbers are patched in place (patchProgress) as chunks are acknowledged, so the screen is not rebuilt every two
 // seconds.
 
-import { t } from "./i18n.js";
-import { DEFAULT_TIME_ZONE, fmtBytes, fmtTime, h } from "./ui.js";
+import { t, tParts } from "./i18n.js";
+import { DEFAULT_TIME_ZONE, fmtBytes, h, timeEl } from "./ui.js";
 
 function numbers(p) {
   const total = p.total ?? p.written ?? 0;
@@ -69,7 +69,8 @@ export function uploadPanel(p, { deadline = null, timeZone = DEFAULT_TIME_ZONE }
     text && h("div", { class: `banner ${p.state === "failed" ? "banner-bad" : "banner-info"}`, dataset: { test: "upload-state" } }, text),
     n.verified && h("div", { class: "done-mark", dataset: { test: "upload-done" } }, `✓ ${t("upload.done")}`),
     n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: `${Math.round(p.result.duration)} s` })),
-    deadline && !n.verified && h("p", { class: "muted small" }, t("upload.deadline", { time: fmtTime(deadline, timeZone) })),
+    n.verified && p.result?.verified_at && h("p", { class: "muted center small", dataset: { test: "verified-at" } }, tParts("upload.verified_at", { time: timeEl(p.result.verified_at, timeZone) })),
+    deadline && !n.verified && h("p", { class: "muted small", dataset: { test: "upload-deadline" } }, tParts("upload.deadline", { time: timeEl(deadline, timeZone) })),
   );
 }
 

@@ -6,6 +6,7 @@ import { previewWrap, recordingPill } from "/common/sitting-view.js";
 import { confirmDialog, countdownEl, errorText, h, toast } from "/common/ui.js";
 import { uploadLine } from "/common/upload-view.js";
 import { auxOfflineBanner } from "./pairing.js";
+import { examTimeZone } from "./sitting-shared.js";
 
 async function stopEarly(view) {
   const yes = await confirmDialog(t("answer.stop_confirm"), t("answer.stop_yes"), t("answer.stop_no"));
@@ -34,7 +35,7 @@ export function answerStage(view) {
       { class: "card", dataset: { test: "answer" } },
       h("div", { class: "spread" }, h("h2", {}, t("answer.question")), recordingPill(recording)),
       questionList(s.questions),
-      countdownEl(s.windows.answer_ends_at, "answer.remaining", "big-countdown"),
+      countdownEl(s.windows.answer_ends_at, "answer.remaining", { className: "big-countdown", timeZone: examTimeZone(view) }),
     ),
     previewWrap(view.video, recording),
     h("button", { class: "btn btn-danger btn-block", dataset: { action: "stop" }, onclick: () => stopEarly(view) }, t("answer.stop")),

@@ -5,7 +5,7 @@ import { msUntil } from "/common/clock.js";
 import { pick, t } from "/common/i18n.js";
 import { assessFrame, captureJpeg } from "/common/media.js";
 import { countdownEl, errorText, h, toast } from "/common/ui.js";
-import { timesLine } from "./sitting-shared.js";
+import { examTimeZone, timesLine } from "./sitting-shared.js";
 
 export class FaceCheck {
   constructor(view) {
@@ -63,7 +63,7 @@ export function faceStage(view) {
     h("p", {}, t("face.intro")),
     h("div", { class: "preview-wrap" }, view.video, h("div", { class: "face-frame" })),
     notOpen
-      ? countdownEl(s.windows.waiting_opens_at, "face.not_open", "banner banner-info", "face-not-open")
+      ? countdownEl(s.windows.waiting_opens_at, "face.not_open", { className: "banner banner-info", test: "face-not-open", timeZone: examTimeZone(view) })
       : h("div", { class: "banner banner-ok", dataset: { test: "live-hint" } }, t(`face.live.${face.live?.code || "ok"}`)),
     result &&
       !result.passed &&
@@ -73,7 +73,7 @@ export function faceStage(view) {
         result.counted && h("div", { class: "banner banner-bad" }, t("face.failed", { n: result.failures_in_row })),
         result.findings.map((f) => h("div", { class: "banner banner-warn", dataset: { finding: f.code } }, pick(f.message, f.message_en))),
       ),
-    cooldown && msUntil(cooldown) > 0 && countdownEl(cooldown, "face.cooldown", "banner banner-warn", "cooldown"),
+    cooldown && msUntil(cooldown) > 0 && countdownEl(cooldown, "face.cooldown", { className: "banner banner-warn", test: "cooldown", timeZone: examTimeZone(view), seconds: true }),
     error && error.code !== "face_cooldown" && h("div", { class: "banner banner-bad", dataset: { test: "face-error", code: error.code } }, errorText(error)),
     error?.code === "identity_not_verified" && h("a", { class: "btn btn-secondary btn-block", href: "#/identity" }, t("home.identity")),
     h(

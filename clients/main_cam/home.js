@@ -2,8 +2,8 @@
 
 import { serverNow } from "/common/clock.js";
 import { getStream, preview, captureJpeg } from "/common/media.js";
-import { pick, t } from "/common/i18n.js";
-import { errorText, fmtTime, h, header, mount, toast } from "/common/ui.js";
+import { pick, t, tParts } from "/common/i18n.js";
+import { errorText, h, header, mount, timeEl, toast, zonedText } from "/common/ui.js";
 
 function loading(root, title) {
   mount(root, header(title), h("main", {}, h("p", { class: "muted" }, t("common.loading"))));
@@ -125,7 +125,7 @@ export function homeScreen(root, ctx) {
             navItem(
               "confirm",
               t("home.confirm"),
-              me.confirmed_at ? t("home.confirm_done", { time: fmtTime(me.confirmed_at, tz) }) : t("home.confirm_todo", { opens: fmtTime(exam.confirm_opens_at, tz), closes: fmtTime(exam.confirm_closes_at, tz) }),
+              me.confirmed_at ? tParts("home.confirm_done", { time: timeEl(me.confirmed_at, tz) }) : tParts("home.confirm_todo", { opens: timeEl(exam.confirm_opens_at, tz), closes: timeEl(exam.confirm_closes_at, tz) }),
               Boolean(me.confirmed_at),
             ),
             navItem("check", t("home.check"), "", null),
@@ -143,7 +143,7 @@ export function homeScreen(root, ctx) {
                   { class: "notice" },
                   h("h3", {}, n.pinned && h("span", { class: "pill pill-warn" }, t("home.pinned")), " ", n.title),
                   h("div", { class: "pre" }, n.body),
-                  h("div", { class: "muted small" }, fmtTime(n.published_at, tz)),
+                  h("div", { class: "muted small" }, timeEl(n.published_at, tz)),
                 ),
               )
             : h("p", { class: "muted" }, t("home.no_notices")),
@@ -158,7 +158,7 @@ export function homeScreen(root, ctx) {
             support.phone && [h("dt", {}, t("home.support_phone")), h("dd", {}, h("a", { href: `tel:${support.phone}` }, support.phone))],
             support.qq && [h("dt", {}, t("home.support_qq")), h("dd", {}, support.qq)],
             support.wechat && [h("dt", {}, t("home.support_wechat")), h("dd", {}, support.wechat)],
-            support.hours && [h("dt", {}, t("home.support_hours")), h("dd", {}, support.hours)],
+            support.hours && [h("dt", {}, t("home.support_hours")), h("dd", {}, zonedText(support.hours, tz))],
           ),
         ),
       ),
@@ -228,12 +228,12 @@ export function confirmScreen(root, ctx) {
           "form",
           { class: "card", onsubmit: submit, dataset: { test: "confirm" } },
           h("h2", {}, exam.title),
-          h("p", { class: "muted" }, t("confirm.window", { opens: fmtTime(exam.confirm_opens_at, tz), closes: fmtTime(exam.confirm_closes_at, tz) })),
+          h("p", { class: "muted" }, tParts("confirm.window", { opens: timeEl(exam.confirm_opens_at, tz), closes: timeEl(exam.confirm_closes_at, tz) })),
           h("dl", { class: "kv" }, h("dt", {}, t("confirm.category")), h("dd", {}, exam.identity_category), h("dt", {}, t("confirm.province")), h("dd", {}, exam.province)),
           h("h3", {}, t("confirm.rules")),
           h("div", { class: "pre card", dataset: { test: "rules" } }, exam.rules_text || "—"),
           me.confirmed_at
-            ? h("div", { class: "banner banner-ok", dataset: { test: "confirmed" } }, t("home.confirm_done", { time: fmtTime(me.confirmed_at, tz) }))
+            ? h("div", { class: "banner banner-ok", dataset: { test: "confirmed" } }, tParts("home.confirm_done", { time: timeEl(me.confirmed_at, tz) }))
             : [
                 notOpen && h("div", { class: "banner banner-warn" }, t("confirm.not_open")),
                 closed && h("div", { class: "banner banner-bad" }, t("confirm.closed")),

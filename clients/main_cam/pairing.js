@@ -5,7 +5,7 @@
 import { msUntil } from "/common/clock.js";
 import { t } from "/common/i18n.js";
 import { countdownEl, errorText, h } from "/common/ui.js";
-import { timesLine } from "./sitting-shared.js";
+import { examTimeZone, timesLine } from "./sitting-shared.js";
 
 export class Pairing {
   constructor(view) {
@@ -54,7 +54,7 @@ export class Pairing {
       { dataset: { test: "pairing" } },
       h("p", {}, t("pair.intro")),
       h("div", { class: "qr", dataset: { test: "qr" }, html: this.offer.qr_svg }),
-      countdownEl(this.offer.expires_at, "pair.expires", "muted small center", "qr-expires"),
+      countdownEl(this.offer.expires_at, "pair.expires", { className: "muted small center", test: "qr-expires", timeZone: examTimeZone(this.view), seconds: true }),
       h("div", { class: `banner ${status === "online" ? "banner-ok" : "banner-info"}`, dataset: { test: "pair-status", status } }, t(`pair.${status}`)),
       h("p", { class: "muted small" }, t("pair.link")),
       h("div", { class: "link-box", dataset: { test: "pair-url" } }, this.offer.url),

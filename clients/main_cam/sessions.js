@@ -1,8 +1,8 @@
 // Sessions (练习 / 模拟 / 正式) with server-time countdowns; practice starts on demand.
 
-import { msUntil, formatCountdown, syncHttp } from "/common/clock.js";
+import { msUntil, syncHttp } from "/common/clock.js";
 import { t } from "/common/i18n.js";
-import { errorText, every, fmtSeconds, fmtTime, h, header, mount } from "/common/ui.js";
+import { countdownEl, errorText, every, fmtSeconds, h, header, mount, timeEl, updateCountdowns } from "/common/ui.js";
 
 const FINAL = new Set(["uploaded", "absent", "terminated", "incomplete"]);
 
@@ -48,20 +48,18 @@ export function sessionsScreen(root, ctx) {
     }
   }
 
-  function countdown(windows) {
+  function countdown(windows, tz) {
     const next = nextBoundary(windows);
     if (!next) return h("span", { class: "muted" }, t("sessions.over"));
-    return h("span", { class: "countdown", dataset: { countdown: next.at, label: next.label } }, t(next.label, { t: formatCountdown(msUntil(next.at)) }));
+    return countdownEl(next.at, next.label, { timeZone: tz });
   }
 
   function tick() {
-    for (const el of root.querySelectorAll("[data-countdown]")) {
-      el.textContent = t(el.dataset.label, { t: formatCountdown(msUntil(el.dataset.countdown)) });
-    }
+    updateCountdowns(root);
   }
 
   function sessionCard(s) {
-    const tz = exam?.timezone || s.timezone;
+    const tz = s.timezone || exam?.timezone;
     const sitting = s.sitting;
     const state = sitting && h("span", { class: `pill ${FINAL.has(sitting.state) ? (sitting.state === "uploaded" ? "pill-ok" : "pill-bad") : "pill-warn"}`, dataset: { state: sitting.state } }, t(`state.${sitting.state}`));
     if (s.kind === "practice") {
@@ -71,7 +69,7 @@ export function sessionsScreen(root, ctx) {
         { class: "session", dataset: { session: s.id, kind: s.kind } },
         h("div", { class: "spread" }, h("h3", {}, h("span", { class: "pill" }, t("sessions.kind.practice")), " ", s.title), state),
         h("p", { class: "muted small" }, t("sessions.practice_desc", { waiting: fmtSeconds(s.waiting_seconds), answer: fmtSeconds(s.answer_seconds) })),
-        open && h("p", {}, countdown(sitting.windows)),
+        open && countdown(sitting.windows, tz),
         h(
           "div",
           { class: "row" },
@@ -89,15 +87,15 @@ export function sessionsScreen(root, ctx) {
         "dl",
         { class: "kv small" },
         h("dt", {}, t("sessions.waiting_opens")),
-        h("dd", {}, fmtTime(windows.waiting_opens_at, tz)),
+        h("dd", {}, timeEl(windows.waiting_opens_at, tz)),
         h("dt", {}, t("sessions.answer_starts")),
-        h("dd", {}, fmtTime(windows.answer_starts_at, tz)),
+        h("dd", {}, timeEl(windows.answer_starts_at, tz)),
         h("dt", {}, t("sessions.answer_ends")),
-        h("dd", {}, fmtTime(windows.answer_ends_at, tz)),
+        h("dd", {}, timeEl(windows.answer_ends_at, tz)),
         h("dt", {}, t("sessions.upload_deadline")),
-        h("dd", {}, fmtTime(windows.upload_deadline, tz)),
+        h("dd", {}, timeEl(windows.upload_deadline, tz)),
       ),
-      h("p", {}, countdown(windows)),
+      countdown(windows, tz),
       sitting && h("a", { class: `btn ${FINAL.has(sitting.state) ? "btn-secondary" : ""}`, href: `#/sitting/${sitting.id}`, dataset: { action: "enter" } }, t("sessions.enter")),
     );
   }

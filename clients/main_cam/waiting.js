@@ -3,6 +3,7 @@
 import { t } from "/common/i18n.js";
 import { previewWrap } from "/common/sitting-view.js";
 import { countdownEl, h } from "/common/ui.js";
+import { examTimeZone } from "./sitting-shared.js";
 
 export function waitStage(view) {
   const s = view.session;
@@ -13,7 +14,7 @@ export function waitStage(view) {
     h("h2", {}, t("wait.title")),
     h("div", { class: `banner ${ready ? "banner-ok" : "banner-warn"}`, dataset: { test: "ready", ready: String(ready) } }, ready ? t("wait.ready") : t("wait.not_ready")),
     view.face.result?.passed && h("div", { class: "banner banner-ok", dataset: { test: "face-passed" } }, t("face.passed")),
-    countdownEl(s.windows.answer_starts_at, "wait.countdown", "big-countdown"),
+    countdownEl(s.windows.answer_starts_at, "wait.countdown", { className: "big-countdown", timeZone: examTimeZone(view) }),
     previewWrap(view.video),
     h("p", { class: "muted" }, t("wait.keep")),
   );

@@ -21,6 +21,7 @@ class Assignment:
     exam_id: uuid.UUID
     assigned_at: datetime
     assigned_by: uuid.UUID | None
+    timezone: str  # the exam's: an assignment is shown in it
 
 
 async def get_staff(db: AsyncSession, staff_id: uuid.UUID) -> StaffUser:
@@ -41,7 +42,7 @@ async def assign(
     db: AsyncSession, *, exam_id: uuid.UUID, staff: StaffUser, now: datetime, actor: Actor, assigned_by: uuid.UUID | None
 ) -> Assignment:
     """Idempotent: assigning again answers the assignment as it stands (and audits nothing new)."""
-    await get_exam(db, exam_id)
+    exam = await get_exam(db, exam_id)
     if staff.role is StaffRole.ops:
         raise errors.StaffSeesAllExams()
     row = await db.get(StaffExam, (staff.id, exam_id))
@@ -50,7 +51,7 @@ async def assign(
         db.add(row)
         await db.flush()
         record(db, at=now, actor=actor, action="staff.exam.assign", target_kind="staff", target_id=staff.id, details={"exam_id": str(exam_id), "username": staff.username})
-    return Assignment(staff, exam_id, row.assigned_at, row.assigned_by)
+    return Assignment(staff, exam_id, row.assigned_at, row.assigned_by, exam.timezone)
 
 
 async def unassign(db: AsyncSession, *, exam_id: uuid.UUID, staff: StaffUser, now: datetime, actor: Actor) -> None:
@@ -63,8 +64,8 @@ async def unassign(db: AsyncSession, *, exam_id: uuid.UUID, staff: StaffUser, no
 
 
 async def assigned_staff(db: AsyncSession, *, exam_id: uuid.UUID) -> list[Assignment]:
-    await get_exam(db, exam_id)
+    exam = await get_exam(db, exam_id)
     rows = await db.execute(
         select(StaffExam, StaffUser).join(StaffUser, StaffUser.id == StaffExam.staff_id).where(StaffExam.exam_id == exam_id).order_by(StaffUser.username)
     )
-    return [Assignment(r.StaffUser, r.StaffExam.exam_id, r.StaffExam.assigned_at, r.StaffExam.assigned_by) for r in rows]
+    return [Assignment(r.StaffUser, r.StaffExam.exam_id, r.StaffExam.assigned_at, r.StaffExam.assigned_by, exam.timezone) for r in rows]

@@ -80,4 +80,4 @@ async def delete_notice(db: AsyncSession, *, notice_id: uuid.UUID, now: datetime
     if notice is None:
         raise errors.NoticeNotFound()
     await db.delete(notice)
-    record(db, at=now, actor=actor, action="notice.delete", target_kind="notice", target_id=notice_id, details={"title": notice.title})
+    record(db, at=now, actor=actor, action="notice.delete", target_kind="notice", target_id=notice_id, details={"title": notice.title, "exam_id": str(notice.exam_id)})

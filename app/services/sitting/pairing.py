@@ -31,6 +31,7 @@ class PairingOffer:
     url: str
     qr_svg: str
     expires_at: datetime
+    timezone: str  # the exam's: the phone shows the expiry in it
 
 
 def pairing_url(base_url: str, token: str) -> str:
@@ -48,7 +49,7 @@ async def offer(db: AsyncSession, *, main: Device, base_url: str, now: datetime)
     db.add(PairingToken(token_hash=token_digest(token), sitting_id=main.sitting_id, candidate_id=main.candidate_id, created_by_device_id=main.id, created_at=now, expires_at=expires_at))
     url = pairing_url(base_url, token)
     svg = segno.make(url, error="m").svg_inline(scale=6, border=2, title="dualcam 辅机位配对 / aux pairing")
-    return PairingOffer(token=token, url=url, qr_svg=svg, expires_at=expires_at)
+    return PairingOffer(token=token, url=url, qr_svg=svg, expires_at=expires_at, timezone=view.timezone)
 
 
 async def claim(

@@ -124,4 +124,4 @@ async def test_notices_list_pinned_first_then_newest(env: Env) -> None:
     async with env.tx() as db:
         assert [n.title for n in await exams.list_notices(db, exam_id=exam.id)] == ["pinned new", "pinned old", "old"]
     (deleted,) = await env.audit("notice.delete")
-    assert deleted.details == {"title": "new"}
+    assert deleted.details == {"title": "new", "exam_id": str(exam.id)}  # the notice is gone: its exam stays named
