@@ -61,6 +61,8 @@ class SittingOut(Output):
     state: SittingState
     windows: WindowsOut
     server_now: datetime
+    # The offsets in the times do not name a zone; the phones label every time they show with it (北京时间).
+    timezone: str = Field(examples=["Asia/Shanghai"], description="the exam's IANA timezone, in which the times are given")
 
     @classmethod
     def of(cls, view: SittingView, now: datetime) -> SittingOut:
@@ -73,6 +75,7 @@ class SittingOut(Output):
             state=view.state,
             windows=WindowsOut.of(view.windows, timezone),
             server_now=to_local(now, timezone),
+            timezone=timezone,
         )
 
 

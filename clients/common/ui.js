@@ -71,6 +71,20 @@ export function fmtTime(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false } =
   return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}${seconds ? `:${get("second")}` : ""}`;
 }
 
+/** The name of a zone for a reader: 北京时间 / Beijing time for Asia/Shanghai, else the IANA name. */
+export function zoneName(timeZone = DEFAULT_TIME_ZONE) {
+  const key = `zone.${timeZone}`;
+  const name = t(key);
+  return name === key ? timeZone : name;
+}
+
+/** An instant's clock time in a zone, "09:00", with the date in front unless it is today there (server time). */
+export function fmtClock(iso, timeZone = DEFAULT_TIME_ZONE) {
+  const full = fmtTime(iso, timeZone);
+  const today = fmtTime(serverNow(), timeZone).slice(0, 10);
+  return full.startsWith(today) ? full.slice(11) : full;
+}
+
 let toastTimer = null;
 
 export function toast(message, kind = "info") {
