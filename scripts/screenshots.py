@@ -32,6 +32,9 @@ from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2ESer
 
 
 def shot(page: Page, out: Path, name: str) -> None:
+    # From the top: a click further down scrolled the page, and a full-page picture of a scrolled page shows the
+    # sticky top bar part-way down with the step bar under it.
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(400)  # let the camera preview paint a frame
     path = out / f"{name}.png"
     # 128 colours: a quarter of the bytes, still crisp text (the repository keeps these files).
@@ -151,6 +154,8 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     shot(main, out, "main-08-face-check")
     flows.pass_face_gate(main)
     shot(main, out, "main-09-waiting-ready")
+    aux.wait_for_selector("[data-test=aux-ready] video")
+    shot(aux, out, "aux-03-ready")
 
     uploads = uploads_mounted(server)
     if uploads:
@@ -163,7 +168,7 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     aux.wait_for_selector("[data-test=recording][data-recording=true]")
     time.sleep(2)
     shot(main, out, "main-10-answering")
-    shot(aux, out, "aux-03-recording")
+    shot(aux, out, "aux-04-recording")
 
     if not uploads:
         print("  note: no tus server at /api/v1/uploads/ yet; the upload screens are left out")
@@ -171,7 +176,7 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     for page in (main, aux):
         page.wait_for_selector("main[data-stage=upload]", timeout=(answer_seconds + 15) * 1000)
     shot(main, out, "main-11-uploading")
-    shot(aux, out, "aux-04-uploading")
+    shot(aux, out, "aux-05-uploading")
     # The rest of the first upload at a better speed; the server fails it (garbled on the way); the phone sends the
     # recording again, slowly enough to see it.
     throttle(aux, None)
@@ -188,7 +193,7 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     except Exception:  # noqa: BLE001 - an unverified upload still gets its picture, with a warning
         print("  warning: the uploads were not verified within 60 s; the last screens show the upload in progress")
     shot(main, out, "main-13-upload-complete")
-    shot(aux, out, "aux-05-upload-complete")
+    shot(aux, out, "aux-06-upload-complete")
 
 
 def uploads_mounted(server: E2EServer) -> bool:

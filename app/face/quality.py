@@ -46,6 +46,8 @@ HINTS: dict[str, Hint] = {
         "未检测到人脸，请正对摄像头，让整张脸出现在画面中",
         "No face found: face the camera with your whole face in the picture",
     ),
+    # Found only in the picture turned (app.face.engine.ROTATIONS): the phone is sideways or upside down.
+    "not_upright": Hint("画面方向不对：请将手机竖直摆放", "The picture is sideways or upside down: hold the phone upright"),
     "several_faces": Hint(
         "画面中有多张人脸，请确保镜头前只有您本人",
         "Several faces in the picture: make sure only you are in front of the camera",

@@ -21,7 +21,7 @@ from app.services.timezones import to_local
 class FindingOut(Output):
     """Something to fix in the capture before it can count: a stable code and a hint for the candidate."""
 
-    code: str = Field(examples=["too_dark"], description="no_face | several_faces | face_too_small | face_too_close | too_dark | backlit | blurred")
+    code: str = Field(examples=["too_dark"], description="no_face | not_upright | several_faces | face_too_small | face_too_close | too_dark | backlit | blurred")
     message: str = Field(examples=["光线太暗，请到明亮处或打开灯光"])
     message_en: str = Field(examples=["Too dark: move somewhere brighter or turn on a light"])
     value: float | None = None

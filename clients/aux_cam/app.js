@@ -5,11 +5,11 @@
 
 import { apiClient } from "/common/api.js";
 import { DeviceSession, FINAL_STATES, savedDevice } from "/common/device.js";
-import { applyLang, getLang, onLangChange, t } from "/common/i18n.js";
+import { applyLang, getLang, onLangChange, t, tParts } from "/common/i18n.js";
 import { getStream, preview } from "/common/media.js";
 import { registerServiceWorker } from "/common/pwa.js";
 import { errorBanner, finalBanner, paintScheduler, previewWrap, reconnectBanner, recordingPill, statusPills, supersededBanner } from "/common/sitting-view.js";
-import { countdownEl, errorText, h, header, mount, updateCountdowns } from "/common/ui.js";
+import { DEFAULT_TIME_ZONE, countdownEl, errorText, h, header, mount, timeEl, updateCountdowns } from "/common/ui.js";
 import { hasRecording, patchProgress, progressKey, uploadLine, uploadPanel } from "/common/upload-view.js";
 
 const DEVICE_KEY = "dualcam.aux.device";
@@ -108,6 +108,8 @@ function stage() {
   if (FINAL_STATES.has(state)) return "final";
   if (state === "answering") return "recording";
   if (state === "recorded") return "upload";
+  // Face check passed and both phones online: nothing is left to place or wait for but the start.
+  if (state === "ready") return "ready";
   return "guide";
 }
 
@@ -136,6 +138,20 @@ function body() {
         h("p", {}, t("aux.follow")),
         countdownEl(w.answer_starts_at, "wait.countdown", { className: "big-countdown", timeZone: s.timeZone }),
         h("p", { class: "muted small" }, t("aux.repair")),
+      ),
+    ];
+  }
+  if (st === "ready") {
+    const tz = s.sitting.timezone || DEFAULT_TIME_ZONE;
+    return [
+      notices,
+      h(
+        "section",
+        { class: "card", dataset: { test: "aux-ready" } },
+        h("h2", {}, tParts("aux.ready", { time: timeEl(w.answer_starts_at, tz, { clock: true }) })),
+        countdownEl(w.answer_starts_at, "wait.countdown", { className: "big-countdown", timeZone: s.timeZone }),
+        preview_,
+        h("p", { class: "muted" }, t("aux.keep")),
       ),
     ];
   }

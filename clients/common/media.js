@@ -106,25 +106,54 @@ export function assessFrame(video) {
   return { code, luma: Math.round(centre), surround: Math.round(surround), sharpness: Math.round(sharpness * 10) / 10 };
 }
 
-/** Microphone level 0..1, sampled by `onLevel` about 10 times a second; returns a stop function. */
+// Level meter: loudness from -60 dBFS (empty) to 0 dBFS (full), as meters show it. Sound comes in bursts (syllables;
+// Chromium's fake microphone beeps for a moment every half second): a short snapshot read now and then mostly lands
+// in a pause and the bar stayed empty. So each read covers the whole time since the last one (2048 samples are 43 ms
+// at 48 kHz, reads are 40 ms apart), and the bar falls back by METER_FALL a read, so a burst stays in sight.
+const METER_FLOOR_DB = -60;
+const METER_READ_MS = 40;
+const METER_FALL = 0.04;
+
+/**
+ * Microphone level 0..1, passed to `onLevel(level, running)` every 40 ms; `running` is false while the browser keeps
+ * the audio suspended until a tap (iOS Safari without a user gesture). Returns a stop function.
+ */
 export function micLevel(stream, onLevel) {
   const AudioCtx = window.AudioContext || window.webkitAudioContext;
   if (!AudioCtx || !stream.getAudioTracks().length) return () => {};
   const ctx = new AudioCtx();
   const source = ctx.createMediaStreamSource(stream);
   const analyser = ctx.createAnalyser();
-  analyser.fftSize = 512;
+  analyser.fftSize = 2048;
   source.connect(analyser);
+  // Safari only processes nodes that lead to the output: a silent gain takes the analyser there without a sound.
+  const silent = ctx.createGain();
+  silent.gain.value = 0;
+  analyser.connect(silent);
+  silent.connect(ctx.destination);
   const buffer = new Float32Array(analyser.fftSize);
+  let level = 0;
+  const started = performance.now();
   const id = setInterval(() => {
     analyser.getFloatTimeDomainData(buffer);
     let sum = 0;
     for (const v of buffer) sum += v * v;
-    onLevel(Math.min(1, Math.sqrt(sum / buffer.length) * 4));
-  }, 100);
-  ctx.resume?.().catch(() => {});
+    const db = 20 * Math.log10(Math.sqrt(sum / buffer.length) || 1e-9);
+    const now = Math.min(1, Math.max(0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB));
+    level = Math.max(now, level - METER_FALL);
+    // A context starts suspended for a moment anyway: only one still suspended after a second waits for a tap.
+    onLevel(level, ctx.state !== "suspended" || performance.now() - started < 1000);
+  }, METER_READ_MS);
+  // An AudioContext made without a user gesture may start suspended: the first tap anywhere resumes it.
+  const resume = () => {
+    if (ctx.state === "suspended") ctx.resume().catch(() => {});
+  };
+  resume();
+  const gestures = ["pointerdown", "keydown", "touchend"];
+  for (const type of gestures) document.addEventListener(type, resume, { passive: true });
   return () => {
     clearInterval(id);
+    for (const type of gestures) document.removeEventListener(type, resume);
     source.disconnect();
     ctx.close().catch(() => {});
   };

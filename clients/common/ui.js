@@ -89,14 +89,22 @@ export function fmtZoned(iso, timeZone = DEFAULT_TIME_ZONE, options = {}) {
  * Every time a screen shows is one of these: a <time> with its instant and the zone's name. `data-time` names the
  * zone, so a test can find every time on a screen and check that it says which zone it is in.
  */
-export function timeEl(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false, test } = {}) {
+export function timeEl(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false, clock = false, test } = {}) {
   const instant = iso ? new Date(typeof iso === "number" ? iso : Date.parse(iso)).toISOString() : undefined;
-  return h("time", { datetime: instant, dataset: { time: timeZone, test } }, fmtZoned(iso, timeZone, { seconds }));
+  const text = clock ? t("time.clock_zone", { time: fmtClock(iso, timeZone), zone: zoneLabel(timeZone) }) : fmtZoned(iso, timeZone, { seconds });
+  return h("time", { datetime: instant, dataset: { time: timeZone, test } }, text);
 }
 
 /** Times ops wrote as text (support hours "每天 08:00–20:00"): they are the exam's too, so they get its name. */
 export function zonedText(text, timeZone = DEFAULT_TIME_ZONE) {
   return h("span", { dataset: { time: timeZone } }, t("time.text_zone", { text, zone: zoneLabel(timeZone) }));
+}
+
+/** An instant's clock time in a zone, "09:00", with the date in front unless it is today there (server time). */
+export function fmtClock(iso, timeZone = DEFAULT_TIME_ZONE) {
+  const full = fmtTime(iso, timeZone);
+  const today = fmtTime(serverNow(), timeZone).slice(0, 10);
+  return full.startsWith(today) ? full.slice(11) : full;
 }
 
 let toastTimer = null;

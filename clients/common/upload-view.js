@@ -5,7 +5,7 @@
 // seconds.
 
 import { t, tParts } from "./i18n.js";
-import { DEFAULT_TIME_ZONE, fmtBytes, h, timeEl } from "./ui.js";
+import { DEFAULT_TIME_ZONE, fmtBytes, fmtSeconds, h, timeEl } from "./ui.js";
 
 function numbers(p) {
   const total = p.total ?? p.written ?? 0;
@@ -56,7 +56,8 @@ export function uploadPanel(p, { deadline = null, timeZone = DEFAULT_TIME_ZONE }
   return h(
     "section",
     { class: "card", dataset: { test: "upload", state: p.state } },
-    h("h2", {}, t("upload.title")),
+    // Once verified there is nothing left to upload: the title says the recording is done.
+    h("h2", { dataset: { test: "upload-title" } }, n.verified ? t("upload.title_done") : t("upload.title")),
     !n.verified && h("p", {}, t("upload.intro")),
     h("div", { class: `progress ${n.verified ? "done" : ""}`, dataset: { test: "progress", pct: String(n.pct) } }, h("div", { style: { width: `${n.pct}%` } })),
     h(
@@ -68,7 +69,7 @@ export function uploadPanel(p, { deadline = null, timeZone = DEFAULT_TIME_ZONE }
     resendNotice(p),
     text && h("div", { class: `banner ${p.state === "failed" ? "banner-bad" : "banner-info"}`, dataset: { test: "upload-state" } }, text),
     n.verified && h("div", { class: "done-mark", dataset: { test: "upload-done" } }, `✓ ${t("upload.done")}`),
-    n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: `${Math.round(p.result.duration)} s` })),
+    n.verified && p.result?.duration && h("p", { class: "muted center" }, t("upload.done_detail", { duration: fmtSeconds(p.result.duration) })),
     n.verified && p.result?.verified_at && h("p", { class: "muted center small", dataset: { test: "verified-at" } }, tParts("upload.verified_at", { time: timeEl(p.result.verified_at, timeZone) })),
     deadline && !n.verified && h("p", { class: "muted small", dataset: { test: "upload-deadline" } }, tParts("upload.deadline", { time: timeEl(deadline, timeZone) })),
   );

@@ -33,6 +33,7 @@ export function checkScreen(root, ctx) {
   const results = {};
   let video = null;
   let level = 0;
+  let micRunning = true;
   let stopMic = () => {};
   let alive = true;
 
@@ -52,10 +53,13 @@ export function checkScreen(root, ctx) {
       const hasAudio = stream.getAudioTracks().some((track) => track.readyState === "live");
       set("microphone", hasAudio, hasAudio ? t("check.ok") : t("check.fail"));
       stopMic();
-      stopMic = micLevel(stream, (value) => {
+      stopMic = micLevel(stream, (value, running) => {
         level = value;
-        const bar = root.querySelector("[data-test=mic-level] > div");
-        if (bar) bar.style.width = `${Math.round(value * 100)}%`;
+        patchMeter(value);
+        if (running !== micRunning) {
+          micRunning = running;
+          render();
+        }
       });
     } catch {
       set("camera", false, t("err.camera"));
@@ -86,6 +90,24 @@ export function checkScreen(root, ctx) {
     }
   }
 
+  /** The meter is patched in place 25 times a second; its value is also in data-level (0..1) and aria-valuenow. */
+  function patchMeter(value) {
+    const meter = root.querySelector("[data-test=mic-level]");
+    if (!meter) return;
+    meter.dataset.level = value.toFixed(2);
+    meter.setAttribute("aria-valuenow", String(Math.round(value * 100)));
+    meter.firstElementChild.style.width = `${Math.round(value * 100)}%`;
+  }
+
+  function meter() {
+    const pct = Math.round(level * 100);
+    return h(
+      "span",
+      { class: "meter", role: "meter", "aria-label": t("check.microphone"), "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct), dataset: { test: "mic-level", level: level.toFixed(2) } },
+      h("div", { style: { width: `${pct}%` } }),
+    );
+  }
+
   function row(name, label) {
     const r = results[name];
     const pill = !r ? h("span", { class: "pill" }, "…") : h("span", { class: `pill ${r.ok === true ? "pill-ok" : r.ok === false ? "pill-bad" : "pill-warn"}` }, r.ok === false ? t("check.fail") : r.ok ? t("check.ok") : "?");
@@ -102,7 +124,8 @@ export function checkScreen(root, ctx) {
         "main",
         {},
         h("div", { class: "preview-wrap" }, video),
-        h("div", { class: "row muted small" }, t("check.microphone"), h("span", { class: "meter", dataset: { test: "mic-level" } }, h("div", { style: { width: `${Math.round(level * 100)}%` } }))),
+        h("div", { class: "row muted small" }, t("check.microphone"), meter()),
+        !micRunning && h("div", { class: "banner banner-info", dataset: { test: "mic-tap" } }, t("check.mic_tap")),
         h(
           "section",
           { class: "card" },

@@ -4,7 +4,7 @@
 import { msUntil } from "/common/clock.js";
 import { pick, t } from "/common/i18n.js";
 import { assessFrame, captureJpeg } from "/common/media.js";
-import { countdownEl, errorText, h, toast } from "/common/ui.js";
+import { countdownEl, errorText, h } from "/common/ui.js";
 import { examTimeZone, timesLine } from "./sitting-shared.js";
 
 export class FaceCheck {
@@ -40,7 +40,6 @@ export class FaceCheck {
       form.append("image", await captureJpeg(view.video), "face.jpg");
       this.result = await view.session.api.postForm("/api/v1/device/face", form);
       if (this.result.state && view.session.sitting) view.session.sitting = { ...view.session.sitting, state: this.result.state };
-      if (this.result.passed) toast(t("face.passed"));
       await view.session.refresh();
     } catch (error) {
       this.error = error;
@@ -76,10 +75,11 @@ export function faceStage(view) {
     cooldown && msUntil(cooldown) > 0 && countdownEl(cooldown, "face.cooldown", { className: "banner banner-warn", test: "cooldown", timeZone: examTimeZone(view), seconds: true }),
     error && error.code !== "face_cooldown" && h("div", { class: "banner banner-bad", dataset: { test: "face-error", code: error.code } }, errorText(error)),
     error?.code === "identity_not_verified" && h("a", { class: "btn btn-secondary btn-block", href: "#/identity" }, t("home.identity")),
+    // While the picture is compared (seconds on a slow uplink) the button is disabled and says so.
     h(
       "button",
-      { class: "btn btn-block", disabled: notOpen || face.busy || !view.video, dataset: { action: "face-check" }, onclick: () => face.check() },
-      face.busy ? t("face.checking") : t("face.capture"),
+      { class: "btn btn-block", disabled: notOpen || face.busy || !view.video, "aria-busy": face.busy ? "true" : null, dataset: { action: "face-check" }, onclick: () => face.check() },
+      face.busy ? [h("span", { class: "spinner", "aria-hidden": "true" }), t("face.checking")] : t("face.capture"),
     ),
     timesLine(view),
   );

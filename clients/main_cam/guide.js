@@ -19,8 +19,8 @@ export function guideStage(view) {
   return h(
     "section",
     { class: "card", dataset: { test: "guide" } },
+    // No "aux connected" banner: the top bar's pill says it, and keeps saying it live.
     h("h2", {}, t("guide.title")),
-    h("div", { class: "banner banner-ok" }, t("pair.online")),
     previewWrap(view.video),
     guideDiagram(),
     h("p", {}, t("guide.main")),

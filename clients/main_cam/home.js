@@ -118,6 +118,7 @@ export function homeScreen(root, ctx) {
           "section",
           { class: "card" },
           h("h2", {}, t("home.steps")),
+          h("p", { class: "muted", dataset: { test: "intro" } }, t("home.intro")),
           h(
             "ul",
             { class: "nav-list" },
@@ -296,9 +297,22 @@ export function identityScreen(root, ctx) {
     render();
   }
 
+  /** The capture button: while the picture is compared (seconds on a slow uplink) it is disabled and says so. */
+  function selfieButton() {
+    return h(
+      "button",
+      { class: "btn btn-block", disabled: busy, "aria-busy": busy ? "true" : null, dataset: { action: "selfie" }, onclick: () => capture("/api/v1/candidate/identity/selfie") },
+      busy ? [h("span", { class: "spinner", "aria-hidden": "true" }), t("identity.comparing")] : t("identity.capture"),
+    );
+  }
+
   function render() {
     if (!status) return;
     const verified = Boolean(status.identity_verified_at);
+    // Under review, or rejected by it, the server takes no selfie: no camera, no button, and no text naming one.
+    const reviewing = status.review?.status === "open";
+    const rejected = status.review?.decision === "reject";
+    const closed = reviewing || rejected;
     const findings = attempt?.findings || [];
     mount(
       root,
@@ -312,15 +326,17 @@ export function identityScreen(root, ctx) {
           verified
             ? h("div", { class: "banner banner-ok", dataset: { test: "identity-ok" } }, t("identity.done"))
             : [
-                h("p", {}, t("identity.intro")),
-                !status.has_id_photo && h("div", { class: "banner banner-warn" }, t("identity.no_photo")),
-                status.review?.status === "open" && h("div", { class: "banner banner-warn" }, t("identity.review")),
-                h("div", { class: "preview-wrap" }, video, h("div", { class: "face-frame" })),
+                closed
+                  ? h("div", { class: `banner ${rejected ? "banner-bad" : "banner-warn"}`, dataset: { test: "review" } }, t(rejected ? "identity.rejected" : "identity.review"))
+                  : h("p", { class: status.has_id_photo ? "" : "banner banner-warn", dataset: { test: "intro" } }, t(status.has_id_photo ? "identity.intro" : "identity.intro_no_photo")),
+                !closed && h("div", { class: "preview-wrap" }, video, h("div", { class: "face-frame" })),
                 attempt && !attempt.passed && attempt.counted && h("div", { class: "banner banner-bad" }, t("identity.failed", { n: status.failures, max: status.max_failures })),
                 findings.map((f) => h("div", { class: "banner banner-warn", dataset: { finding: f.code } }, pick(f.message, f.message_en))),
                 message && h("div", { class: "banner banner-bad", dataset: { test: "error" } }, message),
-                status.has_id_photo
-                  ? h("button", { class: "btn btn-block", disabled: busy, dataset: { action: "selfie" }, onclick: () => capture("/api/v1/candidate/identity/selfie") }, t("identity.capture"))
+                closed
+                  ? null
+                  : status.has_id_photo
+                  ? selfieButton()
                   : h(
                       "label",
                       { class: "btn btn-block btn-secondary" },

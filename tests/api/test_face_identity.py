@@ -21,6 +21,7 @@ from tests.support.face import (
     photo,
     selfie,
     tiny,
+    turned,
     upload,
 )
 
@@ -83,6 +84,26 @@ async def test_quality_problems_coach_and_do_not_count(api: Api) -> None:
         assert result["failures"] == 0 and result["review_pending"] is False
 
     assert (await selfie(api, token, photo("person_a_2"))).json()["passed"] is True
+
+
+async def test_a_selfie_from_a_phone_held_on_its_side_asks_for_it_upright_without_counting(api: Api) -> None:
+    """The face is found turned back and matches, yet the selfie does not pass: a phone held turned would film the
+    exam turned too, so the candidate is asked to hold it upright, and the attempt costs nothing."""
+    ops = await api.staff()
+    exam = await api.exam(ops)
+    _, token = await candidate_with_photo(api, ops, exam["id"], id_photo="person_a_1")
+
+    for degrees in (90, 270):
+        result = (await selfie(api, token, turned("person_a_2", degrees))).json()
+        assert (result["passed"], result["counted"], result["match"], result["faces"]) == (False, False, True, 1), result
+        assert result["similarity"] >= result["threshold"]
+        (finding,) = result["findings"]
+        assert (finding["code"], finding["value"]) == ("not_upright", degrees)
+        assert "请将手机竖直摆放" in finding["message"] and "hold the phone upright" in finding["message_en"]
+        assert result["failures"] == 0 and result["identity_verified_at"] is None
+
+    upright = (await selfie(api, token, photo("person_a_2"))).json()
+    assert upright["passed"] is True and upright["findings"] == []
 
 
 async def test_five_counted_failures_go_to_manual_review_and_a_reviewer_approves(api: Api) -> None:

@@ -58,6 +58,9 @@ def test_mock_exam_from_log_in_to_upload_complete(server: E2EServer, ops: Ops, p
     for page in (main, aux):
         page.wait_for_selector("[data-test=upload-done]", timeout=60000)
         assert "上传完成" in page.text_content("[data-test=upload-done]")
+        # Nothing is left to upload: the title says the recording is done and verified.
+        assert page.text_content("[data-test=upload-title]") == "录制完成，录像已校验"
+        assert "上传录像" not in page.inner_text("main")
         assert page.get_attribute("[data-test=progress]", "data-pct") == "100"
         assert page.get_attribute("[data-test=bytes-left]", "data-left") == "0"
 

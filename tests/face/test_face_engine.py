@@ -6,8 +6,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.face import EmbeddingMismatch, FaceEngineBusy, FaceRequestPending, ImageTooLarge, ModelsMissing, UnknownPack
+from app.face.detection import Face
 from app.face.engine import AsyncFaceEngine, FaceEngine, VerifyResult, enroll, load_engine, locate, verify
 from tests.face.support import DIFFERENT_PEOPLE, PEOPLE, SAME_PERSON, group_photo, photo, photo_bytes
 from tests.support.face import large_png
@@ -102,6 +104,60 @@ def test_verify_without_a_face_gives_no_similarity_and_a_no_face_finding(
     result = verify(engine, np.full((480, 640, 3), 128, np.uint8), templates["person_a_1"])
     assert (result.similarity, result.match, result.faces) == (None, False, 0)
     assert [f.code for f in result.findings] == ["no_face"]
+
+
+def turned(image: np.ndarray, degrees: int) -> np.ndarray:
+    """The picture of a phone held turned: PIL turns counter-clockwise, so the way back is ``degrees`` clockwise."""
+    return np.ascontiguousarray(np.asarray(Image.fromarray(image).rotate(degrees, expand=True)))
+
+
+class CountingEngine:
+    """An engine that counts its detections."""
+
+    def __init__(self, engine: FaceEngine) -> None:
+        self.engine, self.spec, self.sure_score, self.detections = engine, engine.spec, engine.sure_score, 0
+
+    def analyze(self, image: np.ndarray) -> list[Face]:
+        self.detections += 1
+        return self.engine.analyze(image)
+
+    def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        return self.engine.embed(image, face)
+
+    def compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        return self.engine.compare(a, b)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+@pytest.mark.parametrize(("a", "b"), SAME_PERSON)
+def test_a_turned_capture_is_turned_back_matches_and_asks_for_the_phone_upright(
+    engine: FaceEngine, templates: dict[str, np.ndarray], a: str, b: str, degrees: int
+) -> None:
+    for probe, reference in ((a, b), (b, a)):
+        result = verify(engine, turned(photo(probe), degrees), templates[reference])
+        assert result.match and result.faces == 1, (engine.spec.name, probe, degrees, result.similarity)
+        # Coaching first: the phone that sent it would film the whole exam turned.
+        assert [(f.code, f.value) for f in result.findings] == [("not_upright", degrees)], result.findings
+        assert "竖直" in result.findings[0].message and "upright" in result.findings[0].message_en
+    impostor = verify(engine, turned(photo("impostor_1"), degrees), templates[a])
+    assert not impostor.match and impostor.findings[0].code == "not_upright"
+
+
+def test_a_turned_id_photo_enrols_a_template_of_the_right_way_up(engine: FaceEngine, templates: dict[str, np.ndarray]) -> None:
+    enrolled = enroll(engine, turned(photo("person_b_1"), 90))
+    assert enrolled.embedding is not None and enrolled.findings[0].code == "not_upright"
+    assert engine.compare(enrolled.embedding, templates["person_b_2"]) >= engine.spec.threshold
+
+
+def test_turned_pictures_cost_at_most_three_detections_and_a_sure_face_none(engine: FaceEngine) -> None:
+    counting = CountingEngine(engine)
+    located = locate(counting, photo("person_a_2"))
+    assert (counting.detections, located.rotation, len(located.faces)) == (1, 0, 1)
+
+    counting.detections = 0
+    located = locate(counting, np.full((640, 480, 3), 128, np.uint8))
+    # Upright, inside a border, then turned three ways: nothing anywhere is a plain no_face.
+    assert (counting.detections, located.rotation, located.faces) == (5, 0, [])
 
 
 def test_a_template_of_another_pack_is_refused(model_dir: Path) -> None:

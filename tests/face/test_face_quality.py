@@ -103,7 +103,7 @@ def test_dark_face_against_a_bright_background_is_backlit(engine: FaceEngine, na
 
 def test_every_code_has_distinct_zh_and_english_hints() -> None:
     assert set(HINTS) == {
-        "no_face", "several_faces", "face_too_small", "face_too_close", "too_dark", "backlit", "blurred"
+        "no_face", "not_upright", "several_faces", "face_too_small", "face_too_close", "too_dark", "backlit", "blurred"
     }  # fmt: skip
     for hint in HINTS.values():
         assert hint.message and hint.message_en and hint.message != hint.message_en

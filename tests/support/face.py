@@ -94,6 +94,11 @@ def exif_rotated(name: str) -> bytes:
     return encode(picture(name).transpose(Image.Transpose.ROTATE_90), exif=exif)
 
 
+def turned(name: str, degrees: int = 90) -> bytes:
+    """A capture from a phone held on its side (or upside down): the picture itself is turned, with no EXIF to say so."""
+    return encode(picture(name).rotate(degrees, expand=True))
+
+
 def greyscale(name: str) -> bytes:
     return encode(picture(name).convert("L"))
 
