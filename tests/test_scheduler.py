@@ -4,6 +4,8 @@ or from two schedulers at once decides nothing twice; practice attempts are anno
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import asyncio
 import contextlib
 import uuid
@@ -156,7 +158,8 @@ async def test_each_phase_is_announced_once_in_order_at_its_boundary(api: Api) -
 
     announced = await audit(api, f.ops, "phase.announce")
     assert [(e["target_kind"], e["target_id"], e["details"]) for e in announced] == [
-        ("session", f.session_id, {"phase": p, "due_at": at.isoformat(), "late_seconds": 0.0})
+        # The audit log shows the exam's times in its offset (Beijing), like every ops answer.
+        ("session", f.session_id, {"phase": p, "due_at": at.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(), "late_seconds": 0.0})
         for p, at in (("waiting_open", OPENS), ("answer_start", STARTS), ("answer_end", ENDS), ("upload_closed", DEADLINE))
     ]
     assert all(e["actor_kind"] == "system" and e["actor_id"] == "scheduler" for e in announced)

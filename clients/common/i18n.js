@@ -236,7 +236,6 @@ const zh = {
   "aux.recording": "正在录制",
   "aux.done": "辅机位录像已上传完成",
 
-  "zone.Asia/Shanghai": "北京时间",
   "err.network": "网络连接失败，请检查网络后重试",
   "err.camera": "无法打开摄像头或麦克风，请在浏览器设置中允许访问",
   "err.generic": "出错了：{message}",
@@ -474,7 +473,6 @@ const en = {
   "aux.recording": "Recording",
   "aux.done": "The aux recording is uploaded",
 
-  "zone.Asia/Shanghai": "Beijing time",
   "err.network": "Network error: check the connection and try again",
   "err.camera": "Cannot open the camera or microphone: allow access in the browser settings",
   "err.generic": "Something went wrong: {message}",
