@@ -3,6 +3,7 @@
 import { t } from "/common/i18n.js";
 import { previewWrap } from "/common/sitting-view.js";
 import { countdownEl, h } from "/common/ui.js";
+import { replaceAuxLink } from "./pairing.js";
 
 export function waitStage(view) {
   const s = view.session;
@@ -16,5 +17,6 @@ export function waitStage(view) {
     countdownEl(s.windows.answer_starts_at, "wait.countdown", "big-countdown"),
     previewWrap(view.video),
     h("p", { class: "muted" }, t("wait.keep")),
+    replaceAuxLink(view),
   );
 }
