@@ -63,6 +63,9 @@ HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large", "请求头
 # --- auth ------------------------------------------------------------------------------------
 NotAuthenticated = _error("NotAuthenticated", 401, "not_authenticated", "请先登录", "Please log in first")
 InvalidToken = _error("InvalidToken", 401, "invalid_token", "登录已失效，请重新登录", "Your login has expired or was revoked; please log in again")
+# A phone's token revoked because a newer phone logged in for its role: `details` say when and whom to call
+# (replaced_at, timezone, role, support), so the phone can say so instead of retrying or asking to log in.
+DeviceReplaced = _error("DeviceReplaced", 401, "device_replaced", "此设备已被另一台手机取代", "This phone was replaced by another phone")
 Forbidden = _error("Forbidden", 403, "forbidden", "当前身份无权执行此操作", "Your role may not do this")
 LoginFailed = _error("LoginFailed", 401, "login_failed", "账号或密码错误", "Wrong account or password")
 LoginFailed.keeps_changes = True

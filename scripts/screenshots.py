@@ -4,7 +4,9 @@ of every main screen, zh-CN, under docs/screenshots/.
 The upload screens are caught mid-way by slowing the phones' uploads (Chromium's network throttling) while they
 record, so the progress bar and the bytes left are real. The main phone's first upload is garbled on the way
 (body bytes flipped, checksum header dropped: what a broken proxy could do), so the server fails it and the screen
-"录像校验未通过，正在重新上传" is real too; the resend then goes through untouched and is verified.
+"录像校验未通过，正在重新上传" is real too; the resend then goes through untouched and is verified. Then, in another
+mock, phones replaced by other phones: the screens the replaced main and aux phones show, and the line on the phone
+that took over.
 
 Needs Debian chromium (/usr/bin/chromium or $DUALCAM_CHROMIUM) and a CJK font (fonts-wqy-microhei or
 fonts-noto-cjk) for the Chinese text. Starts its own `dualcam serve` on a free loopback port with a file clock.
@@ -104,6 +106,7 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
             run(browser, server, ops, out, args.answer_seconds)
+            takeover(browser, server, ops, out)
             browser.close()
     finally:
         server.stop()
@@ -194,6 +197,30 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
         print("  warning: the uploads were not verified within 60 s; the last screens show the upload in progress")
     shot(main, out, "main-13-upload-complete")
     shot(aux, out, "aux-06-upload-complete")
+
+
+def takeover(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Phones replaced in the waiting room of another mock: the aux phone by a second one that scanned the code the
+    main phone shows on "更换辅机位" (its screen with the steps to pair again open), then the main phone by a second
+    one the candidate logged in on, and the line that phone shows."""
+    _, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=60, title="2026年某市事业单位公开招聘面试")
+    main, aux = (browser.new_context(**PHONE).new_page() for _ in range(2))
+    flows.to_ready(main, aux, server, candidate, session["id"])
+    main.click("[data-action=replace-aux]")
+    other_aux = browser.new_context(**PHONE).new_page()
+    other_aux.goto(flows.scan_qr(main))
+    aux.wait_for_selector("[data-test=replaced]")
+    aux.click("[data-action=relogin]")
+    aux.wait_for_selector("[data-test=repair-steps]")
+    shot(aux, out, "aux-07-replaced")
+
+    other_main = browser.new_context(**PHONE).new_page()
+    flows.login(other_main, server, candidate)
+    flows.open_sitting(other_main, server, session["id"])
+    main.wait_for_selector("[data-test=replaced]")
+    shot(main, out, "main-14-replaced")
+    other_main.wait_for_selector("[data-test=replaced-other]")
+    shot(other_main, out, "main-15-took-over")
 
 
 def uploads_mounted(server: E2EServer) -> bool:

@@ -31,6 +31,7 @@ from app.api.deps import BODY_CLASS_KEY, BodyClass, roles_of
 from app.db import transaction
 from app.security import bearer_token
 from app.services.auth import authenticate
+from app.services.sitting import devices
 
 
 class BodyTooLarge(HTTPException):
@@ -109,8 +110,10 @@ class BodyLimits:
         if token is None:
             return errors.NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
         async with transaction(state.sessionmaker) as db:
-            principal = await authenticate(db, token=token, now=state.clock.now())
-        return None if principal is not None else errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
+            now = state.clock.now()
+            if await authenticate(db, token=token, now=now) is not None:
+                return None
+            return (await devices.replaced(db, token=token, now=now)) or errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0

@@ -24,6 +24,7 @@ from app.schemas.sessions import QuestionOut
 from app.services.exam import candidates, exams
 from app.services.sitting import devices, sittings
 from app.services.sitting.questions import revealed_questions
+from app.services.timezones import to_local
 
 router = APIRouter(prefix="/api/v1/candidate", tags=["candidate"])
 
@@ -143,7 +144,11 @@ async def login_device(
     """Log this phone in as the main or aux camera of a sitting (a second phone of a role replaces the first)."""
     candidate = _me(principal)
     view = await sittings.load(db, sitting_id=sitting_id, candidate_id=candidate.id, now=now)
-    device, issued = await devices.login_device(
+    login = await devices.login_device(
         db, candidate=candidate, view=view, role=body.role, now=now, ttl=timedelta(hours=settings.token_ttl_hours)
     )
-    return DeviceLoginOut(device_id=device.id, sitting_id=view.sitting.id, role=device.role, token=issued.token, expires_at=issued.expires_at)
+    device, issued = login.device, login.issued
+    return DeviceLoginOut(
+        device_id=device.id, sitting_id=view.sitting.id, role=device.role, token=issued.token, expires_at=issued.expires_at,
+        replaced_at=to_local(login.replaced_at, view.timezone), timezone=view.timezone,
+    )

@@ -24,6 +24,7 @@ from app.services.auth import LoginPolicy, Principal, authenticate
 from app.services.quotas import Quota
 from app.services.recordings.recordings import UploadFacts
 from app.services.scope import ExamScope, of_staff
+from app.services.sitting import devices
 
 
 async def _db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -111,7 +112,7 @@ def require(*roles: Role, device_role: DeviceRole | None = None) -> Callable[...
             raise errors.NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
         principal = await authenticate(db, token=token, now=now)
         if principal is None:
-            raise errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
+            raise (await devices.replaced(db, token=token, now=now)) or errors.InvalidToken(headers={"WWW-Authenticate": "Bearer"})
         if principal.role not in roles:
             raise errors.Forbidden()
         if device_role is not None and principal.device is not None and principal.device.role is not device_role:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, status
+from pydantic import Field
 
 from app import errors
 from app.api.deps import DB, DeviceUser, MainDevice, Now, Scope, SettingsDep, Staff
@@ -14,7 +15,7 @@ from app.schemas.candidates import SittingOut
 from app.schemas.realtime import EventIn, PairingClaimIn, PairingOfferOut, ProctorEventOut
 from app.security import bearer_token
 from app.services.auth import authenticate
-from app.services.sitting import facts, pairing, proctoring, realtime, sittings
+from app.services.sitting import devices, facts, pairing, proctoring, realtime, sittings
 from app.services.timezones import to_local
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -23,6 +24,16 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 class PairingClaimOut(TokenOut):
     device_id: uuid.UUID
     sitting_id: uuid.UUID
+    replaced_at: datetime | None = Field(description="when this phone replaced the aux phone logged in before it (exam's timezone); null: none")
+    timezone: str = Field(description="the exam's timezone, for the times this phone shows")
+
+    @classmethod
+    def of(cls, login: devices.DeviceLogin) -> PairingClaimOut:
+        issued, device = login.issued, login.device
+        return cls(
+            token=issued.token, role=issued.role, expires_at=issued.expires_at, device_id=device.id, sitting_id=device.sitting_id,
+            replaced_at=to_local(login.replaced_at, login.timezone), timezone=login.timezone,
+        )
 
 
 @router.post(
@@ -52,8 +63,8 @@ async def claim_pairing(body: PairingClaimIn, request: Request, db: DB, now: Now
     A phone already logged in for another candidate (its token sent as Bearer) is refused."""
     current = bearer_token(request.headers.get("authorization"))
     claimer = await authenticate(db, token=current, now=now) if current else None
-    device, issued = await pairing.claim(db, token=body.token, claimer=claimer, now=now, ttl=timedelta(hours=settings.token_ttl_hours))
-    return PairingClaimOut(token=issued.token, role=issued.role, expires_at=issued.expires_at, device_id=device.id, sitting_id=device.sitting_id)
+    login = await pairing.claim(db, token=body.token, claimer=claimer, now=now, ttl=timedelta(hours=settings.token_ttl_hours))
+    return PairingClaimOut.of(login)
 
 
 @router.post(

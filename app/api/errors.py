@@ -115,7 +115,7 @@ def declare_common_responses(router: APIRouter) -> None:
         extra: dict[str, Any] = dict(route.openapi_extra or {})
         extra["x-roles"] = list(roles) if roles else ["anonymous"]
         if roles:
-            declared += [errors.NotAuthenticated, errors.InvalidToken, errors.Forbidden]
+            declared += [errors.NotAuthenticated, errors.InvalidToken, errors.DeviceReplaced, errors.Forbidden]
             extra["security"] = [{"bearer": []}]
         if _has_inputs(route.dependant):
             declared.append(errors.ValidationFailed)

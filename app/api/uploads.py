@@ -28,7 +28,7 @@ MAX_RECORDING_BYTES = 4 * 1024**3
 
 
 def _tus_error(exc: errors.DualcamError) -> TusError:
-    return TusError(ErrorSpec(status=exc.status, code=exc.code, message_en=exc.message_en, message=exc.message))
+    return TusError(ErrorSpec(status=exc.status, code=exc.code, message_en=exc.message_en, message=exc.message, details=exc.details))
 
 
 def build_tus(app: FastAPI) -> TusApp:

@@ -3,7 +3,8 @@
 One module past 300 lines: the connection's state machine, outbox and receive loop share one per-socket state; the
 rules they apply live in app.services.sitting.realtime.
 
-Close codes: 4401 not authenticated or token invalid · 4409 superseded by a newer phone of the same role ·
+Close codes: 4401 not authenticated or token invalid · 4409 superseded by a newer phone of the same role (at once,
+or at the connect of a phone replaced while it was away: after an `error` `device_replaced` with the notice) ·
 4410 the sitting is over · 4408 no message within the presence timeout · 4429 too many messages waiting for this
 socket (it reads too slowly) · 1009 message too large.
 Protocol errors that do not end the connection come back as {"type": "error", "code", "message", "message_en"}.
@@ -37,8 +38,7 @@ from app.models import Device
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
 from app.security import bearer_token
-from app.services import auth
-from app.services.sitting import realtime, sittings
+from app.services.sitting import devices, realtime, sittings
 from app.services.sitting.sittings import SittingView
 
 log = get_logger(__name__)
@@ -157,10 +157,11 @@ class Connection:
         async with transaction(self.sessionmaker, self.hub) as db:
             token = self.ws.query_params.get("token") or bearer_token(self.ws.headers.get("authorization"))
             try:
-                device = self.device = await auth.authenticate_device(db, token=token, now=now)
+                device = self.device = await devices.authenticate(db, token=token, now=now)
             except errors.DualcamError as exc:
+                # A replaced phone (offline when it was replaced) hears it as it reconnects: the notice, then 4409.
                 await self.error(exc)
-                await self.close(CLOSE_UNAUTHENTICATED, exc.code)
+                await self.close(CLOSE_SUPERSEDED if isinstance(exc, errors.DeviceReplaced) else CLOSE_UNAUTHENTICATED, exc.code)
                 return False
             self._device_key, self._sitting_key = str(device.id), str(device.sitting_id)
             await stack.enter_async_context(self.hub.attach(self, *await realtime.channels_of(db, device=device)))

@@ -112,3 +112,5 @@ class DeviceLoginOut(Output):
     role: DeviceRole
     token: str
     expires_at: datetime
+    replaced_at: datetime | None = Field(description="when this phone replaced the one logged in before it for the role (exam's timezone); null: none")
+    timezone: str = Field(description="the exam's timezone, for the times this phone shows")

@@ -17,9 +17,13 @@ class ErrorSpec:
     code: str
     message_en: str
     message: str  # zh-CN, what the phone shows
+    details: Any = None  # a callback's refusal may say more (the application's error details)
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "message_en": self.message_en}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "message_en": self.message_en}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
 
 
 @dataclass

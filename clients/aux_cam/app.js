@@ -6,9 +6,10 @@
 import { apiClient } from "/common/api.js";
 import { DeviceSession, FINAL_STATES, savedDevice } from "/common/device.js";
 import { applyLang, getLang, onLangChange, t, tParts } from "/common/i18n.js";
-import { getStream, preview } from "/common/media.js";
+import { getStream, preview, releaseStream } from "/common/media.js";
 import { registerServiceWorker } from "/common/pwa.js";
-import { errorBanner, finalBanner, paintScheduler, previewWrap, reconnectBanner, recordingPill, statusPills, supersededBanner } from "/common/sitting-view.js";
+import { replacedOtherLine, replacedScreen } from "/common/replaced-view.js";
+import { errorBanner, finalBanner, paintScheduler, previewWrap, reconnectBanner, recordingPill, statusPills } from "/common/sitting-view.js";
 import { DEFAULT_TIME_ZONE, countdownEl, errorText, h, header, mount, timeEl, updateCountdowns } from "/common/ui.js";
 import { hasRecording, patchProgress, progressKey, uploadLine, uploadPanel } from "/common/upload-view.js";
 
@@ -21,6 +22,7 @@ let session = null;
 let video = null;
 let message = null;
 let claiming = false;
+let repairShown = false; // the replaced screen's button opened the steps to pair again
 const render = paintScheduler(() => renderNow());
 
 function pairToken() {
@@ -34,7 +36,8 @@ async function claim(token) {
   try {
     const headers = device ? { Authorization: `Bearer ${device.token}` } : {};
     const body = await anonymous.request("POST", "/api/v1/pairing/claim", { json: { token }, headers });
-    device = { token: body.token, expires_at: body.expires_at, device_id: body.device_id, sitting_id: body.sitting_id };
+    // replaced_at: this phone took the aux role over from another one (the screen says so, with the time).
+    device = { token: body.token, expires_at: body.expires_at, device_id: body.device_id, sitting_id: body.sitting_id, replaced_at: body.replaced_at ?? null, timezone: body.timezone ?? null };
     localStorage.setItem(DEVICE_KEY, JSON.stringify(device));
     message = null;
   } catch (error) {
@@ -49,29 +52,40 @@ async function claim(token) {
 async function start() {
   const token = pairToken();
   if (token) {
-    session?.stop();
+    // Pairing (again): the old session's recorder and uploader are out before the new ones take the recording on.
+    const old = session;
     session = null;
+    old?.stop();
+    await old?.capture.halt();
+    video = null;
+    repairShown = false;
     await claim(token);
   }
   if (!device) return render();
-  session = new DeviceSession({
+  const mine = device; // this session's token, even after a later pairing replaces `device`
+  const current = new DeviceSession({
     role: "aux",
-    sittingId: device.sitting_id,
-    token: () => device?.token,
+    sittingId: mine.sitting_id,
+    token: () => mine.token,
     stream: () => getStream({ video: { facingMode: "environment", width: { max: 1280 }, height: { max: 1280 }, frameRate: { ideal: 15, max: 30 } }, audio: true }),
     onChange: () => render(),
     onClosed: (reason) => {
-      if (reason === "unauthorized" || reason === "superseded") {
-        localStorage.removeItem(DEVICE_KEY);
+      // Refused: pair again. Replaced: the refused token stays, so a reload shows the replaced screen again.
+      if (reason === "unauthorized") localStorage.removeItem(DEVICE_KEY);
+      if (reason === "superseded") {
+        video = null;
+        current.halted.then(() => releaseStream()); // the camera goes off once recording has stopped
       }
       render();
     },
   });
+  session = current;
   render();
   try {
-    await session.start();
-    const stream = await session.getStream();
-    video = preview(stream);
+    await current.start();
+    if (current.closedReason || session !== current) return render(); // replaced while away: the camera stays off
+    const stream = await current.getStream();
+    if (!current.closedReason && session === current) video = preview(stream);
   } catch (error) {
     message = error.status ? errorText(error) : t("err.camera");
   }
@@ -85,7 +99,7 @@ function signature() {
   const p = session?.capture.status();
   return JSON.stringify([
     getLang(), stage(), session?.state, session?.peerOnline, session?.channelStatus, session?.closedReason, message,
-    Boolean(video), session?.capture.recorder.recording, p && progressKey(p), navigator.onLine,
+    Boolean(video), session?.capture.recorder.recording, p && progressKey(p), navigator.onLine, repairShown, device?.replaced_at,
   ]);
 }
 
@@ -96,12 +110,13 @@ function renderNow() {
     return;
   }
   lastSignature = sig;
-  const pills = statusPills(session, "main-status", t("aux.main_online"), t("aux.main_offline"));
+  const pills = stage() === "replaced" ? null : statusPills(session, "main-status", t("aux.main_online"), t("aux.main_offline"));
   mount(root, header(t("aux.title"), pills), h("main", { dataset: { stage: stage() } }, body()));
 }
 
 function stage() {
   if (claiming) return "claiming";
+  if (session?.closedReason === "superseded") return "replaced";
   if (!device || session?.closedReason) return "unpaired";
   const state = session?.state;
   if (!state) return "loading";
@@ -116,10 +131,18 @@ function stage() {
 function body() {
   const s = session;
   const st = stage();
-  const notices = [errorBanner(message), reconnectBanner(s)];
+  const notices = [errorBanner(message), reconnectBanner(s), st !== "replaced" && replacedOtherLine(device?.replaced_at, device?.timezone || undefined)];
   if (st === "claiming") return [notices, h("p", { class: "muted" }, t("aux.claiming"))];
+  if (st === "replaced") {
+    // The aux phone has no account: its way back is the main phone's code, so the button opens how to scan it.
+    const reveal = () => {
+      repairShown = true;
+      render();
+    };
+    return [errorBanner(message), replacedScreen({ notice: s.replaced, role: "aux", onRelogin: reveal, repairShown })];
+  }
   if (st === "unpaired") {
-    return [notices, s?.closedReason === "superseded" && supersededBanner(), h("section", { class: "card", dataset: { test: "unpaired" } }, h("h2", {}, t("aux.title")), h("p", {}, t("aux.no_pair")))];
+    return [notices, h("section", { class: "card", dataset: { test: "unpaired" } }, h("h2", {}, t("aux.title")), h("p", {}, t("aux.no_pair")))];
   }
   if (st === "loading") return [notices, h("p", { class: "muted" }, t("common.loading"))];
   const w = s.windows;

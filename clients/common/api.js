@@ -46,10 +46,12 @@ async function toError(response) {
 
 /**
  * A client bound to a token source: `getToken()` is called on every request, so a re-login takes effect at once.
- * `onUnauthorized(error)` runs on 401 (expired or revoked token).
+ * `onUnauthorized(error)` runs on 401 (expired or revoked token). Once `closed()` says the credential is dead (the
+ * server refused it), requests fail here without going out: a refused token is never tried again.
  */
-export function apiClient({ getToken = () => null, onUnauthorized = null } = {}) {
+export function apiClient({ getToken = () => null, onUnauthorized = null, closed = () => false } = {}) {
   async function request(method, path, { json, form, headers = {}, signal, raw = false, timeout = 20000 } = {}) {
+    if (closed()) throw new ApiError(401, "credential_closed", "本机登录已失效", "This phone's log-in is no longer valid");
     const init = { method, headers: { ...headers }, signal, cache: "no-store" };
     const token = getToken();
     if (token) init.headers.Authorization = `Bearer ${token}`;

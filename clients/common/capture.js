@@ -19,8 +19,9 @@ export class Capture {
    * @param {import("./events.js").EventReporter} o.events
    * @param {() => Promise<object|null>} o.verify   see Uploader
    * @param {(status: object) => void} o.onChange
+   * @param {(error: object) => void} o.onUnauthorized   the server refused this phone's token (see Uploader)
    */
-  constructor({ role, sittingId, token, channel, events, verify, onChange = () => {} }) {
+  constructor({ role, sittingId, token, channel, events, verify, onChange = () => {}, onUnauthorized = () => {} }) {
     this.role = role;
     this.sittingId = sittingId;
     this.key = store.recordingKey(role, sittingId);
@@ -43,6 +44,7 @@ export class Capture {
       key: this.key,
       token,
       verify,
+      onUnauthorized,
       onProgress: (progress) => {
         this.progress = progress;
         this.onChange(this.status());
@@ -85,6 +87,7 @@ export class Capture {
   }
 
   async startRecording(stream) {
+    if (this.halted) return false;
     if (this.recorder.recording) return true;
     const record = await this.recorder.start(stream);
     this.uploader.start();
@@ -95,8 +98,27 @@ export class Capture {
     return true;
   }
 
+  /**
+   * This phone is out (another phone took its role over): stop recording and uploading, keep every chunk and leave
+   * the recording open, so this phone, logged in again, continues the same file and upload. Resolves once nothing
+   * of it runs any more.
+   */
+  halt() {
+    this.halting ??= (async () => {
+      this.halted = true;
+      await this.beginning?.catch(() => {});
+      await this.recorder.pause();
+      await this.wakeLock.release();
+      await this.uploader.halt();
+      await this.refreshProgress();
+      this.onChange(this.status());
+    })();
+    return this.halting;
+  }
+
   /** Stop for good (answer end, a stop command, a manual stop). */
   async end(reason = "answer_end") {
+    if (this.halted) return this.record();
     const wasRecording = this.recorder.recording;
     const record = wasRecording ? await this.recorder.stop() : await closeLeftover(this.key);
     await this.wakeLock.release();

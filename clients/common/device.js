@@ -4,7 +4,10 @@
 // - at the answer start (server time) a `ready` sitting is answering: recording starts at once (the server derives
 //   the same state from the same facts), and the question is fetched if the push did not bring it;
 // - at the answer end, on a stop command or a manual stop, recording stops and the upload finishes;
-// - a sitting that is not answering never records (an absent candidate cannot record).
+// - a sitting that is not answering never records (an absent candidate cannot record);
+// - another phone taking this phone's role over (a `command` superseded on the socket, or a 401 `device_replaced`
+//   from any request) ends the session at once: recording and uploading stop, the chunks stay in IndexedDB with
+//   the recording left open, the token is never sent again, and `replaced` holds when it happened and whom to call.
 
 import { apiClient } from "./api.js";
 import { serverNow, syncHttp } from "./clock.js";
@@ -38,7 +41,7 @@ export class DeviceSession {
    * @param {() => string|null} o.token   the device token
    * @param {() => Promise<MediaStream>} o.stream   the camera + microphone to record
    * @param {(session: DeviceSession) => void} o.onChange
-   * @param {(reason: string) => void} o.onClosed   unauthorized | superseded
+   * @param {(reason: string) => void} o.onClosed   unauthorized | superseded (then `replaced` holds the notice)
    */
   constructor({ role, sittingId, token, stream, onChange = () => {}, onClosed = () => {} }) {
     this.role = role;
@@ -47,7 +50,9 @@ export class DeviceSession {
     this.getStream = stream;
     this.onChange = onChange;
     this.onClosed = onClosed;
-    this.api = apiClient({ getToken: token });
+    this.replaced = null; // {role, at, timeZone, support} once another phone took this one's role over
+    this.halted = Promise.resolve();
+    this.api = apiClient({ getToken: token, onUnauthorized: (error) => this.unauthorized(error), closed: () => Boolean(this.closedReason) });
     this.sitting = null;
     this.peerOnline = false;
     this.paired = false;
@@ -74,6 +79,7 @@ export class DeviceSession {
       events: this.events,
       verify: () => this.verifyRecording(),
       onChange: () => this.changed(),
+      onUnauthorized: (error) => this.unauthorized(error),
     });
   }
 
@@ -96,8 +102,11 @@ export class DeviceSession {
 
   async start() {
     await syncHttp(2);
-    await this.capture.init();
+    // The sitting first: a token refused there (a phone replaced while it was away, reopened) is never tried on
+    // the uploads.
     await this.refresh();
+    if (this.closedReason) return;
+    await this.capture.init();
     this.events.start();
     this.channel.start();
     this.tickTimer = setInterval(() => this.tick(), 250);
@@ -118,8 +127,7 @@ export class DeviceSession {
         this.sitting = await this.api.get("/api/v1/device/sitting");
         this.lastError = null;
       } catch (error) {
-        this.lastError = error;
-        if (error.status === 401) this.close("unauthorized");
+        if (error.status !== 401) this.lastError = error; // a 401 ends the session (unauthorized)
       } finally {
         this.refreshing = null;
       }
@@ -128,16 +136,49 @@ export class DeviceSession {
     return this.refreshing;
   }
 
-  close(reason) {
+  /**
+   * The session ends for good: `superseded` (with the server's notice) or `unauthorized`. Nothing goes out with
+   * this token afterwards; `halted` resolves once recording and uploading have stopped.
+   */
+  close(reason, notice = null) {
+    if (this.closedReason || this.stopped) return;
     this.closedReason = reason;
+    if (reason === "superseded") {
+      this.replaced = {
+        role: notice?.role || this.role,
+        at: notice?.replaced_at || null,
+        timeZone: notice?.timezone || null,
+        support: notice?.support || null,
+      };
+    }
+    clearInterval(this.tickTimer);
     this.channel.stop(reason);
+    this.events.stop();
+    this.halted = this.capture.halt();
     this.onClosed(reason);
     this.changed();
   }
 
+  /** A request was answered 401. `device_replaced` says when and whom to call; a 401 without a body (a tus HEAD)
+   * or a socket closed as superseded without the notice asks once over REST why. */
+  unauthorized(error) {
+    if (this.closedReason || this.stopped) return;
+    if (error?.code === "device_replaced") this.close("superseded", error.details);
+    else if (error?.code) this.close("unauthorized");
+    else if (!this.asking) {
+      this.asking = true;
+      // Its 401 comes back here through onUnauthorized, with the reason; anything else: the token is refused all the same.
+      this.api.get("/api/v1/device/sitting").then(
+        () => this.close("unauthorized"),
+        (refusal) => (refusal.status === 401 ? this.unauthorized(refusal) : this.close("unauthorized")),
+      );
+    }
+  }
+
   onStatus(status) {
     this.channelStatus = status;
-    if (status === "unauthorized" || status === "superseded") this.close(status);
+    if (status === "unauthorized") this.close(status);
+    else if (status === "superseded") this.unauthorized(null); // the notice came first, unless it was lost
     else if (status === "sitting_over") this.refresh().then(() => this.apply());
     this.changed();
   }
@@ -158,6 +199,13 @@ export class DeviceSession {
         break;
       case "peer.offline":
         if (message.role === peerRole) this.peerOnline = false;
+        break;
+      case "command":
+        if (message.reason === "superseded") this.close("superseded", message);
+        break;
+      case "error":
+        // At connect, a phone replaced while it was away: the notice, then the close (4409).
+        if (message.code === "device_replaced") this.close("superseded", message.details);
         break;
       case "pair.status":
         this.paired = Boolean(message.paired);
@@ -213,6 +261,7 @@ export class DeviceSession {
 
   /** Bring the recording in line with the state. */
   async apply() {
+    if (this.closedReason) return; // replaced or refused: this phone records nothing more
     const state = this.state;
     if (state === "answering" && !this.ending) {
       if (!this.capture.recorder.recording) {

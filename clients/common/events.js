@@ -110,8 +110,9 @@ export class EventReporter {
         try {
           await this.api.post("/api/v1/device/events", list[0]);
         } catch (error) {
-          if (error.isNetwork || error.status >= 500) break;
-          // 4xx: the server will never take it (unknown kind, sitting over); drop it
+          // Offline, a server failure, or this phone's log-in refused (replaced): keep them for the next log-in.
+          if (error.isNetwork || error.status >= 500 || error.status === 401) break;
+          // Other 4xx: the server will never take it (unknown kind, sitting over); drop it
         }
         list = this.pending().slice(1);
         localStorage.setItem(this.storageKey, JSON.stringify(list));

@@ -26,6 +26,18 @@ export function getStream(constraints = CONSTRAINTS) {
   return streamPromise;
 }
 
+/** Turn the camera and microphone off (a replaced phone): the next getStream() asks for them again. */
+export async function releaseStream() {
+  const pending = streamPromise;
+  streamPromise = null;
+  if (!pending) return;
+  try {
+    for (const track of (await pending).getTracks()) track.stop();
+  } catch {
+    // never granted: nothing to release
+  }
+}
+
 /** A muted, inline <video> showing the stream. */
 export function preview(stream, className = "preview") {
   const video = document.createElement("video");

@@ -148,6 +148,25 @@ export class Recorder {
     })();
     return this.stopping;
   }
+
+  /**
+   * Stop this recorder without ending the recording (another phone took the role over): what was recorded is
+   * stored, the recording stays open, and a later start() on this phone continues the same file, as after a reload.
+   */
+  async pause() {
+    const media = this.media;
+    if (!media) return;
+    if (media.state !== "inactive") {
+      const stopped = new Promise((resolve) => media.addEventListener("stop", resolve, { once: true }));
+      media.stop();
+      await stopped;
+    }
+    await this.queue;
+    // Whole elements are stored already; an unfinished tail (normally none after a stop) would tear the file in
+    // the middle once this phone continues it, so it is dropped, as a reload drops it.
+    this.webm?.flush();
+    this.media = null;
+  }
 }
 
 /** A recording found unfinished after a reload whose window is over: close it with what was stored. */

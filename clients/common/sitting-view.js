@@ -31,11 +31,6 @@ export function reconnectBanner(session) {
   return session?.channelStatus === "down" && h("div", { class: "banner banner-warn", dataset: { test: "reconnecting" } }, navigator.onLine ? t("net.reconnecting") : t("net.offline"));
 }
 
-/** The candidate opened the sitting on another phone: this one is out. */
-export function supersededBanner() {
-  return h("div", { class: "banner banner-bad", dataset: { test: "superseded" } }, t("sitting.superseded"));
-}
-
 /** The other phone's live status and the sitting state, once the sitting is known. */
 export function statusPills(session, test, onlineText, offlineText) {
   if (!session?.sitting) return null;

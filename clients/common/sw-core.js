@@ -17,6 +17,7 @@ const COMMON_FILES = [
   "/common/media.js",
   "/common/pwa.js",
   "/common/recorder.js",
+  "/common/replaced-view.js",
   "/common/sitting-view.js",
   "/common/store.js",
   "/common/ui.js",

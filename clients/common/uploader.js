@@ -7,7 +7,10 @@
 // - `Upload-Length` goes with the first PATCH after the stop (an empty PATCH when nothing is left to send);
 // - on a network failure, 5xx, 409 (offset mismatch) or 460 (checksum mismatch): back off, ask the server where it
 //   is (HEAD) and resume from there; going back online retries at once;
-// - a reloaded page finds the recording in IndexedDB and finishes it (Capture.init starts the loop again).
+// - a reloaded page finds the recording in IndexedDB and finishes it (Capture.init starts the loop again);
+// - 401: this phone's token was refused (another phone took its role over, or it expired): the loop ends at the
+//   first one and tells `onUnauthorized` — a refused token is never tried again. The chunks stay; the same phone
+//   logged in again (a new token of the same role) continues the same upload, whose owner is the sitting and role.
 // The server's word that the recording is complete and playable is asked for by `verify`. `failed` (its bytes do
 // not parse as media): the upload is forgotten, a new one is created (the server answers a NEW upload at offset 0
 // for a failed recording) and every chunk is sent again — at most MAX_UPLOADS uploads in all, then the phone keeps
@@ -40,10 +43,12 @@ function metadata(fields) {
 }
 
 class TusError extends Error {
-  constructor(status, message, retry = true) {
+  constructor(status, message, retry = true, { code = null, details = null } = {}) {
     super(message);
     this.status = status;
     this.retry = retry;
+    this.code = code; // the server's error code where its answer had a body (HEAD answers have none)
+    this.details = details;
   }
 }
 
@@ -55,9 +60,13 @@ export class Uploader {
    * @param {(p: object) => void} o.onProgress   {state, acked, written, total, error}
    * @param {() => Promise<object|null>} o.verify  the server's view of the recording once all bytes are in:
    *        {verified: bool, failed: bool, reason?, duration?} (null: not known yet)
+   * @param {(error: {status, code, details}) => void} o.onUnauthorized  the server refused the token (401)
    */
-  constructor({ key, token, onProgress = () => {}, verify = async () => null, endpoint = TUS_ENDPOINT }) {
+  constructor({ key, token, onProgress = () => {}, verify = async () => null, onUnauthorized = () => {}, endpoint = TUS_ENDPOINT }) {
     this.key = key;
+    this.onUnauthorized = onUnauthorized;
+    this.halted = false;
+    this.done = Promise.resolve();
     this.token = token;
     this.onProgress = onProgress;
     this.verify = verify;
@@ -74,19 +83,28 @@ export class Uploader {
   }
 
   start() {
+    if (this.halted) return undefined; // this phone's token is dead: only a new log-in (a new uploader) sends again
     if (this.running) return this.kick();
     this.running = true;
     this.stopped = false;
     window.addEventListener("online", this.onOnline);
-    this.loop().finally(() => {
+    this.done = this.loop().finally(() => {
       this.running = false;
       window.removeEventListener("online", this.onOnline);
     });
+    return undefined;
   }
 
   stop() {
     this.stopped = true;
     this.kick();
+  }
+
+  /** For good (the token was refused): no request after the one in flight; resolves when the loop is out. */
+  halt() {
+    this.halted = true;
+    this.stop();
+    return this.done;
   }
 
   /** New bytes are stored, or the network is back: stop waiting. */
@@ -154,6 +172,14 @@ export class Uploader {
       } catch (error) {
         this.lastError = error.message;
         this.serverOffset = null; // ask the server again before the next PATCH
+        if (error.status === 401) {
+          // Retrying a refused token only repeats the refusal (and, for a replaced phone, frightens the candidate
+          // with "network lost"): stop at the first one and say so.
+          this.halted = true;
+          await this.report("halted");
+          this.onUnauthorized({ status: 401, code: error.code, details: error.details });
+          return;
+        }
         if (error.retry === false) {
           await this.report("failed");
           return;
@@ -227,6 +253,7 @@ export class Uploader {
 
   async head(record) {
     const response = await this.request("HEAD", record.uploadUrl);
+    if (response.status === 401) throw new TusError(401, "HEAD 401", false); // no body: the caller asks why
     if (response.status === 404 || response.status === 410) throw new TusError(response.status, "upload gone", false);
     if (!response.ok) throw new TusError(response.status, `HEAD ${response.status}`);
     const offset = Number(response.headers.get("Upload-Offset"));
@@ -279,7 +306,8 @@ export class Uploader {
     let view = null;
     try {
       view = await this.verify();
-    } catch {
+    } catch (error) {
+      if (error.status === 401) throw new TusError(401, "verify 401", false, { code: error.code, details: error.details });
       view = null; // offline or not answerable yet: ask again
     }
     if (view?.verified) {
@@ -303,12 +331,19 @@ export class Uploader {
   async failure(response, what) {
     let text = "";
     try {
-      text = (await response.text()).slice(0, 200);
+      text = await response.text();
     } catch {
       // ignore
     }
-    // 404/410: the upload expired (deadline passed) or never existed; 403: not allowed now. 409/460/423/5xx: retry.
-    const permanent = [404, 410, 413].includes(response.status);
-    return new TusError(response.status, `${what} ${response.status} ${text}`.trim(), !permanent);
+    let error = null;
+    try {
+      error = JSON.parse(text)?.error ?? null;
+    } catch {
+      // not our JSON error shape
+    }
+    // 401: the token was refused (the loop stops); 404/410: the upload expired (deadline passed) or never existed;
+    // 403: not allowed now. 409/460/423/5xx: retry.
+    const permanent = [401, 404, 410, 413].includes(response.status);
+    return new TusError(response.status, `${what} ${response.status} ${text.slice(0, 200)}`.trim(), !permanent, { code: error?.code ?? null, details: error?.details ?? null });
   }
 }

@@ -5,7 +5,7 @@ import { t } from "/common/i18n.js";
 import { previewWrap, recordingPill } from "/common/sitting-view.js";
 import { confirmDialog, countdownEl, errorText, h, toast } from "/common/ui.js";
 import { uploadLine } from "/common/upload-view.js";
-import { auxOfflineBanner } from "./pairing.js";
+import { auxOfflineBanner, replaceAuxLink } from "./pairing.js";
 import { examTimeZone } from "./sitting-shared.js";
 
 async function stopEarly(view) {
@@ -40,5 +40,6 @@ export function answerStage(view) {
     previewWrap(view.video, recording),
     h("button", { class: "btn btn-danger btn-block", dataset: { action: "stop" }, onclick: () => stopEarly(view) }, t("answer.stop")),
     uploadLine(s.capture.status()),
+    s.peerOnline && replaceAuxLink(view),
   ];
 }

@@ -30,6 +30,7 @@ const ctx = {
   me: null,
   exam: null,
   api: null,
+  afterLogin: null, // the route to go back to after the log-in screen (a sitting whose phone logs in again)
   setToken(token, expiresAt) {
     ctx.token = token;
     ctx.me = null;

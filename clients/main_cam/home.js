@@ -31,7 +31,10 @@ export function loginScreen(root, ctx) {
     try {
       const body = await ctx.api.post("/api/v1/auth/candidate/login", { identifier: values.identifier.trim(), secret: values.secret.trim() });
       ctx.setToken(body.token, body.expires_at);
-      ctx.go("home");
+      // Sent here from a sitting (a replaced phone logging in again): straight back to it.
+      const next = ctx.afterLogin || "home";
+      ctx.afterLogin = null;
+      ctx.go(next);
     } catch (error) {
       message = errorText(error);
       busy = false;

@@ -67,6 +67,23 @@ export function pairStage(view) {
   return h("section", { class: "card" }, h("h2", {}, t("pair.title")), view.pairing.panel(), timesLine(view));
 }
 
+/** With the aux phone online (waiting, answering): a code one tap away all the same, so the candidate can bring in
+ * another phone, or pair the aux phone that another phone replaced again (it has no account to log in with). */
+export function replaceAuxLink(view) {
+  const pairing = view.pairing;
+  const toggle = () => {
+    pairing.shown = !pairing.shown;
+    if (pairing.shown && pairing.used()) pairing.offer = null; // that code was scanned already: a fresh one
+    view.render();
+  };
+  return h(
+    "div",
+    { class: "replace-aux", dataset: { test: "replace-aux" } },
+    h("button", { class: "btn-link", type: "button", dataset: { action: "replace-aux" }, onclick: toggle }, t("pair.replace_aux")),
+    pairing.shown && [h("p", { class: "muted small" }, t("pair.replace_aux_hint")), pairing.panel()],
+  );
+}
+
 /** While answering without the aux phone: say so, with a new code one tap away. */
 export function auxOfflineBanner(view) {
   const pairing = view.pairing;

@@ -4,8 +4,9 @@
 
 import { DeviceSession, FINAL_STATES } from "/common/device.js";
 import { getLang, t } from "/common/i18n.js";
-import { getStream, preview } from "/common/media.js";
-import { errorBanner, paintScheduler, reconnectBanner, statusPills, supersededBanner } from "/common/sitting-view.js";
+import { getStream, preview, releaseStream } from "/common/media.js";
+import { replacedOtherLine, replacedScreen } from "/common/replaced-view.js";
+import { errorBanner, paintScheduler, reconnectBanner, statusPills } from "/common/sitting-view.js";
 import { errorText, h, header, mount, updateCountdowns } from "/common/ui.js";
 import { patchProgress, progressKey } from "/common/upload-view.js";
 import { answerStage } from "./answer.js";
@@ -13,6 +14,7 @@ import { FaceCheck, faceStage } from "./face-check.js";
 import { guideDone, guideStage } from "./guide.js";
 import { Pairing, pairStage } from "./pairing.js";
 import { SittingDevice } from "./sitting-device.js";
+import { examTimeZone } from "./sitting-shared.js";
 import { finalStage, uploadStage } from "./upload.js";
 import { waitStage } from "./waiting.js";
 
@@ -70,7 +72,9 @@ class MainSitting {
         this.device.reset();
         return this.start();
       }
+      if (this.session.closedReason) return; // replaced while away: the screen says so, the camera stays off
       getStream().then((stream) => {
+        if (this.session?.closedReason) return;
         this.video = preview(stream);
         this.render();
       }, (error) => {
@@ -86,8 +90,41 @@ class MainSitting {
   }
 
   closed(reason) {
-    if (reason === "superseded") this.device.unsave();
+    if (reason === "superseded") {
+      // Another phone is the main camera now: the camera goes off here once recording has stopped.
+      this.session.halted.then(() => releaseStream());
+      this.video = null;
+      clearInterval(this.timer);
+    }
     this.render();
+  }
+
+  /** "在本机重新登录": a new device token with the candidate's log-in takes the main role back (the other phone
+   * gets the replaced screen); the recording this phone kept goes on where it stopped, and its unsent chunks go up. */
+  async relogin() {
+    if (this.relogging) return;
+    this.relogging = true;
+    this.message = null;
+    this.render();
+    try {
+      await this.session.halted; // the old recorder and uploader are out before the new ones start
+      this.device.reset();
+      await this.device.login(); // without a candidate log-in: to the log-in screen, and back here after it
+      this.session.stop();
+      this.session = null;
+      this.lastSignature = null;
+      await this.start();
+    } catch (error) {
+      // The replaced screen stays, with why (its button tries again).
+      if (this.alive && this.ctx.token) this.message = errorText(error);
+      else if (this.alive && !this.ctx.token) {
+        this.ctx.afterLogin = `sitting/${this.sittingId}`;
+        this.ctx.go("login");
+      }
+    } finally {
+      this.relogging = false;
+      this.render();
+    }
   }
 
   destroy() {
@@ -115,6 +152,10 @@ class MainSitting {
     const stage = this.stage();
     if (stage === "face") this.face.liveHint();
     if (stage === "pair" || this.pairing.shown) this.pairing.renewIfExpired();
+    if (this.pairing.shown && this.pairing.used() && this.session?.peerOnline) {
+      this.pairing.shown = false; // the code was scanned and the new aux phone is here: done
+      this.render();
+    }
   }
 
   /** Everything the screen shows but the countdowns and upload numbers (those are patched in place). */
@@ -126,7 +167,7 @@ class MainSitting {
       getLang(), stage, s?.state, s?.peerOnline, s?.paired, s?.channelStatus, s?.closedReason, s?.lastError?.code,
       this.message, this.pairing.offer?.token, this.pairing.busy, this.guideDone, stage !== "pair" && Boolean(this.video), this.pairing.shown,
       this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null,
-      s?.capture.recorder.recording, p && progressKey(p), navigator.onLine,
+      s?.capture.recorder.recording, p && progressKey(p), navigator.onLine, Boolean(this.relogging), this.device.device?.replaced_at,
     ]);
   }
 
@@ -142,7 +183,15 @@ class MainSitting {
     const kind = s?.sitting?.kind;
     const title = `${t("app.main")}${kind ? ` · ${t(`sessions.kind.${kind}`)}` : ""}`;
     if (s?.closedReason === "superseded") {
-      mount(this.root, header(title), h("main", {}, supersededBanner()));
+      const screen = replacedScreen({
+        notice: s.replaced,
+        role: "main",
+        fallbackSupport: this.ctx.exam?.support ?? null,
+        onRelogin: () => this.relogin(),
+        busy: Boolean(this.relogging),
+        error: this.message,
+      });
+      mount(this.root, header(title), h("main", { dataset: { stage: "replaced" } }, screen));
       return;
     }
     const stage = this.stage();
@@ -154,6 +203,7 @@ class MainSitting {
         "main",
         { dataset: { stage } },
         errorBanner(this.message),
+        replacedOtherLine(this.device.device?.replaced_at, this.device.device?.timezone || examTimeZone(this)),
         s?.lastError && s.lastError.status !== 401 && !s.lastError.isNetwork && h("div", { class: "banner banner-bad" }, errorText(s.lastError)),
         reconnectBanner(s),
         stage !== "loading" && stage !== "final" && steps(stage),

@@ -3,6 +3,7 @@
 import { t } from "/common/i18n.js";
 import { previewWrap } from "/common/sitting-view.js";
 import { countdownEl, h } from "/common/ui.js";
+import { replaceAuxLink } from "./pairing.js";
 import { examTimeZone } from "./sitting-shared.js";
 
 export function waitStage(view) {
@@ -19,5 +20,6 @@ export function waitStage(view) {
     countdownEl(s.windows.answer_starts_at, "wait.countdown", { className: "big-countdown", timeZone: examTimeZone(view) }),
     previewWrap(view.video),
     h("p", { class: "muted" }, t("wait.keep")),
+    replaceAuxLink(view),
   );
 }

@@ -131,7 +131,7 @@ async def test_a_new_phone_of_the_same_role_supersedes_the_old_one(api: Api) -> 
         async with phone(client, replacement) as new:
             assert (await next_message(new))["type"] == "hello"
     events = await api.ok("GET", f"/api/v1/ops/sittings/{s['sitting']['id']}/events", s["ops"])
-    assert "device_superseded" in [e["kind"] for e in events]
+    assert "device_replaced" in [e["kind"] for e in events]
     stale = await api.request("GET", "/api/v1/device/sitting", s["main"])
     assert stale.status_code == 401
 

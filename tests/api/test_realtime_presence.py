@@ -103,7 +103,7 @@ async def test_a_dropped_aux_re_pairs_and_the_main_phone_sees_it_live(api: Api) 
         # The superseded phone's token no longer works; being replaced is not the candidate going offline.
         assert (await api.request("GET", "/api/v1/device/sitting", old["token"])).status_code == 401
     kinds = [(e["kind"], e["device_id"]) for e in await events(api, s.ops, s.seat.sitting_id)]
-    assert ("device_superseded", old["device_id"]) in kinds
+    assert ("device_replaced", old["device_id"]) in kinds
     assert [k for k, _ in kinds].count("paired") == 2
     assert ("device_offline", old["device_id"]) not in kinds
 

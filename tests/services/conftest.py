@@ -171,7 +171,8 @@ class Env:
     async def device(self, candidate: Candidate, sitting_id: uuid.UUID, role: DeviceRole) -> tuple[Device, auth.IssuedToken]:
         async with self.tx() as db:
             view = await sittings.load(db, sitting_id=sitting_id, now=self.now())
-            return await devices.login_device(db, candidate=candidate, view=view, role=role, now=self.now(), ttl=self.ttl)
+            login = await devices.login_device(db, candidate=candidate, view=view, role=role, now=self.now(), ttl=self.ttl)
+            return login.device, login.issued
 
     # --- reading back ---------------------------------------------------------------------------------------
     async def row(self, model: type[Any], key: Any) -> Any:

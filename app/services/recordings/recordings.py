@@ -25,10 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import DeviceRole, Recording, RecordingStatus
-from app.services import auth
 from app.services.audit import Actor, record
 from app.services.recordings.media import MediaInfo
-from app.services.sitting import facts, sittings
+from app.services.sitting import devices, facts, sittings
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.sittings import SittingView
 from app.uploads import Upload
@@ -68,7 +67,7 @@ def new_upload_id() -> str:
 
 
 async def uploader_for(db: AsyncSession, *, token: str | None, now: datetime) -> Uploader:
-    device = await auth.authenticate_device(db, token=token, now=now)
+    device = await devices.authenticate(db, token=token, now=now)
     return Uploader(device_id=device.id, sitting_id=device.sitting_id, role=device.role)
 
 

@@ -16,7 +16,6 @@ from app.services.sitting.channels import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, PairingToken
 from app.security import new_token, token_digest
-from app.services import auth
 from app.services.sitting import devices, proctoring, sittings
 from app.services.auth import Principal
 from app.services.exam.candidates import get_candidate
@@ -54,7 +53,7 @@ async def offer(db: AsyncSession, *, main: Device, base_url: str, now: datetime)
 
 async def claim(
     db: AsyncSession, *, token: str, claimer: Principal | None, now: datetime, ttl: timedelta
-) -> tuple[Device, auth.IssuedToken]:
+) -> devices.DeviceLogin:
     """The aux phone claims the code. A phone already logged in for another candidate is refused."""
     digest = token_digest(token)
     claimer_candidate = claimer.candidate.id if claimer is not None and claimer.candidate is not None else None
@@ -68,11 +67,12 @@ async def claim(
         raise await _unclaimable(db, digest=digest, claimer_candidate=claimer_candidate, now=now)
     candidate = await get_candidate(db, row.candidate_id)
     view = await sittings.load(db, sitting_id=row.sitting_id, candidate_id=row.candidate_id, now=now)
-    device, issued = await devices.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
+    login = await devices.login_device(db, candidate=candidate, view=view, role=DeviceRole.aux, now=now, ttl=ttl)
+    device = login.device
     row.used_by_device_id = device.id
     proctoring.record(db, sitting_id=row.sitting_id, device_id=device.id, source="server", kind="paired", now=now)
     publish_after_commit(db, sitting_channel(row.sitting_id), {"type": "pair.status", "paired": True, "aux_device_id": str(device.id), "at": now.isoformat()})
-    return device, issued
+    return login
 
 
 async def _unclaimable(db: AsyncSession, *, digest: str, claimer_candidate: uuid.UUID | None, now: datetime) -> errors.DualcamError:

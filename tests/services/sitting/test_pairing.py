@@ -30,7 +30,8 @@ async def offer(env: Env, main: Device) -> pairing.PairingOffer:
 
 async def claim(env: Env, token: str, claimer: Principal | None = None) -> tuple[Device, auth.IssuedToken]:
     async with env.tx() as db:
-        return await pairing.claim(db, token=token, claimer=claimer, now=env.now(), ttl=env.ttl)
+        login = await pairing.claim(db, token=token, claimer=claimer, now=env.now(), ttl=env.ttl)
+        return login.device, login.issued
 
 
 async def test_the_main_phone_offers_a_short_lived_code(scene: Scene, env: Env) -> None:
@@ -73,7 +74,7 @@ async def test_a_claim_makes_the_claimer_the_aux_phone(scene: Scene, env: Env) -
     assert (await env.row(Device, old_aux.id)).superseded_at == env.now()
     row = await token_row(env, made.token)
     assert (row.used_at, row.used_by_device_id) == (env.now(), device.id)
-    assert [e.kind for e in await env.events(scene.sitting_id)][-2:] == ["device_superseded", "paired"]
+    assert [e.kind for e in await env.events(scene.sitting_id)][-2:] == ["device_replaced", "paired"]
 
 
 async def test_the_same_candidates_own_phone_may_claim(scene: Scene, env: Env) -> None:
