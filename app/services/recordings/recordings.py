@@ -168,18 +168,27 @@ async def settle(
     if recording is None:
         return None
     view = await sittings.load(db, sitting_id=recording.sitting_id, now=now, lock=True)  # one writer per sitting: both roles may settle at once
-    await db.refresh(recording)
-    if recording.status is not RecordingStatus.receiving or recording.upload_id != upload.id:
-        return recording
-    recording.size, recording.sha256, recording.chain_sha256 = upload.offset, upload.sha256, upload.chain_sha256
+    evidence = {"size": upload.offset, "sha256": upload.sha256, "chain_sha256": upload.chain_sha256}
     if info is None:
-        recording.status, recording.failure_reason = RecordingStatus.failed, (failure or "unreadable")[:300]
+        outcome = {"status": RecordingStatus.failed, "failure_reason": (failure or "unreadable")[:300]}
+    else:
+        outcome = {"status": RecordingStatus.verified, "verified_at": now, "container": info.container, "duration_seconds": info.duration_seconds, "media": info.as_json()}
+    # Settled once, by whoever's conditional update lands first (the final PATCH's verification and the scheduler's
+    # pass over leftovers can probe the same upload at once); on SQLite it also takes the write lock, so the other
+    # role's settle waits for this one.
+    settled = await db.execute(
+        update(Recording)
+        .where(Recording.id == recording.id, Recording.status == RecordingStatus.receiving, Recording.upload_id == upload.id)
+        .values(**evidence, **outcome)
+        .execution_options(synchronize_session=False)
+    )
+    await db.refresh(recording)
+    if not settled.rowcount:  # type: ignore[attr-defined]
+        return recording
+    if info is None:
         record(db, at=now, actor=Actor("system"), action="recording.failed", target_kind="recording", target_id=recording.id, details={"reason": recording.failure_reason, "upload_id": upload.id})
         return recording
-    recording.status, recording.verified_at = RecordingStatus.verified, now
-    recording.container, recording.duration_seconds, recording.media = info.container, info.duration_seconds, info.as_json()
     record(db, at=now, actor=Actor("system"), action="recording.verified", target_kind="recording", target_id=recording.id, details={"role": recording.role.value, "duration_seconds": info.duration_seconds, "sha256": upload.sha256})
-    await db.flush()  # write first: on SQLite this takes the write lock, so the other role's settle waits for us
     await _maybe_uploaded(db, view=view, uploads=uploads)
     return recording
 

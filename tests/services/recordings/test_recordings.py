@@ -4,6 +4,7 @@ verification; both verified make the sitting uploaded as of the later upload's l
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -159,6 +160,17 @@ async def test_both_verified_make_the_sitting_uploaded_as_of_the_later_last_byte
     assert (view.state, view.sitting.uploaded_at) == (SittingState.uploaded, ENDS + 50 * S)
     again = await settle(env, plans[DeviceRole.aux].upload_id, None, "late duplicate")  # idempotent
     assert again is not None and again.status is RecordingStatus.verified
+
+
+async def test_two_verifications_of_one_upload_at_once_settle_it_once(scene: Scene, env: Env) -> None:
+    """The final PATCH's verification and the scheduler's pass over leftovers may probe the same upload together."""
+    main = await uploader(scene)
+    await scene.into(SittingState.recorded)
+    made = await plan(env, main)
+    await upload_row(env, made.upload_id, main.owner, upload_offset=100, completed_at=env.now(), finished_at=env.now(), sha256="ab" * 32)
+    first, second = await asyncio.gather(settle(env, made.upload_id, INFO), settle(env, made.upload_id, INFO))
+    assert first is not None and second is not None and first.status is second.status is RecordingStatus.verified
+    assert len(await env.audit("recording.verified")) == 1
 
 
 async def test_a_failed_verification_is_recorded_and_the_sitting_waits(scene: Scene, env: Env) -> None:
