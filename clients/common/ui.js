@@ -71,6 +71,11 @@ export function fmtTime(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false } =
   return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}${seconds ? `:${get("second")}` : ""}`;
 }
 
+/** How a screen names the timezone of the times it shows: "北京时间" for the exam's usual zone, else its IANA name. */
+export function zoneName(timeZone = DEFAULT_TIME_ZONE) {
+  return timeZone === "Asia/Shanghai" ? t("time.zone.beijing") : timeZone;
+}
+
 let toastTimer = null;
 
 export function toast(message, kind = "info") {
