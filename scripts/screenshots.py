@@ -201,11 +201,11 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     main.wait_for_selector("main[data-stage=pair]")
     server.clock.set(datetime.fromisoformat(session["upload_deadline"]) + timedelta(minutes=1))
     main.wait_for_selector("[data-test=final][data-state=incomplete]", timeout=15000)
-    shot(main, out, "main-14-practice-unfinished")
+    shot(main, out, "main-16-practice-unfinished")
     main.click("[data-action=back]")
     main.wait_for_selector(f"{card} [data-test=result]")
     main.wait_for_selector("[data-test=deadline-passed]")
-    shot(main, out, "main-15-sessions-finished")
+    shot(main, out, "main-17-sessions-finished")
 
 
 def uploads_mounted(server: E2EServer) -> bool:
