@@ -19,7 +19,7 @@ import io
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,10 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=answer_seconds, title="2026年某市事业单位公开招聘面试")
     ops.notice(exam["id"], "考前须知", "请准备两部手机：主机位放在正前方，辅机位放在侧后方；两部手机全程连接充电器。", pinned=True)
     ops.notice(exam["id"], "设备要求", "安卓 8 或 iOS 14 以上，使用系统浏览器或微信扫码打开。")
-    ops.practice(exam["id"], waiting=120, answer=120)
+    practice = ops.practice(exam["id"], waiting=120, answer=120)
+    # A formal session tomorrow whose title does not name its kind: the list shows the kind as a badge there.
+    tomorrow = flows.answer_starts(session) + timedelta(days=1)
+    ops.timed_session(exam["id"], "formal", tomorrow, tomorrow + timedelta(minutes=10), tomorrow + timedelta(minutes=40), tomorrow + timedelta(hours=3), title="结构化面试")
     # Service workers blocked on the main phone so that Playwright sees its uploads (the app's worker never touches
     # /api/ anyway).
     main = browser.new_context(**PHONE, service_workers="block").new_page()
@@ -221,6 +224,20 @@ def takeover(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: 
     shot(main, out, "main-14-replaced")
     other_main.wait_for_selector("[data-test=replaced-other]")
     shot(other_main, out, "main-15-took-over")
+
+    # A practice attempt nobody gets ready for, and the clock past the mock's upload deadline: the practice ends
+    # unfinished (未完成, never 缺考) and the list shows each session's result instead of a countdown.
+    card = f"[data-session='{practice['id']}']"
+    main.click("[data-action=back]")
+    main.click(f"{card} [data-action=practice]")
+    main.wait_for_selector("main[data-stage=pair]")
+    server.clock.set(datetime.fromisoformat(session["upload_deadline"]) + timedelta(minutes=1))
+    main.wait_for_selector("[data-test=final][data-state=incomplete]", timeout=15000)
+    shot(main, out, "main-16-practice-unfinished")
+    main.click("[data-action=back]")
+    main.wait_for_selector(f"{card} [data-test=result]")
+    main.wait_for_selector("[data-test=deadline-passed]")
+    shot(main, out, "main-17-sessions-finished")
 
 
 def uploads_mounted(server: E2EServer) -> bool:

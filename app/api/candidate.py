@@ -87,11 +87,16 @@ async def list_sessions(principal: CandidateUser, db: DB, now: Now) -> list[Cand
     "/practice/{session_id}/attempts",
     response_model=SittingOut,
     status_code=status.HTTP_201_CREATED,
-    responses=errors.responses(errors.SessionNotFound, errors.NotPractice),
+    responses={
+        status.HTTP_200_OK: {"model": SittingOut, "description": "The candidate's practice attempt already open: the same attempt again"},
+        **errors.responses(errors.SessionNotFound, errors.NotPractice),
+    },
 )
-async def start_practice(session_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now) -> SittingOut:
-    """Start a practice attempt now (practice is unlimited)."""
-    view = await sittings.start_practice(db, candidate=_me(principal), session_id=session_id, now=now)
+async def start_practice(session_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now, response: Response) -> SittingOut:
+    """Start a practice attempt now (201), or answer the one still open (200): until it is uploaded, terminated or incomplete."""
+    view, created = await sittings.start_practice(db, candidate=_me(principal), session_id=session_id, now=now)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return SittingOut.of(view, now)
 
 

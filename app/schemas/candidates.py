@@ -59,6 +59,10 @@ class SittingOut(Output):
     kind: SessionKind
     attempt: int
     state: SittingState
+    missed_start: bool = Field(
+        description="the answer start passed before the face check and both phones were ready: no question and no recording "
+        "(absent; a practice attempt ends incomplete)"
+    )
     windows: WindowsOut
     server_now: datetime
     timezone: str = Field(description="the exam's IANA timezone: the phones show every time in it and name it (北京时间 for Beijing)")
@@ -72,6 +76,7 @@ class SittingOut(Output):
             kind=view.session.kind,
             attempt=view.sitting.attempt,
             state=view.state,
+            missed_start=view.missed_start(now),
             windows=WindowsOut.of(view.windows, timezone),
             server_now=to_local(now, timezone),
             timezone=timezone,

@@ -121,6 +121,11 @@ const zh = {
   "sessions.over": "已结束",
   "sessions.none": "暂无场次",
   "sessions.attempt": "第 {n} 次",
+  "sessions.continue_practice": "继续练习",
+  "sessions.kind_word.practice": "练习",
+  "sessions.kind_word.mock": "模拟",
+  "sessions.kind_word.formal": "正式",
+  "sessions.deadline_passed": "上传已于{time} 截止",
 
   "state.scheduled": "未开始",
   "state.waiting": "候考中",
@@ -131,6 +136,7 @@ const zh = {
   "state.absent": "缺考",
   "state.terminated": "已终止",
   "state.incomplete": "未完成上传",
+  "state.practice_unfinished": "未完成",
 
   "sitting.aux": "辅机位",
   "sitting.aux_online": "辅机位已连接",
@@ -243,6 +249,11 @@ const zh = {
   "final.incomplete": "上传截止时录像未全部上传，本场未完成。",
   "final.uploaded": "本场考试已完成，两路录像均已上传并校验。",
   "final.window": "本场答题时间：{start} 至 {end}",
+  "final.practice_missed": "本次练习未完成：候考时间内没有完成人脸核验并连接两部手机，没有开始答题。可以在主机位重新开始练习。",
+  "final.practice_terminated": "本次练习已终止：{reason}",
+  "final.practice_incomplete": "上传截止时录像未全部上传，本次练习未完成。",
+  "final.practice_uploaded": "本次练习已完成，两路录像均已上传并校验。",
+  "final.practice_again": "重新开始练习",
 
   "aux.title": "辅机位",
   "aux.claiming": "正在连接主机位…",
@@ -380,6 +391,11 @@ const en = {
   "sessions.over": "Over",
   "sessions.none": "No sessions",
   "sessions.attempt": "attempt {n}",
+  "sessions.continue_practice": "Continue practice",
+  "sessions.kind_word.practice": "practice",
+  "sessions.kind_word.mock": "mock",
+  "sessions.kind_word.formal": "formal",
+  "sessions.deadline_passed": "Uploads closed at {time}",
 
   "state.scheduled": "Not started",
   "state.waiting": "Waiting room",
@@ -390,6 +406,7 @@ const en = {
   "state.absent": "Absent",
   "state.terminated": "Terminated",
   "state.incomplete": "Upload incomplete",
+  "state.practice_unfinished": "Not finished",
 
   "sitting.aux": "Aux camera",
   "sitting.aux_online": "Aux camera connected",
@@ -502,6 +519,11 @@ const en = {
   "final.incomplete": "The recordings were not all uploaded by the deadline.",
   "final.uploaded": "Done: both recordings are uploaded and verified.",
   "final.window": "Answering was {start} to {end}",
+  "final.practice_missed": "This practice attempt did not finish: the face check and both phones were not ready before its waiting time ended, so it never started. Start the practice again on the main phone.",
+  "final.practice_terminated": "This practice attempt was terminated: {reason}",
+  "final.practice_incomplete": "The recordings were not all uploaded by the deadline; this practice attempt did not finish.",
+  "final.practice_uploaded": "Practice done: both recordings are uploaded and verified.",
+  "final.practice_again": "Practice again",
 
   "aux.title": "Aux camera",
   "aux.claiming": "Pairing with the main phone…",

@@ -31,13 +31,34 @@ export function reconnectBanner(session) {
   return session?.channelStatus === "down" && h("div", { class: "banner banner-warn", dataset: { test: "reconnecting" } }, navigator.onLine ? t("net.reconnecting") : t("net.offline"));
 }
 
+/**
+ * A sitting's state as the candidate reads it. A practice attempt that was not ready when its waiting ended is
+ * `incomplete` on the server (never absent: a practice has no schedule to miss), and says 未完成, not 未完成上传:
+ * there was nothing to upload.
+ */
+export function stateLabel(sitting, state = sitting.state) {
+  if (sitting.kind === "practice" && state === "incomplete" && sitting.missed_start) return t("state.practice_unfinished");
+  return t(`state.${state}`);
+}
+
+/** What happened to a finished sitting, in one sentence (null while it is not finished). */
+export function resultText(sitting, state = sitting.state) {
+  const reason = sitting.terminated_reason || "";
+  if (sitting.kind === "practice") {
+    if (state === "incomplete") return sitting.missed_start ? t("final.practice_missed") : t("final.practice_incomplete");
+    if (state === "terminated") return t("final.practice_terminated", { reason });
+    if (state === "uploaded") return t("final.practice_uploaded");
+  }
+  return { absent: t("final.absent"), terminated: t("final.terminated", { reason }), incomplete: t("final.incomplete"), uploaded: t("final.uploaded") }[state] ?? null;
+}
+
 /** The other phone's live status and the sitting state, once the sitting is known. */
 export function statusPills(session, test, onlineText, offlineText) {
   if (!session?.sitting) return null;
   const online = session.peerOnline;
   return [
     h("span", { class: `pill ${online ? "pill-ok" : "pill-bad"}`, dataset: { test, online: String(online) } }, online ? onlineText : offlineText),
-    h("span", { class: "pill", dataset: { test: "state", state: session.state } }, t(`state.${session.state}`)),
+    h("span", { class: "pill", dataset: { test: "state", state: session.state } }, stateLabel(session.sitting, session.state)),
   ];
 }
 
@@ -51,17 +72,11 @@ export function previewWrap(video, recording) {
 
 export function finalBanner(session) {
   const state = session.state;
-  const text = {
-    absent: t("final.absent"),
-    terminated: t("final.terminated", { reason: session.sitting.terminated_reason || "" }),
-    incomplete: t("final.incomplete"),
-    uploaded: t("final.uploaded"),
-  }[state];
   const w = session.windows;
   return h(
     "div",
     { class: `banner ${state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "final", state } },
-    h("div", {}, text),
+    h("div", {}, resultText(session.sitting, state)),
     w && h("div", { class: "small", dataset: { test: "final-window" } }, tParts("final.window", { start: timeEl(w.answer_starts_at, session.timeZone), end: timeEl(w.answer_ends_at, session.timeZone) })),
   );
 }

@@ -89,9 +89,13 @@ export function fmtZoned(iso, timeZone = DEFAULT_TIME_ZONE, options = {}) {
  * Every time a screen shows is one of these: a <time> with its instant and the zone's name. `data-time` names the
  * zone, so a test can find every time on a screen and check that it says which zone it is in.
  */
-export function timeEl(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false, clock = false, test } = {}) {
+export function timeEl(iso, timeZone = DEFAULT_TIME_ZONE, { seconds = false, clock = false, zoneFirst = false, test } = {}) {
   const instant = iso ? new Date(typeof iso === "number" ? iso : Date.parse(iso)).toISOString() : undefined;
-  const text = clock ? t("time.clock_zone", { time: fmtClock(iso, timeZone), zone: zoneLabel(timeZone) }) : fmtZoned(iso, timeZone, { seconds });
+  const text = clock
+    ? t("time.clock_zone", { time: fmtClock(iso, timeZone), zone: zoneLabel(timeZone) })
+    : zoneFirst
+      ? `${zoneLabel(timeZone)} ${fmtTime(iso, timeZone, { seconds })}`
+      : fmtZoned(iso, timeZone, { seconds });
   return h("time", { datetime: instant, dataset: { time: timeZone, test } }, text);
 }
 

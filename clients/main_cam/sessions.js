@@ -1,10 +1,22 @@
-// Sessions (练习 / 模拟 / 正式) with server-time countdowns; practice starts on demand.
+// Sessions (练习 / 模拟 / 正式) with server-time countdowns; practice starts on demand. A finished sitting shows what
+// became of it, not a countdown or a way in.
 
 import { msUntil, syncHttp } from "/common/clock.js";
-import { t } from "/common/i18n.js";
+import { t, tParts } from "/common/i18n.js";
+import { resultText, stateLabel } from "/common/sitting-view.js";
 import { countdownEl, errorText, every, fmtSeconds, h, header, mount, timeEl, updateCountdowns } from "/common/ui.js";
 
 const FINAL = new Set(["uploaded", "absent", "terminated", "incomplete"]);
+
+/**
+ * The session's title as ops wrote it, after its kind as a badge — unless the title already names the kind in the
+ * reader's language ("练习", "模拟考试 Mock"): then the title alone, so the kind is read once.
+ */
+function titleLine(s) {
+  const word = t(`sessions.kind_word.${s.kind}`).toLowerCase();
+  const named = (s.title || "").toLowerCase().includes(word);
+  return h("h3", { dataset: { test: "session-title" } }, !named && h("span", { class: "pill", dataset: { test: "kind" } }, t(`sessions.kind.${s.kind}`)), !named && " ", s.title);
+}
 
 /** The next boundary of a sitting or a timed session, as a countdown label, in server time. */
 export function nextBoundary(windows) {
@@ -39,9 +51,11 @@ export function sessionsScreen(root, ctx) {
   }
 
   async function startPractice(session) {
+    // The server answers the attempt still open if there is one (a second tap, the practice opened on another
+    // phone), so every start lands in the one attempt.
     try {
       const sitting = await ctx.api.post(`/api/v1/candidate/practice/${session.id}/attempts`);
-      ctx.go(`sitting/${sitting.id}`);
+      if (alive) ctx.go(`sitting/${sitting.id}`);
     } catch (error) {
       message = errorText(error);
       render();
@@ -58,31 +72,45 @@ export function sessionsScreen(root, ctx) {
     updateCountdowns(root);
   }
 
+  function statePill(sitting) {
+    const tone = FINAL.has(sitting.state) ? (sitting.state === "uploaded" ? "pill-ok" : "pill-bad") : "pill-warn";
+    return h("span", { class: `pill ${tone}`, dataset: { test: "state", state: sitting.state } }, stateLabel(sitting));
+  }
+
+  /** What became of a finished sitting, and that its upload window is closed once it is. */
+  function result(sitting, windows, tz) {
+    return [
+      h("p", { class: `banner ${sitting.state === "uploaded" ? "banner-ok" : "banner-bad"}`, dataset: { test: "result", state: sitting.state } }, resultText(sitting)),
+      msUntil(windows.upload_deadline) <= 0 &&
+        h("p", { class: "muted small", dataset: { test: "deadline-passed" } }, tParts("sessions.deadline_passed", { time: timeEl(windows.upload_deadline, tz, { zoneFirst: true }) })),
+    ];
+  }
+
   function sessionCard(s) {
     const tz = s.timezone || exam?.timezone;
     const sitting = s.sitting;
-    const state = sitting && h("span", { class: `pill ${FINAL.has(sitting.state) ? (sitting.state === "uploaded" ? "pill-ok" : "pill-bad") : "pill-warn"}`, dataset: { state: sitting.state } }, t(`state.${sitting.state}`));
+    const finished = sitting && FINAL.has(sitting.state);
+    const state = sitting && statePill(sitting);
     if (s.kind === "practice") {
-      const open = sitting && !FINAL.has(sitting.state) && nextBoundary(sitting.windows);
+      const open = sitting && !finished && nextBoundary(sitting.windows);
       return h(
         "article",
         { class: "session", dataset: { session: s.id, kind: s.kind } },
-        h("div", { class: "spread" }, h("h3", {}, h("span", { class: "pill" }, t("sessions.kind.practice")), " ", s.title), state),
+        h("div", { class: "spread" }, titleLine(s), state),
         h("p", { class: "muted small" }, t("sessions.practice_desc", { waiting: fmtSeconds(s.waiting_seconds), answer: fmtSeconds(s.answer_seconds) })),
-        open && countdown(sitting.windows, tz),
-        h(
-          "div",
-          { class: "row" },
-          h("button", { class: "btn", dataset: { action: "practice" }, onclick: () => startPractice(s) }, t("sessions.start_practice")),
-          open && h("a", { class: "btn btn-secondary", href: `#/sitting/${sitting.id}`, dataset: { action: "enter" } }, t("sessions.continue")),
-        ),
+        sitting && h("p", { class: "muted small", dataset: { test: "attempt" } }, t("sessions.attempt", { n: sitting.attempt })),
+        // The last attempt, when it is over: what became of it (a practice is never absent).
+        finished && h("p", { class: `banner ${sitting.state === "uploaded" ? "banner-ok" : "banner-warn"}`, dataset: { test: "result", state: sitting.state } }, resultText(sitting)),
+        open && h("p", {}, countdown(sitting.windows, tz)),
+        // One button: the open attempt goes on, else a new one starts (the server decides which, from its own state).
+        h("div", { class: "row" }, h("button", { class: "btn", dataset: { action: "practice", open: String(Boolean(open)) }, onclick: () => startPractice(s) }, t(open ? "sessions.continue_practice" : "sessions.start_practice"))),
       );
     }
     const windows = sitting?.windows || s;
     return h(
       "article",
       { class: "session", dataset: { session: s.id, kind: s.kind } },
-      h("div", { class: "spread" }, h("h3", {}, h("span", { class: "pill" }, t(`sessions.kind.${s.kind}`)), " ", s.title), state),
+      h("div", { class: "spread" }, titleLine(s), state),
       h(
         "dl",
         { class: "kv small" },
@@ -95,8 +123,8 @@ export function sessionsScreen(root, ctx) {
         h("dt", {}, t("sessions.upload_deadline")),
         h("dd", {}, timeEl(windows.upload_deadline, tz)),
       ),
-      countdown(windows, tz),
-      sitting && h("a", { class: `btn ${FINAL.has(sitting.state) ? "btn-secondary" : ""}`, href: `#/sitting/${sitting.id}`, dataset: { action: "enter" } }, t("sessions.enter")),
+      finished ? result(sitting, windows, tz) : h("p", {}, countdown(windows, tz)),
+      sitting && !finished && h("a", { class: "btn", href: `#/sitting/${sitting.id}`, dataset: { action: "enter" } }, t("sessions.enter")),
     );
   }
 

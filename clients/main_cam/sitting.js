@@ -6,7 +6,7 @@ import { DeviceSession, FINAL_STATES } from "/common/device.js";
 import { getLang, t } from "/common/i18n.js";
 import { getStream, preview, releaseStream } from "/common/media.js";
 import { replacedOtherLine, replacedScreen } from "/common/replaced-view.js";
-import { errorBanner, paintScheduler, reconnectBanner, statusPills } from "/common/sitting-view.js";
+import { errorBanner, paintScheduler, reconnectBanner, stateLabel, statusPills } from "/common/sitting-view.js";
 import { errorText, h, header, mount, updateCountdowns } from "/common/ui.js";
 import { patchProgress, progressKey } from "/common/upload-view.js";
 import { answerStage } from "./answer.js";
@@ -49,6 +49,7 @@ class MainSitting {
     this.guideDone = guideDone(sittingId);
     this.face = new FaceCheck(this);
     this.message = null;
+    this.finished = null; // the candidate's view of a sitting over before this phone logged in to it
     this.alive = true;
     this.render = paintScheduler(() => this.renderNow());
   }
@@ -84,8 +85,33 @@ class MainSitting {
       });
       this.timer = setInterval(() => this.tick(), 250);
     } catch (error) {
+      if (error?.code === "sitting_closed" && this.ctx.token && (await this.showFinished())) return;
       this.message = errorText(error);
       this.renderNow();
+    }
+  }
+
+  /** The sitting was over before this phone logged in to it: what became of it, from the candidate's own view. */
+  async showFinished() {
+    try {
+      this.finished = await this.ctx.api.get(`/api/v1/candidate/sittings/${this.sittingId}`);
+    } catch {
+      return false;
+    }
+    this.renderNow();
+    return true;
+  }
+
+  /** A new practice attempt after this one ended (the server answers the open one if there is one). */
+  async practiceAgain() {
+    const sitting = this.session?.sitting ?? this.finished;
+    if (!this.ctx.token) return this.ctx.go("login");
+    try {
+      const next = await this.ctx.api.post(`/api/v1/candidate/practice/${sitting.session_id}/attempts`);
+      this.ctx.go(`sitting/${next.id}`);
+    } catch (error) {
+      this.message = errorText(error);
+      this.render();
     }
   }
 
@@ -135,6 +161,7 @@ class MainSitting {
 
   stage() {
     const s = this.session;
+    if (this.finished) return "final";
     const state = s?.state;
     if (!state) return "loading";
     if (FINAL_STATES.has(state)) return "final";
@@ -164,7 +191,7 @@ class MainSitting {
     const p = s?.capture.status();
     const stage = this.stage();
     return JSON.stringify([
-      getLang(), stage, s?.state, s?.peerOnline, s?.paired, s?.channelStatus, s?.closedReason, s?.lastError?.code,
+      getLang(), stage, s?.state ?? this.finished?.state, s?.peerOnline, s?.paired, s?.channelStatus, s?.closedReason, s?.lastError?.code,
       this.message, this.pairing.offer?.token, this.pairing.busy, this.guideDone, stage !== "pair" && Boolean(this.video), this.pairing.shown,
       this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null,
       s?.capture.recorder.recording, p && progressKey(p), navigator.onLine, Boolean(this.relogging), this.device.device?.replaced_at,
@@ -180,7 +207,7 @@ class MainSitting {
       return;
     }
     this.lastSignature = sig;
-    const kind = s?.sitting?.kind;
+    const kind = (s?.sitting ?? this.finished)?.kind;
     const title = `${t("app.main")}${kind ? ` · ${t(`sessions.kind.${kind}`)}` : ""}`;
     if (s?.closedReason === "superseded") {
       const screen = replacedScreen({
@@ -198,13 +225,14 @@ class MainSitting {
     const focus = document.activeElement?.dataset?.action;
     mount(
       this.root,
-      header(title, statusPills(s, "aux-status", t("sitting.aux_online"), t("sitting.aux_offline"))),
+      header(title, stage === "final" ? finalPill(s, this.finished) : statusPills(s, "aux-status", t("sitting.aux_online"), t("sitting.aux_offline"))),
       h(
         "main",
         { dataset: { stage } },
         errorBanner(this.message),
         replacedOtherLine(this.device.device?.replaced_at, this.device.device?.timezone || examTimeZone(this)),
-        s?.lastError && s.lastError.status !== 401 && !s.lastError.isNetwork && h("div", { class: "banner banner-bad" }, errorText(s.lastError)),
+        // A finished sitting says what became of it once: the server's "sitting closed" on the way is not news.
+        stage !== "final" && s?.lastError && s.lastError.status !== 401 && !s.lastError.isNetwork && h("div", { class: "banner banner-bad" }, errorText(s.lastError)),
         reconnectBanner(s),
         stage !== "loading" && stage !== "final" && steps(stage),
         STAGES[stage](this),
@@ -213,6 +241,13 @@ class MainSitting {
     // The screen was rebuilt: keep the keyboard focus on the same button.
     if (focus) this.root.querySelector(`[data-action="${focus}"]`)?.focus();
   }
+}
+
+/** A finished sitting's state alone in the top bar (whether the aux phone is still online no longer matters). */
+function finalPill(session, finished) {
+  const sitting = session?.sitting ?? finished;
+  const state = session?.state ?? finished.state;
+  return h("span", { class: "pill", dataset: { test: "state", state } }, stateLabel(sitting, state));
 }
 
 /** The step bar: answering and uploading come after all four steps. */

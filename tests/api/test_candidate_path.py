@@ -147,22 +147,40 @@ async def test_self_registration_only_where_the_exam_allows_it(api: Api) -> None
     assert bad_id.status_code == 422 and bad_id.json()["error"]["code"] == "invalid_id_number"
 
 
-async def test_practice_attempts_are_unlimited_and_show_a_pool_question_from_their_own_start(api: Api) -> None:
+async def test_practice_attempts_are_unlimited_one_open_at_a_time_and_never_absent(api: Api) -> None:
     ops = await api.staff()
     exam = await api.exam(ops)
     practice = await api.session(ops, exam["id"], "practice", waiting_seconds=30, answer_seconds=60, upload_seconds=600)
     pool = {(await api.question(ops, practice["id"], f"练习题 {i}"))["text"] for i in range(3)}
-    _, token = await api.candidate(ops, exam["id"])
-    attempts = [await api.ok("POST", f"/api/v1/candidate/practice/{practice['id']}/attempts", token, status=201) for _ in range(3)]
-    assert [a["attempt"] for a in attempts] == [1, 2, 3]
-    sitting = attempts[-1]
-    assert sitting["state"] == "waiting"
-    early = await api.request("GET", f"/api/v1/candidate/sittings/{sitting['id']}/questions", token)
+    row, token = await api.candidate(ops, exam["id"])
+    start = f"/api/v1/candidate/practice/{practice['id']}/attempts"
+    first = await api.ok("POST", start, token, status=201)
+    assert (first["attempt"], first["state"], first["missed_start"]) == (1, "waiting", False)
+    # Pressed again a few seconds later, and opened on a second phone (another log-in): the same attempt, 200.
+    api.clock.advance(seconds=5)
+    again = await api.ok("POST", start, token, status=200)
+    second_phone = (await api.ok("POST", "/api/v1/auth/candidate/login", json={"identifier": id_number(1), "secret": row["access_code"]}))["token"]
+    there = await api.ok("POST", start, second_phone, status=200)
+    assert again["id"] == there["id"] == first["id"]
+    assert again["windows"] == there["windows"] == first["windows"]  # its own start, not the second press
+    (listed,) = [s for s in await api.ok("GET", "/api/v1/candidate/sessions", token) if s["id"] == practice["id"]]
+    assert listed["sitting"]["id"] == first["id"]
+    early = await api.request("GET", f"/api/v1/candidate/sittings/{first['id']}/questions", token)
     assert early.status_code == 403 and early.json()["error"]["code"] == "question_not_revealed"
-    api.clock.advance(seconds=30)
-    # Not ready (no devices, no face) by answer start: absent, and an absent candidate never sees the question.
-    absent = await api.request("GET", f"/api/v1/candidate/sittings/{sitting['id']}/questions", token)
-    assert absent.status_code == 409 and absent.json()["error"]["code"] == "sitting_closed"
+
+    # Not ready (no devices, no face) when its waiting ended: the attempt ends unfinished — never absent — and shows
+    # no question; no phone logs in to it any more.
+    api.clock.set(T0 + timedelta(seconds=30))
+    ended = await api.ok("GET", f"/api/v1/candidate/sittings/{first['id']}", token)
+    assert (ended["state"], ended["missed_start"]) == ("incomplete", True)
+    closed = await api.request("GET", f"/api/v1/candidate/sittings/{first['id']}/questions", token)
+    assert closed.status_code == 409 and closed.json()["error"]["code"] == "sitting_closed"
+    device = await api.request("POST", f"/api/v1/candidate/sittings/{first['id']}/devices", token, json={"role": "main"})
+    assert device.status_code == 409 and device.json()["error"]["code"] == "sitting_closed"
+    # Ended, so the next start is a new attempt, waiting from now.
+    second = await api.ok("POST", start, token, status=201)
+    assert (second["attempt"], second["state"]) == (2, "waiting")
+    assert second["windows"]["waiting_opens_at"] == ended["server_now"]
     # A formal session is not a practice.
     formal = await api.session(
         ops, exam["id"], "formal",

@@ -223,13 +223,16 @@ async def test_a_practice_attempt_shows_one_pool_question_from_its_own_answer_st
     assert len(shown["questions"]) == 1 and shown["questions"][0]["text"] in POOL
     assert (await api.ok("GET", "/api/v1/device/questions", main))["questions"] == shown["questions"]
 
-    # A second attempt's question waits for that attempt's own answer start, whatever the first one shows.
+    # Started again while the first is open: the same attempt. Once it ended (its upload window closed at 1,260 s),
+    # a second attempt's question waits for that attempt's own answer start, whatever the first one showed.
     api.clock.set(T0 + timedelta(seconds=100))
+    assert (await api.ok("POST", f"/api/v1/candidate/practice/{practice['id']}/attempts", token, status=200))["id"] == first["id"]
+    api.clock.set(T0 + timedelta(seconds=1260))
     second = await _attempt(api, token, practice["id"])
-    api.clock.set(T0 + timedelta(seconds=159))
+    api.clock.set(T0 + timedelta(seconds=1319))
     hidden = await api.request("GET", f"/api/v1/candidate/sittings/{second['id']}/questions", token)
     assert (hidden.status_code, hidden.json()["error"]["code"]) == (403, "question_not_revealed")
     assert not any(p in hidden.content for p in pool)
-    api.clock.set(T0 + timedelta(seconds=160))
+    api.clock.set(T0 + timedelta(seconds=1320))
     again = await api.ok("GET", f"/api/v1/candidate/sittings/{second['id']}/questions", token)
     assert len(again["questions"]) == 1 and again["questions"][0]["text"] in POOL

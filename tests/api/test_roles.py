@@ -116,7 +116,8 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/candidate/confirmation", {CANDIDATE},
        json=lambda w: {"identity_category": "其他", "province": "山东", "accept_rules": True}),
     Op("GET", f"{V1}/candidate/sessions", {CANDIDATE}),
-    Op("POST", f"{V1}/candidate/practice/{{session_id}}/attempts", {CANDIDATE}, 201, ids={"session_id": "practice"}),
+    # The candidate's practice attempt is still open (answering): starting again answers it, 200.
+    Op("POST", f"{V1}/candidate/practice/{{session_id}}/attempts", {CANDIDATE}, 200, ids={"session_id": "practice"}),
     Op("GET", f"{V1}/candidate/sittings/{{sitting_id}}", {CANDIDATE}),
     Op("GET", f"{V1}/candidate/sittings/{{sitting_id}}/questions", {CANDIDATE}),
     Op("GET", f"{V1}/candidate/sittings/{{sitting_id}}/questions/{{question_id}}/image", {CANDIDATE}),

@@ -291,8 +291,8 @@ class Ops:
         }
         return self.http.call("POST", f"/api/v1/ops/exams/{exam_id}/sessions", 201, json=body)
 
-    def practice(self, exam_id: str, waiting: int, answer: int, upload: int = 1800) -> dict[str, Any]:
-        body = {"kind": "practice", "title": "练习", "waiting_seconds": waiting, "answer_seconds": answer, "upload_seconds": upload}
+    def practice(self, exam_id: str, waiting: int, answer: int, upload: int = 1800, title: str = "练习") -> dict[str, Any]:
+        body = {"kind": "practice", "title": title, "waiting_seconds": waiting, "answer_seconds": answer, "upload_seconds": upload}
         return self.http.call("POST", f"/api/v1/ops/exams/{exam_id}/sessions", 201, json=body)
 
     def question(self, session_id: str, text: str) -> dict[str, Any]:

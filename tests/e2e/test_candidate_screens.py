@@ -1,12 +1,16 @@
 """The main phone before the exam: log-in, exam info with support contacts and notices, confirmation with the
-rules, the language switch, the device check, and session countdowns in server time on a phone whose clock is off."""
+rules, the language switch, the device check, session countdowns in server time on a phone whose clock is off, and
+the sessions list: each kind named once, a finished session's result instead of a countdown and a way in."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.e2e.support import E2EServer, Ops, parse_countdown
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def login(page: object, server: E2EServer, identifier: str, secret: str) -> None:
@@ -111,3 +115,68 @@ def test_session_countdown_follows_server_time_when_the_phone_clock_is_7_minutes
         arg=["[data-kind=mock] [data-countdown]", shown],
         timeout=6000,
     )
+
+
+def test_sessions_name_each_kind_once_and_a_finished_mock_shows_its_result_without_countdown_or_button(
+    server: E2EServer, ops: Ops, phone
+) -> None:
+    exam = ops.exam()
+    now = server.clock.now().replace(microsecond=0)
+    opens = now + timedelta(minutes=1)
+    starts, ends, deadline = opens + timedelta(minutes=1), opens + timedelta(minutes=2), opens + timedelta(minutes=10)
+    practice = ops.practice(exam["id"], waiting=60, answer=60, title="练习 Practice")
+    mock = ops.timed_session(exam["id"], "mock", opens, starts, ends, deadline, title="模拟考试 Mock")
+    tomorrow = opens + timedelta(days=1)
+    formal = ops.timed_session(exam["id"], "formal", tomorrow, tomorrow + timedelta(minutes=10), tomorrow + timedelta(minutes=20), tomorrow + timedelta(hours=3), title="2026年某市事业单位公开招聘面试")
+    candidate = ops.candidate(exam["id"]).login()
+    candidate.confirm()
+    page = phone()
+    login(page, server, candidate.id_number, candidate.access_code)
+
+    def card(session: dict) -> str:
+        return f"[data-session='{session['id']}']"
+
+    def title(session: dict) -> str:
+        return page.text_content(f"{card(session)} [data-test=session-title]").strip()
+
+    # The kind once: a title that names it stands alone; one that does not gets the kind as a badge.
+    page.goto(f"{server.url}/main/#/sessions")
+    page.wait_for_selector(f"{card(mock)} [data-countdown]")
+    assert title(practice) == "练习 Practice" and title(mock) == "模拟考试 Mock"
+    assert title(formal) == "正式考试 2026年某市事业单位公开招聘面试"
+    assert page.text_content(f"{card(formal)} [data-test=kind]") == "正式考试"
+    assert page.locator(f"{card(practice)} [data-test=kind], {card(mock)} [data-test=kind]").count() == 0
+    # Every time on the card says its zone.
+    assert page.text_content(f"{card(mock)} dl").count("北京时间") == 4
+    page.click("[data-action=lang]")
+    page.wait_for_selector("text=Sessions")
+    assert title(practice) == "练习 Practice" and title(formal) == "Formal exam 2026年某市事业单位公开招聘面试"
+    page.click("[data-action=lang]")
+    page.wait_for_selector("text=考试场次")
+
+    # Answering has ended and the candidate was never ready: 缺考, and nothing left to count down to or enter.
+    server.clock.set(ends + timedelta(seconds=1))
+    page.reload()
+    page.wait_for_selector(f"{card(mock)} [data-test=result][data-state=absent]")
+    assert page.text_content(f"{card(mock)} [data-test=state]") == "缺考"
+    assert "缺考：候考结束前未完成人脸核验" in page.text_content(f"{card(mock)} [data-test=result]")
+    assert page.locator(f"{card(mock)} [data-countdown]").count() == 0
+    assert page.locator(f"{card(mock)} [data-action=enter]").count() == 0
+    assert page.locator(f"{card(mock)} [data-test=deadline-passed]").count() == 0  # not yet
+    assert page.locator(f"{card(formal)} [data-action=enter]").count() == 1  # still to come
+
+    # Past the upload deadline the card says so, with the time and its zone.
+    server.clock.set(deadline + timedelta(seconds=1))
+    page.reload()
+    page.wait_for_selector(f"{card(mock)} [data-test=deadline-passed]")
+    assert page.text_content(f"{card(mock)} [data-test=deadline-passed]") == f"上传已于北京时间 {deadline.astimezone(BEIJING):%Y-%m-%d %H:%M} 截止"
+
+    # Opened by its address on a phone that never logged in to it: its result and a way back, not an error.
+    sitting_id = candidate.sitting(mock["id"])["id"]
+    page.goto(f"{server.url}/main/#/sitting/{sitting_id}")
+    page.wait_for_selector("[data-test=final][data-state=absent]")
+    assert "缺考" in page.text_content("[data-test=final]")
+    assert page.locator("[data-test=deadline-passed]").count() == 1
+    assert page.locator("[data-test=error]").count() == 0
+    page.click("[data-action=back]")
+    page.wait_for_selector(f"{card(mock)} [data-test=result]")

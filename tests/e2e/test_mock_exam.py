@@ -4,7 +4,8 @@ back and their timelines cover the answer window."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
 from tests.e2e import flows
 from tests.e2e.recordings import probe, recording_files, require_uploads
 from tests.e2e.support import E2EServer, Ops, parse_countdown, wait_for
@@ -73,6 +74,21 @@ def test_mock_exam_from_log_in_to_upload_complete(server: E2EServer, ops: Ops, p
         found = probe(recordings[role])
         assert abs(found["duration"] - ANSWER_SECONDS) <= 1.0, (role, found)
         assert found["video_frames"] > 0 and found["audio_packets"] > 0, (role, found)
+
+    # Back in the sessions list the mock is done: its result, no countdown to its deadline, no way back in.
+    card = f"[data-session='{session['id']}']"
+    main.click("[data-action=back]")
+    main.wait_for_selector(f"{card} [data-test=result][data-state=uploaded]")
+    assert main.text_content(f"{card} [data-test=state]") == "已完成"
+    assert "两路录像均已上传并校验" in main.text_content(f"{card} [data-test=result]")
+    assert main.locator(f"{card} [data-countdown]").count() == 0
+    assert main.locator(f"{card} [data-action=enter]").count() == 0
+    # And once its upload deadline passed, it says that too.
+    server.clock.set(datetime.fromisoformat(session["upload_deadline"]) + timedelta(seconds=1))
+    main.reload()
+    main.wait_for_selector(f"{card} [data-test=deadline-passed]")
+    assert "上传已于北京时间" in main.text_content(f"{card} [data-test=deadline-passed]")
+    assert main.locator(f"{card} [data-test=result][data-state=uploaded]").count() == 1
 
 
 def test_recordings_survive_the_main_phone_offline_and_the_aux_page_reloaded(server: E2EServer, ops: Ops, phone) -> None:

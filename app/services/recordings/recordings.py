@@ -73,12 +73,12 @@ async def uploader_for(db: AsyncSession, *, token: str | None, now: datetime) ->
 
 def check_window(view: SittingView, now: datetime) -> None:
     """Bytes are accepted from answer start until the deadline; a terminated sitting's recording is still taken
-    (reviewers decide on it), an absent sitting has none."""
+    (reviewers decide on it), an absent sitting has none, nor a practice attempt that ended unready."""
     if now < view.windows.answer_starts_at:
         raise errors.RecordingNotOpen()
     if now >= view.windows.upload_deadline:
         raise errors.UploadDeadlinePassed()
-    if view.state is SittingState.absent:
+    if view.state in (SittingState.absent, SittingState.incomplete) and view.missed_start(now):
         raise errors.SittingAbsent()
 
 

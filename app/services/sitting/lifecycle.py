@@ -2,6 +2,12 @@
 
 Windows are half-open: waiting [waiting_opens_at, answer_starts_at), answering [answer_starts_at, answer_ends_at),
 uploading [answer_ends_at, upload_deadline). At a boundary instant the later phase holds.
+
+Not ready at the answer start (face check passed and both phones online before it): a mock or formal sitting is
+`absent` — the candidate missed a scheduled session. A practice attempt has no schedule to miss: its waiting is
+the session's `waiting_seconds` from the moment the candidate started it, and an attempt not ready when that ends
+simply ends unfinished, `incomplete` (未完成), like one whose recording did not arrive by its deadline; the
+candidate starts another.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class Windows:
     answer_starts_at: datetime
     answer_ends_at: datetime
     upload_deadline: datetime
+    # A practice attempt's own windows (from its start), not a session's schedule: missing the start is no absence.
+    practice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +64,7 @@ def sitting_state(windows: Windows, facts: Facts, now: datetime) -> SittingState
     if now < windows.answer_starts_at:
         return SittingState.ready if ready else SittingState.waiting
     if not ready:
-        return SittingState.absent
+        return SittingState.incomplete if windows.practice else SittingState.absent
     stopped = facts.recording_stopped_at is not None and facts.recording_stopped_at <= now
     if now < windows.answer_ends_at and not stopped:
         return SittingState.answering
@@ -75,9 +83,16 @@ def windows_for(session: ExamSession, sitting: Sitting | None = None) -> Windows
         opens = sitting.started_at
         starts = opens + timedelta(seconds=session.waiting_seconds)
         ends = starts + timedelta(seconds=session.answer_seconds)
-        return Windows(opens, starts, ends, ends + timedelta(seconds=session.upload_seconds))
+        return Windows(opens, starts, ends, ends + timedelta(seconds=session.upload_seconds), practice=True)
     assert session.waiting_opens_at and session.answer_starts_at and session.answer_ends_at and session.upload_deadline
     return Windows(session.waiting_opens_at, session.answer_starts_at, session.answer_ends_at, session.upload_deadline)
+
+
+def missed_start(windows: Windows, facts: Facts, now: datetime) -> bool:
+    """The answer start has passed and the sitting was not ready before it: it never answers, has no question and
+    no recording (absent; for practice, an attempt that ended unfinished)."""
+    ready = facts.ready_at is not None and facts.ready_at < windows.answer_starts_at
+    return now >= windows.answer_starts_at and not ready
 
 
 def facts_of(sitting: Sitting) -> Facts:

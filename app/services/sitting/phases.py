@@ -104,9 +104,10 @@ async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
     decided: list[tuple[Sitting, SittingState]] = []
     if due.phase is Phase.answer_start:
         message["questions"] = await _questions(db, session, sittings)
-        decided = _decide(session, sittings, due.at, SittingState.absent)
+        # Not ready: absent from a mock or formal session; a practice attempt ends there, incomplete.
+        decided = _decide(session, sittings, due.at, {SittingState.absent, SittingState.incomplete})
     elif due.phase is Phase.upload_closed:
-        decided = _decide(session, sittings, due.at, SittingState.incomplete)
+        decided = _decide(session, sittings, due.at, {SittingState.incomplete})
     for sitting, state in decided:
         # The decision holds as of the boundary, however late it is recorded (the audit entry says when).
         sitting.outcome, sitting.outcome_at = state.value, due.at
@@ -122,13 +123,10 @@ async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
     return Outbox(messages)
 
 
-def _decide(session: ExamSession, sittings: list[Sitting], at: datetime, final: SittingState) -> list[tuple[Sitting, SittingState]]:
-    """Sittings whose state at the boundary instant is `final` (judged at the boundary, not at a late `now`)."""
-    return [
-        (s, final)
-        for s in sittings
-        if s.outcome is None and sitting_state(windows_for(session, s), facts_of(s), at) is final
-    ]
+def _decide(session: ExamSession, sittings: list[Sitting], at: datetime, finals: set[SittingState]) -> list[tuple[Sitting, SittingState]]:
+    """Sittings whose state at the boundary instant is one of `finals` (judged at the boundary, not at a late `now`)."""
+    judged = ((s, sitting_state(windows_for(session, s), facts_of(s), at)) for s in sittings if s.outcome is None)
+    return [(s, state) for s, state in judged if state in finals]
 
 
 async def _questions(db: AsyncSession, session: ExamSession, sittings: list[Sitting]) -> list[dict[str, Any]]:

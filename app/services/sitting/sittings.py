@@ -7,16 +7,16 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import Candidate, Exam, ExamSession, SessionKind, Sitting
 from app.services.exam.sessions import list_questions, list_sessions
 from app.services.scope import EVERY_EXAM, ExamScope
-from app.services.sitting.lifecycle import SittingState, Windows, facts_of, sitting_state, state_of, windows_for
+from app.services.sitting.lifecycle import FINAL_STATES, SittingState, Windows, facts_of, missed_start, sitting_state, state_of, windows_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,9 @@ class SittingView:
     @property
     def timezone(self) -> str:
         return self.exam.timezone
+
+    def missed_start(self, now: datetime) -> bool:
+        return missed_start(self.windows, facts_of(self.sitting), now)
 
 
 def view_of(session: ExamSession, sitting: Sitting, exam: Exam, now: datetime) -> SittingView:
@@ -101,17 +104,39 @@ async def sessions_for(db: AsyncSession, *, candidate: Candidate, now: datetime)
     return views
 
 
-async def start_practice(db: AsyncSession, *, candidate: Candidate, session_id: uuid.UUID, now: datetime) -> SittingView:
-    """Practice without limit: each call starts a new attempt with a question drawn from the practice pool."""
+async def start_practice(db: AsyncSession, *, candidate: Candidate, session_id: uuid.UUID, now: datetime) -> tuple[SittingView, bool]:
+    """The candidate's open practice attempt, or a new one with a question drawn from the practice pool; True when
+    it is new.
+
+    One open attempt per candidate and practice session: the main phone's button pressed twice, or the practice
+    opened on a second phone, must land in the attempt already waiting for its phones (a second attempt would leave
+    the first to run out unfinished). An attempt is open until its state is final — uploaded, terminated, or
+    incomplete: not ready when its waiting ended, or its upload window closed — and from then on a start makes the
+    next attempt (practice is unlimited)."""
     session = await db.scalar(select(ExamSession).where(ExamSession.id == session_id, ExamSession.exam_id == candidate.exam_id))
     if session is None:
         raise errors.SessionNotFound()
     if session.kind is not SessionKind.practice:
         raise errors.NotPractice()
+    exam = await db.get_one(Exam, candidate.exam_id)
+    # Starts sent at once (two phones, a double tap) are decided one after another: a write to the candidate's row
+    # comes before the look for an open attempt, so PostgreSQL queues them on the row's lock and SQLite on its write
+    # lock (a read first would not queue them there), and each then sees the attempt the one before it made. The
+    # write leaves the row as it was (the name set to itself: no key, so no foreign-key work on either database).
+    await db.execute(update(Candidate).where(Candidate.id == candidate.id).values(name=Candidate.name).execution_options(synchronize_session=False))
+    assert session.waiting_seconds is not None and session.answer_seconds is not None and session.upload_seconds is not None
+    span = timedelta(seconds=session.waiting_seconds + session.answer_seconds + session.upload_seconds)
+    recent = await db.scalars(
+        select(Sitting)
+        .where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id, Sitting.started_at > now - span)
+        .order_by(Sitting.attempt.desc())
+    )
+    for sitting in recent:
+        view = view_of(session, sitting, exam, now)
+        if view.state not in FINAL_STATES:
+            return view, False
     pool = await list_questions(db, session_id=session.id)
-    # Attempts started at once are numbered one after another, never twice the same (a unique key): PostgreSQL
-    # queues them on the candidate's row; on SQLite the number is counted inside the insert, under its write lock.
-    await db.execute(select(Candidate.id).where(Candidate.id == candidate.id).with_for_update(key_share=True))
+    # Numbered after the highest attempt so far (a unique key), counted inside the insert.
     next_attempt = (
         select(func.coalesce(func.max(Sitting.attempt), 0) + 1)
         .where(Sitting.candidate_id == candidate.id, Sitting.session_id == session.id)
@@ -128,7 +153,7 @@ async def start_practice(db: AsyncSession, *, candidate: Candidate, session_id: 
     db.add(sitting)
     await db.flush()
     await db.refresh(sitting, ["attempt"])
-    return view_of(session, sitting, await db.get_one(Exam, candidate.exam_id), now)
+    return view_of(session, sitting, exam, now), True
 
 
 # --- ops views -------------------------------------------------------------------------------------------------------

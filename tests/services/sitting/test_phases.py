@@ -108,10 +108,10 @@ async def test_upload_closed_decides_incomplete_and_leaves_the_rest(env: Env) ->
 async def test_practice_attempts_are_announced_one_by_one_with_their_drawn_question(env: Env) -> None:
     exam = await env.exam()
     practice = await env.practice(exam, "练一", "练二", waiting=60, answer=120, upload=600)
-    candidate = await env.candidate(exam)
+    candidate, other = await env.candidate(exam), await env.candidate(exam)
     async with env.tx() as db:
-        first = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=T0)
-        second = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=T0 + 30 * S)
+        first, _ = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=T0)
+        second, _ = await sittings.start_practice(db, candidate=other, session_id=practice.id, now=T0 + 30 * S)
     due = await due_at(env, T0 + 60 * S)
     assert [(d.sitting_id, d.phase, d.at) for d in due] == [
         (first.sitting.id, Phase.waiting_open, T0),
@@ -123,6 +123,8 @@ async def test_practice_attempts_are_announced_one_by_one_with_their_drawn_quest
     (channel, message), (state_channel, state) = outbox.messages
     assert (channel, message["sitting_id"]) == (sitting_channel(first.sitting.id), str(first.sitting.id))
     assert [q["id"] for q in message["questions"]] == [str(first.sitting.question_id)]
-    assert (state_channel, state["state"]) == (sitting_channel(first.sitting.id), "absent")
+    # Not ready when its waiting ended: the practice attempt ends there, unfinished (no absence from a practice).
+    assert (state_channel, state["state"]) == (sitting_channel(first.sitting.id), "incomplete")
+    assert ((row := await env.row(Sitting, first.sitting.id)).outcome, row.outcome_at) == ("incomplete", T0 + 60 * S)
     assert (await env.row(Sitting, second.sitting.id)).outcome is None  # not this attempt's announcement
     assert await due_at(env, T0 + timedelta(days=3, seconds=30)) == []  # both older than the practice span

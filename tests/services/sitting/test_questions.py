@@ -62,7 +62,7 @@ async def test_a_practice_attempt_sees_only_its_drawn_question(env: Env) -> None
     practice = await env.practice(exam, "练习一", "练习二", "练习三", waiting=60)
     candidate = await env.candidate(exam)
     async with env.tx() as db:
-        view = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
+        view, _ = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
     await env.set_facts(view.sitting.id, ready_at=env.now() + S)
     start = view.windows.answer_starts_at
     async with env.tx() as db:

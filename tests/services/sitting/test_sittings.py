@@ -84,10 +84,10 @@ async def test_sessions_for_lists_every_session_with_the_latest_practice_attempt
     untouched = await env.practice(exam, "另一练习")
     candidate = await env.candidate(exam)
     async with env.tx() as db:
-        for _ in range(3):
-            await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
+        for i in range(3):  # each one not ready by the end of its waiting (60 s), so the next start is a new attempt
+            await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now() + i * 60 * S)
     async with env.tx() as db:
-        views = await sittings.sessions_for(db, candidate=candidate, now=env.now())
+        views = await sittings.sessions_for(db, candidate=candidate, now=env.now() + 120 * S)
     by_session = {v.session.id: v.sitting for v in views}
     assert set(by_session) == {formal.id, practice.id, untouched.id}
     assert by_session[untouched.id] is None
@@ -111,9 +111,13 @@ async def test_start_practice_numbers_attempts_and_draws_from_the_pool(env: Env)
     candidate, other = await env.candidate(exam), await env.candidate(exam)
     async with env.tx() as db:
         pool = {q.id for q in await questions_of(db, practice)}
-        first = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
-        second = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now() + S)
-        theirs = await sittings.start_practice(db, candidate=other, session_id=practice.id, now=env.now())
+        first, first_new = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
+        again, again_new = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now() + S)
+        theirs, _ = await sittings.start_practice(db, candidate=other, session_id=practice.id, now=env.now())
+        # The first one was not ready when its waiting ended: it is over, and a start makes the second attempt.
+        second, second_new = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now() + 60 * S)
+    assert (first_new, again_new, second_new) == (True, False, True)
+    assert again.sitting.id == first.sitting.id and again.windows == first.windows  # the same attempt, its own start
     assert (first.sitting.attempt, second.sitting.attempt, theirs.sitting.attempt) == (1, 2, 1)
     assert {first.sitting.question_id, second.sitting.question_id, theirs.sitting.question_id} <= pool
     # Its windows are the session's durations from its start: waiting at once.
@@ -121,7 +125,45 @@ async def test_start_practice_numbers_attempts_and_draws_from_the_pool(env: Env)
     assert first.windows.waiting_opens_at == T0
     assert first.windows.answer_starts_at == T0 + 60 * S
     assert first.windows.upload_deadline == T0 + 780 * S
-    assert second.windows.waiting_opens_at == T0 + S
+    assert second.windows.waiting_opens_at == T0 + 60 * S
+
+
+# A practice attempt (waiting 60 s, answering 120 s, upload 600 s from T0) with these facts, started again at this
+# instant: the same attempt while it is open, a new one once it ended.
+_READY = {"ready_at": T0 + 10 * S}
+_STOPPED = {**_READY, "recording_stopped_at": T0 + 90 * S}
+START_AGAIN = [
+    # (label, facts, seconds after T0, the state it is in, reused)
+    ("waiting", {}, 59, SittingState.waiting, True),
+    ("ready", _READY, 59, SittingState.ready, True),
+    ("answering", _READY, 60, SittingState.answering, True),
+    ("recorded, uploading", _STOPPED, 779, SittingState.recorded, True),
+    ("not ready when its waiting ended", {}, 60, SittingState.incomplete, False),
+    ("its upload window closed", _STOPPED, 780, SittingState.incomplete, False),
+    ("uploaded", {**_STOPPED, "uploaded_at": T0 + 100 * S}, 100, SittingState.uploaded, False),
+    ("terminated while waiting", {"terminated_at": T0 + 5 * S}, 5, SittingState.terminated, False),
+    ("terminated while answering", {**_READY, "terminated_at": T0 + 70 * S}, 70, SittingState.terminated, False),
+]
+
+
+@pytest.mark.parametrize(("label", "facts", "after", "state", "reused"), START_AGAIN, ids=[c[0] for c in START_AGAIN])
+async def test_start_practice_again_reuses_the_open_attempt_until_it_ends(
+    env: Env, label: str, facts: dict, after: int, state: SittingState, reused: bool
+) -> None:
+    exam = await env.exam()
+    practice = await env.practice(exam, "练习一", waiting=60, answer=120, upload=600)
+    candidate = await env.candidate(exam)
+    async with env.tx() as db:
+        first, _ = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=T0)
+    await env.set_facts(first.sitting.id, **facts)
+    async with env.tx() as db:
+        assert (await sittings.load(db, sitting_id=first.sitting.id, now=T0 + after * S)).state is state
+        view, created = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=T0 + after * S)
+    assert created is not reused
+    assert (view.sitting.id == first.sitting.id) is reused
+    assert view.sitting.attempt == (1 if reused else 2)
+    if not reused:
+        assert view.state is SittingState.waiting and view.windows.waiting_opens_at == T0 + after * S
 
 
 async def test_start_practice_with_an_empty_pool_draws_nothing(env: Env) -> None:
@@ -129,7 +171,7 @@ async def test_start_practice_with_an_empty_pool_draws_nothing(env: Env) -> None
     practice = await env.practice(exam)
     candidate = await env.candidate(exam)
     async with env.tx() as db:
-        view = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
+        view, _ = await sittings.start_practice(db, candidate=candidate, session_id=practice.id, now=env.now())
     assert view.sitting.question_id is None
 
 
