@@ -18,7 +18,6 @@ import pytest
 from app.clock import FakeClock
 from app.config import Settings
 from app.main import create_app
-from app.models import StaffRole
 from tests.conftest import T0
 from tests.support import databases
 from tests.support.api import Api, SchemaChecker

@@ -10,7 +10,7 @@ shows the screen), and the chunks it had not sent go up: its recording continues
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
