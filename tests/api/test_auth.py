@@ -403,7 +403,8 @@ async def test_a_second_phone_in_a_role_supersedes_the_first(api: Api, ops: str,
 
     new_main = await api.device(token, sitting["id"], "main")
     response = await api.request("GET", "/api/v1/device/sitting", old_main)
-    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    # Refused, and told why: replaced by a newer phone of its role (not merely an invalid token).
+    assert (response.status_code, error_code(response)) == (401, "device_replaced")
     for working in (new_main, aux):
         assert (await api.request("GET", "/api/v1/device/sitting", working)).status_code == 200
 
