@@ -2,25 +2,13 @@
 // use them: the time is the server's (when the other phone logged in), in the exam's timezone and labelled with it;
 // the support contacts come with the server's notice (the aux phone has no candidate log-in to load the exam with).
 
-import { t } from "./i18n.js";
-import { DEFAULT_TIME_ZONE, h } from "./ui.js";
+import { t, tParts } from "./i18n.js";
+import { DEFAULT_TIME_ZONE, h, zoneLabel } from "./ui.js";
 
-const BEIJING = new Set(["Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC"]);
-
-/** The zone a time is shown in, as a candidate reads it: 北京时间, else the zone's short name (GMT+9). */
-export function zoneLabel(timeZone = DEFAULT_TIME_ZONE) {
-  if (BEIJING.has(timeZone)) return t("zone.beijing");
-  try {
-    const parts = new Intl.DateTimeFormat("en", { timeZone, timeZoneName: "short" }).formatToParts(new Date());
-    return parts.find((p) => p.type === "timeZoneName")?.value || timeZone;
-  } catch {
-    return timeZone;
-  }
-}
-
-/** HH:MM:SS of an instant in a timezone. */
-export function clockTime(iso, timeZone = DEFAULT_TIME_ZONE) {
-  return new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(Date.parse(iso)));
+/** HH:MM:SS of an instant in a timezone, with the zone's name, as a <time> like every time the phones show. */
+function clockTime(iso, timeZone = DEFAULT_TIME_ZONE) {
+  const clock = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(Date.parse(iso)));
+  return h("time", { datetime: new Date(Date.parse(iso)).toISOString(), dataset: { time: timeZone } }, `${clock} ${zoneLabel(timeZone)}`);
 }
 
 function supportLines(support) {
@@ -52,7 +40,7 @@ function supportLines(support) {
  */
 export function replacedScreen({ notice, role, fallbackSupport = null, onRelogin, busy = false, repairShown = false, error = null }) {
   const timeZone = notice?.timeZone || DEFAULT_TIME_ZONE;
-  const title = notice?.at ? t("replaced.title", { time: clockTime(notice.at, timeZone), zone: zoneLabel(timeZone) }) : t("replaced.title_no_time");
+  const title = notice?.at ? tParts("replaced.title", { time: clockTime(notice.at, timeZone) }) : t("replaced.title_no_time");
   const support = notice?.support && Object.values(notice.support).some(Boolean) ? notice.support : fallbackSupport;
   return h(
     "section",
@@ -89,5 +77,5 @@ function repairSteps() {
 /** On the phone that took over: one line saying it replaced another one, and when. */
 export function replacedOtherLine(replacedAt, timeZone = DEFAULT_TIME_ZONE) {
   if (!replacedAt) return null;
-  return h("div", { class: "banner banner-info small", dataset: { test: "replaced-other" } }, t("replaced.other", { time: clockTime(replacedAt, timeZone), zone: zoneLabel(timeZone) }));
+  return h("div", { class: "banner banner-info small", dataset: { test: "replaced-other" } }, tParts("replaced.other", { time: clockTime(replacedAt, timeZone) }));
 }

@@ -27,7 +27,7 @@ export function finalStage(view) {
   const deadline = sitting.windows?.upload_deadline;
   const tz = examTimeZone(view);
   return [
-    finalBanner({ state: s?.state ?? sitting.state, sitting }),
+    finalBanner({ state: s?.state ?? sitting.state, sitting, windows: s?.windows ?? sitting.windows, timeZone: tz }),
     s && hasRecording(s.capture.status()) && panel(view),
     deadline && msUntil(deadline) <= 0 &&
       h("p", { class: "muted small", dataset: { test: "deadline-passed" } }, tParts("sessions.deadline_passed", { time: timeEl(deadline, tz, { zoneFirst: true }) })),
