@@ -201,6 +201,20 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     shot(main, out, "main-13-upload-complete")
     shot(aux, out, "aux-06-upload-complete")
 
+    # A practice attempt nobody gets ready for, and the clock past the mock's upload deadline: the practice ends
+    # unfinished (未完成, never 缺考) and the list shows each session's result instead of a countdown.
+    card = f"[data-session='{practice['id']}']"
+    main.click("[data-action=back]")
+    main.click(f"{card} [data-action=practice]")
+    main.wait_for_selector("main[data-stage=pair]")
+    server.clock.set(datetime.fromisoformat(session["upload_deadline"]) + timedelta(minutes=1))
+    main.wait_for_selector("[data-test=final][data-state=incomplete]", timeout=15000)
+    shot(main, out, "main-16-practice-unfinished")
+    main.click("[data-action=back]")
+    main.wait_for_selector(f"{card} [data-test=result]")
+    main.wait_for_selector("[data-test=deadline-passed]")
+    shot(main, out, "main-17-sessions-finished")
+
 
 def takeover(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: ignore[no-untyped-def]
     """Phones replaced in the waiting room of another mock: the aux phone by a second one that scanned the code the
@@ -224,20 +238,6 @@ def takeover(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: 
     shot(main, out, "main-14-replaced")
     other_main.wait_for_selector("[data-test=replaced-other]")
     shot(other_main, out, "main-15-took-over")
-
-    # A practice attempt nobody gets ready for, and the clock past the mock's upload deadline: the practice ends
-    # unfinished (未完成, never 缺考) and the list shows each session's result instead of a countdown.
-    card = f"[data-session='{practice['id']}']"
-    main.click("[data-action=back]")
-    main.click(f"{card} [data-action=practice]")
-    main.wait_for_selector("main[data-stage=pair]")
-    server.clock.set(datetime.fromisoformat(session["upload_deadline"]) + timedelta(minutes=1))
-    main.wait_for_selector("[data-test=final][data-state=incomplete]", timeout=15000)
-    shot(main, out, "main-16-practice-unfinished")
-    main.click("[data-action=back]")
-    main.wait_for_selector(f"{card} [data-test=result]")
-    main.wait_for_selector("[data-test=deadline-passed]")
-    shot(main, out, "main-17-sessions-finished")
 
 
 def uploads_mounted(server: E2EServer) -> bool:
