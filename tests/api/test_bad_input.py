@@ -10,15 +10,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from app.clock import FakeClock
-from app.config import Settings
-from app.main import create_app
 from tests.conftest import T0
-from tests.support import databases
-from tests.support.api import PASSWORD, Api, SchemaChecker
+from tests.support.api import own_app, PASSWORD, Api, SchemaChecker
 
 pytestmark = pytest.mark.anyio
 
@@ -74,24 +69,8 @@ async def _seed(api: Api) -> World:
 @pytest.fixture(scope="module")
 async def world(database_template: str | Path, tmp_path_factory: pytest.TempPathFactory, schema_checker: SchemaChecker) -> AsyncIterator[World]:
     """One world for the whole table: every case must leave it exactly as it found it, which the test checks."""
-    directory = tmp_path_factory.mktemp("bad_input")
-    if isinstance(database_template, Path):
-        url = databases.sqlite_copy(database_template, directory)
-    else:
-        await databases.truncate_all(database_template)
-        url = database_template
-    settings = Settings(
-        env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=directory / "no-face-models",
-    )
-    app = create_app(settings, clock=FakeClock(T0))
-
-    async def check(response: httpx.Response) -> None:
-        schema_checker.check(response.request.method, response.request.url.path, response.status_code)
-
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", event_hooks={"response": [check]}) as client:
-            yield await _seed(Api(client=client, app=app, clock=app.state.clock))
+    async with own_app(database_template, tmp_path_factory.mktemp("bad_input"), schema_checker) as api:
+        yield await _seed(api)
 
 
 # What each kind of case could change, read before and after (the audit log is always read too).

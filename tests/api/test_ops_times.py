@@ -12,15 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from app.clock import FakeClock
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import T0
-from tests.support import databases
-from tests.support.api import Api, SchemaChecker
+from tests.support.api import own_app, Api, SchemaChecker
 from tests.support.face import candidate_with_photo, face_models_fixture, photo, selfie  # noqa: F401  (face_models)
 from tests.support.media import webm
 from tests.support.realtime import ENDS, move, scene, to_answering, to_ready
@@ -129,26 +125,11 @@ async def _seed(api: Api, zone: str) -> World:
 async def world(
     request: pytest.FixtureRequest, database_template: str | Path, tmp_path_factory: pytest.TempPathFactory, schema_checker: SchemaChecker, face_models: Path
 ) -> AsyncIterator[World]:
-    directory = tmp_path_factory.mktemp("times")
-    if isinstance(database_template, Path):
-        url = databases.sqlite_copy(database_template, directory)
-    else:
-        await databases.truncate_all(database_template)
-        url = database_template
-    settings = Settings(
-        env="test", data_dir=directory / "var", database_url=url, storage_url=None, redis_url=None, scheduler_enabled=False,
-        log_json=False, argon2_time_cost=1, argon2_memory_kib=1024, face_model_dir=face_models, face_pack="sface",
-        face_identity_max_failures=1,  # one failed selfie opens a manual review
-    )  # fmt: skip
-    app = create_app(settings, clock=FakeClock(T0))
-
-    async def check(response: httpx.Response) -> None:
-        schema_checker.check(response.request.method, response.request.url.path, response.status_code)
-
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 123))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks={"response": [check]}) as client:
-            yield await _seed(Api(client=client, app=app, clock=app.state.clock), request.param)
+    async with own_app(
+        database_template, tmp_path_factory.mktemp("times"), schema_checker,
+        face_model_dir=face_models, face_pack="sface", face_identity_max_failures=1,  # one failed selfie opens a manual review
+    ) as api:
+        yield await _seed(api, request.param)
 
 
 @pytest.mark.parametrize(("path", "query"), [pytest.param(path, query, id=path) for path, query in EXAM_TIMES])
