@@ -7,6 +7,8 @@ remaining time, a length) — so a time added without the zone fails here."""
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +35,12 @@ WALK = r"""(label) => {
 
 def times_named(page: Any, label: str, at_least: int = 1) -> list[str]:
     """The times on the screen now, each checked to carry `label`; at least `at_least` of them."""
+    # A language switch repaints on the app's next frame: give the screen that long to settle before judging it.
+    deadline = time.monotonic() + 5
     found = page.evaluate(WALK, label)
+    while found["problems"] and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        found = page.evaluate(WALK, label)
     assert found["problems"] == [], "\n".join(found["problems"])
     assert len(found["times"]) >= at_least, found["times"]
     return found["times"]
