@@ -27,6 +27,7 @@ from app.clock import SystemClock
 from app.config import DEFAULT_TIMEZONE, Settings
 from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
 from app.face.cli import face_app, models_app
+from app.flags.cli import analyze_command
 from app.models import SessionKind, StaffRole
 from app.secret_key import SecretKeyError
 from app.security import configure_password_hashing
@@ -43,12 +44,18 @@ exam_cli = typer.Typer(help="Exams and notices", no_args_is_help=True)
 session_cli = typer.Typer(help="Sessions, questions and live status", no_args_is_help=True)
 roster_cli = typer.Typer(help="Roster import", no_args_is_help=True)
 staff_cli = typer.Typer(help="Ops and reviewer accounts, and the exams a reviewer may read", no_args_is_help=True)
+flags_cli = typer.Typer(help="Flags: the analysis of the recordings", no_args_is_help=True)
 cli.add_typer(exam_cli, name="exam")
 cli.add_typer(session_cli, name="session")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(staff_cli, name="staff")
+cli.add_typer(flags_cli, name="flags")
 cli.add_typer(models_app, name="models")
 cli.add_typer(face_app, name="face")
+# Recording flags: `analyze` here (app.flags.cli); the jobs' commands (`run`, `status`) join it.
+flags_cli = typer.Typer(help="Flags of recordings", no_args_is_help=True)
+flags_cli.command("analyze")(analyze_command)
+cli.add_typer(flags_cli, name="flags")
 
 CLI_ACTOR = Actor("ops", "cli")
 T = TypeVar("T")
@@ -285,6 +292,7 @@ def staff_create(
     role: Annotated[StaffRole, typer.Option()] = StaffRole.ops,
     display_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str | None, typer.Option(help="default: generated and printed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Create an ops or reviewer account."""
     import secrets
@@ -296,7 +304,7 @@ def staff_create(
             db, username=username, display_name=display_name or username, role=role, password=chosen, now=now, actor=CLI_ACTOR
         )
     )
-    _emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, False)
+    _emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, as_json)
 
 
 def _uuid(name: str, value: str) -> uuid.UUID:
@@ -503,6 +511,86 @@ def roster_import(
         rows = ([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
         exports.write_csv(codes_out, ["姓名", "身份证号(掩码)", "手机号", "登录码"], rows, private=True)
     _emit(asdict(result), as_json)
+
+
+# --- flags -------------------------------------------------------------------------------------------
+
+
+@flags_cli.command("run")
+def flags_run(
+    session: Annotated[uuid.UUID | None, typer.Option("--session", help="only this session's recordings")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Analyse the pending recordings in this process (workers as DUALCAM_FLAGS_WORKERS), then exit. Beside a
+    running server this is safe: each job is claimed once."""
+    from app.adapters.factory import open_hub, open_upload_store
+    from app.services.face import engine as face_engine
+    from app.services.flags.queue import queue_for
+    from app.services.flags.runner import Runner
+    from app.uploads import SqlUploadState
+    from app.uploads.files import UploadFiles
+
+    settings = _settings(keyed=True)
+
+    async def main() -> list[Any]:
+        engine = await _migrated_engine(settings.resolved_database_url)
+        uploads, hub, faces = open_upload_store(settings.resolved_storage_url), open_hub(settings.redis_url), await face_engine.open_engine(settings)
+        try:
+            if faces is None:
+                raise errors.FaceModelsMissing(details={"fix": f"dualcam models fetch --pack {settings.face_pack}"})
+            sessionmaker = make_sessionmaker(engine)
+            if session is not None:
+                async with transaction(sessionmaker) as db:
+                    await sessions.get_session(db, session)
+            runner = Runner(
+                sessionmaker=sessionmaker, hub=hub, clock=SystemClock(), queue=queue_for(is_sqlite=settings.is_sqlite),
+                reader=UploadFiles(state=SqlUploadState(sessionmaker), store=uploads),
+                faces=face_engine.Faces(faces, open_object_store(settings.resolved_storage_url), face_engine.FacePolicy.of(settings), face_engine.Throttle()),
+                settings=settings, scratch_dir=settings.data_dir / "tmp" / "analysis",
+            )  # fmt: skip
+            try:
+                return await runner.run_pending(session_id=session)
+            finally:
+                await runner.stop()
+        finally:
+            face_engine.close_engine(faces)
+            await hub.close()
+            await uploads.close()
+            await engine.dispose()
+
+    try:
+        runs = asyncio.run(main())
+    except errors.DualcamError as exc:
+        _fail(exc)
+    counts = {status: sum(1 for r in runs if r.status == status) for status in ("done", "pending", "failed", "lost")}
+    if as_json:
+        _emit({"session_id": session, "counts": counts, "jobs": [asdict(r) for r in runs]}, True)
+        return
+    for r in runs:
+        typer.echo(f"{r.job_id} {r.status} (attempt {r.attempts}): {r.flags} flags" + (f" — {r.reason}" if r.reason else ""))
+    typer.echo(" ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@flags_cli.command("status")
+def flags_status(
+    session: Annotated[uuid.UUID | None, typer.Option("--session", help="only this session's jobs")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Analysis jobs by status, and the failed ones with their reasons."""
+    from app.services.flags import jobs
+
+    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        if session is not None:
+            await sessions.get_session(db, session)
+        return await jobs.queue_status(db, session_id=session)
+
+    found = _run(work)
+    if as_json:
+        _emit({"session_id": session, **asdict(found)}, True)
+        return
+    typer.echo(" ".join(f"{k}: {v}" for k, v in found.counts.items()))
+    for f in found.failures:
+        typer.echo(f"failed {f.job_id} sitting {f.sitting_id} {f.role} after {f.attempts} attempts: {f.reason}")
 
 
 def main() -> None:

@@ -73,8 +73,51 @@ class Settings(BaseSettings):
     face_cooldown_seconds: int = Field(default=60, ge=0)
     face_min_interval_seconds: float = Field(default=1.0, ge=0)
     face_max_pending: int = Field(default=16, ge=1)
+    # While answering, the main phone sends a still to the in-exam check every this many seconds (live flags);
+    # at least twice face_min_interval_seconds' default so a still is never refused as too soon.
+    live_still_seconds: int = Field(default=20, ge=2, le=600)
     # How long a signed link to a recording (for ops and reviewers) stays valid.
     recording_link_seconds: int = Field(default=600, ge=10, le=86400)
+    # Recording analysis (app.flags, docs/flags.md): how often a recording is sampled, and each flag's thresholds.
+    flags_sample_fps: float = Field(default=1.0, gt=0, le=10)
+    flags_detect_side: int = Field(default=320, ge=160, le=1280)
+    flags_face_score: float = Field(default=0.75, gt=0, lt=1)
+    flags_no_face_seconds: float = Field(default=3.0, gt=0)
+    flags_several_faces_k: int = Field(default=2, ge=1)
+    flags_several_faces_n: int = Field(default=3, ge=1)
+    flags_different_person_seconds: float = Field(default=3.0, gt=0)
+    flags_embed_interval_seconds: float = Field(default=3.0, gt=0)
+    flags_looking_away_seconds: float = Field(default=5.0, gt=0)
+    flags_looking_away_yaw: float = Field(default=0.30, gt=0)
+    flags_looking_away_pitch_up: float = Field(default=0.25, gt=0, lt=1)
+    flags_looking_away_pitch_down: float = Field(default=0.85, gt=0)
+    flags_poor_video_seconds: float = Field(default=10.0, gt=0)
+    flags_dark_luma: float = Field(default=35.0, ge=0, le=255)
+    flags_covered_contrast: float = Field(default=6.0, ge=0)
+    flags_blur_sharpness: float = Field(default=6.0, ge=0)
+    flags_frozen_level: int = Field(default=3, ge=0, le=255)
+    flags_frozen_share: float = Field(default=0.005, ge=0, le=1)
+    flags_audio_silent_seconds: float = Field(default=60.0, gt=0)
+    flags_audio_floor_dbfs: float = Field(default=-60.0, le=0)
+    # Analysis jobs of verified recordings (app.services.flags): worker processes (each loads the face engine once,
+    # ~250 MB), how many jobs a worker runs before it is replaced (bounds leaks), the runner loop of this process
+    # (off: only `dualcam flags run` analyses), how long a claim holds without news from its worker, how often a
+    # running job's progress is written, how many times a failed job is retried and how long after.
+    flags_workers: int = Field(default=1, ge=1, le=64)
+    flags_tasks_per_child: int = Field(default=20, ge=1)
+    flags_runner_enabled: bool = True
+    flags_poll_seconds: float = Field(default=5.0, gt=0)
+    flags_lease_seconds: int = Field(default=120, ge=10)
+    flags_progress_seconds: float = Field(default=5.0, gt=0)
+    flags_retries: int = Field(default=3, ge=0, le=20)
+    flags_retry_seconds: int = Field(default=60, ge=0)
+    # Event flags: a recording shorter than the answer window by more than this, without a manual stop.
+    flags_short_recording_seconds: float = Field(default=10.0, ge=0)
+    # The review queue: sittings at or above this risk are queued; of the others, this share is drawn for an audit.
+    flags_review_min_risk: int = Field(default=20, ge=0, le=100)
+    flags_audit_rate: float = Field(default=0.05, ge=0, le=1)
+    # A reviewer's claim on a sitting runs out after this long (renewed by claiming again), so nobody blocks it for long.
+    review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60)
     log_json: bool = True
     # argon2id cost; defaults are argon2-cffi's (RFC 9106 low-memory profile). Lowered only by the test suite.
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -118,6 +161,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_face_model_dir(self) -> Path:
         return (self.face_model_dir or self.data_dir / "models").resolve()
+
+    @property
+    def review_claim_timedelta(self) -> timedelta:
+        return timedelta(minutes=self.review_claim_minutes)
 
     @property
     def recording_link_timedelta(self) -> timedelta:

@@ -100,6 +100,14 @@ def insert_or_skip(db: AsyncSession, model: type[Base]) -> Insert:
     return construct(model).on_conflict_do_nothing()
 
 
+def insert_or_update(db: AsyncSession, model: type[Base], *, keys: list[str], update: list[str]) -> Insert:
+    """`INSERT … ON CONFLICT (keys) DO UPDATE SET update = excluded.update` for the session's database: a row
+    re-derived from the same origin replaces its values and keeps its id (what verdicts point at)."""
+    construct = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = construct(model)
+    return statement.on_conflict_do_update(index_elements=keys, set_={name: statement.excluded[name] for name in update})
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

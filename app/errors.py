@@ -145,6 +145,22 @@ RosterUnreadable = _error("RosterUnreadable", 422, "roster_unreadable", "名单�
 PhotoArchiveUnreadable = _error("PhotoArchiveUnreadable", 422, "photo_archive_unreadable", "照片压缩包无法读取（需为 zip）", "Unreadable photo archive (a zip is expected)")
 PhotoArchiveTooLarge = _error("PhotoArchiveTooLarge", 413, "photo_archive_too_large", "照片压缩包过大：最多 10 万个文件，解压后最多 500 MB 且不超过压缩包自身大小的 2 倍加 10 MB（照片本身已压缩）；未导入任何考生", "The photo archive is too large: 100,000 files at most, unpacked at most 500 MB and at most twice its own size plus 10 MB (photos are compressed already); nothing was imported")
 
+# --- conduct review ----------------------------------------------------------------------------------
+FlagNotFound = _error("FlagNotFound", 404, "flag_not_found", "标记不存在", "No such flag")
+DecisionNotFound = _error("DecisionNotFound", 404, "decision_not_found", "审核结论不存在", "No such decision")
+SittingClaimed = _error("SittingClaimed", 409, "sitting_claimed", "该考生正由其他工作人员审核", "Another staff member is reviewing this sitting")
+ClaimNotHeld = _error("ClaimNotHeld", 409, "claim_not_held", "您未认领该考生的审核", "You do not hold the claim on this sitting")
+ReviewNotOpen = _error("ReviewNotOpen", 409, "review_not_open", "答题开始后才能审核", "A sitting can be reviewed once its answer window has started")
+ReviewAlreadyDecided = _error("ReviewAlreadyDecided", 409, "review_already_decided", "该考生已有审核结论，如需更改请由考务重新打开", "This sitting is decided; ops can reopen it to change the decision")
+ReviewAwaitingSecond = _error("ReviewAwaitingSecond", 409, "review_awaiting_second", "违规结论正等待另一位工作人员复核", "The violation awaits a second staff member's confirmation")
+ReviewDisputed = _error("ReviewDisputed", 409, "review_disputed", "两位工作人员意见不一致，须由考务决定", "The two staff members disagree: ops decide")
+DecisionNotAwaitingSecond = _error("DecisionNotAwaitingSecond", 409, "decision_not_awaiting_second", "该结论无需复核或已被取代", "This decision needs no second look, or it was superseded")
+SecondSamePerson = _error("SecondSamePerson", 403, "second_same_person", "复核须由另一位工作人员完成", "The second look must be by another staff member")
+NothingToReopen = _error("NothingToReopen", 409, "nothing_to_reopen", "该考生尚无审核结论", "This sitting has no decision to reopen")
+ReasonCodeUnknown = _error("ReasonCodeUnknown", 422, "reason_code_unknown", "未知的违规原因代码", "Unknown reason code")
+ViolationReasonRequired = _error("ViolationReasonRequired", 422, "violation_reason_required", "认定违规须至少选择一项原因", "A violation needs at least one reason code")
+IncidentOutsideWindow = _error("IncidentOutsideWindow", 422, "incident_outside_window", "事件时间须在答题时间内", "An incident must be within the answer window")
+
 # --- face (identity verification, waiting-room gate, in-exam checks) -------------------------------------------------
 IdentityNotVerified = _error("IdentityNotVerified", 409, "identity_not_verified", "请先在考生端完成实名认证（人脸比对）", "Complete identity verification (the face check) in the candidate app first")
 IdentityAlreadyVerified = _error("IdentityAlreadyVerified", 409, "identity_already_verified", "您已通过实名认证", "Your identity is already verified")

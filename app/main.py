@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.adapters.factory import open_hub, open_object_store, open_upload_store
-from app.api import auth, candidate, device, devices, exams, face, recordings, roster, sessions, staff, system, uploads, ws
+from app.api import auth, candidate, device, devices, exams, face, flags, recordings, reviews, roster, sessions, staff, system, uploads, ws
 from app.api.access_log import AccessLog
 from app.api.body_limits import BodyLimits
 from app.api.deps import BodyClass
@@ -25,6 +25,9 @@ from app.logs import get_logger
 from app.security import configure_password_hashing
 from app.scheduler import Job, Leadership, PostgresLeader, Scheduler, SoleLeader
 from app.services.face import engine as face_engine
+from app.services.flags import events as flag_events
+from app.services.flags.queue import queue_for
+from app.services.flags.runner import Runner
 from app.services.quotas import ClientQuotas
 from app.services.recordings import verification
 from app.uploads import SqlUploadState
@@ -72,6 +75,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.face = await face_engine.open_engine(settings)
         app.state.face_throttle = face_engine.Throttle()
         app.state.client_quotas = ClientQuotas.of(settings)
+        faces = face_engine.Faces(app.state.face, app.state.store, face_engine.FacePolicy.of(settings), app.state.face_throttle) if app.state.face else None
+        app.state.flags = runner = Runner(
+            sessionmaker=app.state.sessionmaker, hub=app.state.hub, clock=clock, queue=queue_for(is_sqlite=settings.is_sqlite),
+            reader=app.state.tus, faces=faces, settings=settings, scratch_dir=settings.data_dir / "tmp" / "analysis",
+        )  # fmt: skip
+        verifier.on_verified.append(runner.on_verified)
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
         app.state.scheduler = Scheduler(
             sessionmaker=app.state.sessionmaker,
@@ -80,15 +89,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             leadership=leadership,
             tick_seconds=settings.scheduler_tick_seconds,
             presence_timeout=timedelta(seconds=settings.presence_timeout_seconds),
-            jobs=[Job("uploads.maintain", functools.partial(verification.maintain, app.state.tus, verifier))],
+            live_still_seconds=settings.live_still_seconds,
+            jobs=[
+                Job("uploads.maintain", functools.partial(verification.maintain, app.state.tus, verifier)),
+                Job("flags.deadlines", functools.partial(flag_events.after_deadlines, app.state.sessionmaker, clock=clock, short_by=runner.policy.short_by)),
+            ],
         )
         if settings.scheduler_enabled:
             app.state.scheduler.start()
+        if settings.flags_runner_enabled:
+            runner.start()
         log.info("app.started", database=engine.url.render_as_string(hide_password=True), storage=settings.resolved_storage_url.split("?")[0])
         try:
             yield
         finally:
             await app.state.scheduler.stop()
+            await runner.stop()
             await app.state.hub.close()
             face_engine.close_engine(app.state.face)
             await upload_store.close()
@@ -102,7 +118,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.settings = settings
     app.state.clock = clock
-    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, recordings, ws)]
+    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, flags, recordings, reviews, ws)]
     install_error_handlers(app, routers)
     for router in routers:
         declare_common_responses(router)
@@ -121,6 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     _add_bearer_scheme(app)
     for name in ("main", "aux"):
         app.mount(f"/{name}", StaticFiles(directory=CLIENTS_DIR / f"{name}_cam", html=True), name=f"{name}_cam")
+    app.mount("/console", StaticFiles(directory=CLIENTS_DIR / "console", html=True), name="console")
     app.mount("/common", StaticFiles(directory=CLIENTS_DIR / "common"), name="common")
     return app
 

@@ -94,7 +94,7 @@ class PostgresLeader:
                 self._conn = None
 
 
-async def run_due(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now: datetime) -> int:
+async def run_due(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now: datetime, *, live_still_seconds: int) -> int:
     """One pass: announce every phase whose time has come, each in its own transaction, then publish."""
     async with transaction(sessionmaker) as db:
         due = await phases.find_due(db, now=now)
@@ -102,7 +102,7 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], hub: Hub, now:
     for item in due:
         try:
             async with transaction(sessionmaker) as db:
-                outbox = await phases.announce(db, due=item, now=now)
+                outbox = await phases.announce(db, due=item, now=now, live_still_seconds=live_still_seconds)
         except IntegrityError:
             continue  # another process or an earlier pass announced it
         announced += 1
@@ -135,6 +135,7 @@ class Scheduler:
         clock: Clock,
         leadership: Leadership,
         tick_seconds: float,
+        live_still_seconds: int,
         presence_timeout: timedelta = timedelta(seconds=30),
         jobs: Sequence[Job] = (),
     ) -> None:
@@ -144,6 +145,7 @@ class Scheduler:
         self._leadership = leadership
         self._tick_seconds = tick_seconds
         self._presence_timeout = presence_timeout
+        self._live_still_seconds = live_still_seconds
         self._jobs = tuple(jobs)
         self._aps = AsyncIOScheduler()
         self._lock = asyncio.Lock()
@@ -175,7 +177,7 @@ class Scheduler:
             return 0
         try:
             now = self._clock.now()
-            announced = await run_due(self._sessionmaker, self._hub, now)
+            announced = await run_due(self._sessionmaker, self._hub, now, live_still_seconds=self._live_still_seconds)
             await sweep_presence(self._sessionmaker, self._hub, now, self._presence_timeout)
             for job in self._jobs:
                 try:

@@ -30,7 +30,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
 
 from tests.e2e import flows  # noqa: E402
-from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, make_fake_camera  # noqa: E402
+from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, empty_desk_camera, make_fake_camera  # noqa: E402
 
 
 def shot(page: Page, out: Path, name: str) -> None:
@@ -86,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--answer-seconds", type=int, default=12)
+    parser.add_argument("--only", choices=["live-hint"], help="one scene only")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-wqy-microhei")
@@ -97,16 +98,22 @@ def main() -> None:
 
     models = ROOT / "var" / "models"
     fetch_models(models, ("sface",))
-    server = E2EServer(work, clock, models)
+    # Stills every 3 s: the live hint comes up within seconds of the answer start.
+    server = E2EServer(work, clock, models, extra_env={"DUALCAM_LIVE_STILL_SECONDS": "3"})
     server.start()
     camera = make_fake_camera(FACES / "person_a_2.jpg", work / "camera.y4m")
     print(f"dualcam serve at {server.url}; writing {out}/")
     try:
         ops = Ops(server)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
-            run(browser, server, ops, out, args.answer_seconds)
-            takeover(browser, server, ops, out)
+            if args.only is None:
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+                run(browser, server, ops, out, args.answer_seconds)
+                takeover(browser, server, ops, out)
+                browser.close()
+            desk = empty_desk_camera(work)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={desk}"])
+            live_hint(browser, server, ops, out)
             browser.close()
     finally:
         server.stop()
@@ -238,6 +245,21 @@ def takeover(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: 
     shot(main, out, "main-14-replaced")
     other_main.wait_for_selector("[data-test=replaced-other]")
     shot(other_main, out, "main-15-took-over")
+
+
+def live_hint(browser, server: E2EServer, ops: Ops, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Answering with nobody in the main phone's picture (its camera shows an empty desk; the face gate is passed
+    with a photo): the live stills find no face and the phone shows the gentle hint over the preview."""
+    _, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=30, title="2026年某市事业单位公开招聘面试")
+    main, aux = (browser.new_context(**PHONE).new_page() for _ in range(2))
+    flows.login(main, server, candidate)
+    flows.open_sitting(main, server, session["id"])
+    flows.pair(main, aux)
+    flows.place_phones(main)
+    flows.pass_face_gate_with_photo(main, server, candidate.sitting(session["id"])["id"])
+    flows.to_recording(main, aux, server, session)
+    main.wait_for_selector("[data-test=still-hint]", timeout=20000)
+    shot(main, out, "main-18-live-hint")
 
 
 def uploads_mounted(server: E2EServer) -> bool:

@@ -58,6 +58,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         storage_url=None,
         redis_url=None,
         scheduler_enabled=False,  # tests drive the scheduler's tick with the fake clock
+        flags_runner_enabled=False,  # and the analysis runner's passes
         log_json=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,

@@ -108,10 +108,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("app.api",),
     ("app.schemas",),
     ("app.services.demo",),
+    ("app.services.flags",),
+    ("app.services.review",),
     ("app.services.face", "app.services.recordings"),
     ("app.services.sitting",),
     ("app.services.exam",),
     ("app.services.auth", "app.services.audit", "app.services.images", "app.services.quotas", "app.services.scope", "app.services.timezones"),
+    # Low-level packages without database or services: the face engine, and the recording analysis built on it.
+    ("app.flags", "app.face"),
 ]
 
 INDEPENDENT = frozenset({"app.services.face", "app.services.recordings"})

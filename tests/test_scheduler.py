@@ -137,7 +137,7 @@ async def test_each_phase_is_announced_once_in_order_at_its_boundary(api: Api) -
         messages = await hub.take()
         assert question_list(messages) == list(QUESTIONS)
         assert [(c, {k: v for k, v in m.items() if k != "questions"}) for c, m in messages] == [
-            phase(f.session_id, "answer_start", STARTS),
+            phase(f.session_id, "answer_start", STARTS, live_still_seconds=20),
             state(乙, "absent"),  # never ready when answering started
         ]
         assert await counts(api, f) == {"answering": 2, "absent": 1}
@@ -185,7 +185,7 @@ async def test_a_late_tick_announces_every_missed_phase_in_order_and_judges_at_e
         assert question_list(messages) == list(QUESTIONS)
         assert [(c, {k: v for k, v in m.items() if k != "questions"}) for c, m in messages] == [
             phase(f.session_id, "waiting_open", OPENS),
-            phase(f.session_id, "answer_start", STARTS),
+            phase(f.session_id, "answer_start", STARTS, live_still_seconds=20),
             state(乙, "absent"),
             phase(f.session_id, "answer_end", ENDS),
             phase(f.session_id, "upload_closed", DEADLINE),
@@ -211,7 +211,7 @@ async def test_ticking_twice_or_from_two_schedulers_at_once_decides_nothing_twic
     f = await formal_scenario(api)
     甲, 乙, 丙 = (f.sittings[n] for n in ("甲", "乙", "丙"))
     other_hub = MemoryHub()
-    other = Scheduler(sessionmaker=api.app.state.sessionmaker, hub=other_hub, clock=api.clock, leadership=SoleLeader(), tick_seconds=1)
+    other = Scheduler(sessionmaker=api.app.state.sessionmaker, hub=other_hub, clock=api.clock, leadership=SoleLeader(), tick_seconds=1, live_still_seconds=20)
     mine = api.app.state.scheduler
     async with recording() as hub:
         channels = (session_channel(f.session_id), *(sitting_channel(s) for s in f.sittings.values()))
@@ -272,7 +272,7 @@ async def test_practice_attempts_are_announced_one_by_one_on_their_sitting_chann
         messages = await hub.take()
         assert question_list(messages) == [drawn_question["text"]]  # only this attempt's question
         assert [(c, {k: v for k, v in m.items() if k != "questions"}) for c, m in messages] == [
-            attempt_phase(first, "answer_start", at["first"] + 60 * SECOND)
+            attempt_phase(first, "answer_start", at["first"] + 60 * SECOND, live_still_seconds=20)
         ]
 
         api.clock.set(at["second"])
@@ -283,7 +283,7 @@ async def test_practice_attempts_are_announced_one_by_one_on_their_sitting_chann
         assert await tick_at(api, at["second"] + 60 * SECOND) == 1  # never ready: the attempt ends there, unfinished
         messages = await hub.take()
         assert [(c, {k: v for k, v in m.items() if k != "questions"}) for c, m in messages] == [
-            attempt_phase(second, "answer_start", at["second"] + 60 * SECOND),
+            attempt_phase(second, "answer_start", at["second"] + 60 * SECOND, live_still_seconds=20),
             state(second, "incomplete"),
         ]
         assert await tick_at(api, at["first"] + 180 * SECOND) == 1

@@ -22,6 +22,7 @@ from app.schemas.face import (
 from app.services import images
 from app.services.face import engine, gate, in_exam, reviews
 from app.services.face import identity as identity_flow
+from app.services.flags import live
 
 router = APIRouter(prefix="/api/v1")
 
@@ -117,10 +118,12 @@ async def waiting_gate(principal: MainDevice, db: DB, now: Now, faces: Faces, im
     responses=errors.responses(*_DEVICE_ERRORS, errors.FaceCheckClosed, *_ENROLMENT_ERRORS, *_IMAGE_ERRORS),
 )
 async def in_exam_check(principal: MainDevice, db: DB, now: Now, faces: Faces, image: Image) -> InExamCheckOut:
-    """Main phone, while answering: face count and match of a frame; records face_absent, several_faces and
-    different_person as proctoring events."""
+    """Main phone, while answering: a still checked for face count and match; face_absent, several_faces and
+    different_person are recorded as proctoring events and as `live` flags that ops see at once. The phone is told
+    only whether a face was seen."""
     assert principal.device is not None and principal.candidate is not None
     result = await in_exam.in_exam_check(db, device=principal.device, candidate=principal.candidate, image=image, faces=faces, now=now)
+    await live.record_live(db, result=result, now=now)
     return InExamCheckOut.of(result)
 
 

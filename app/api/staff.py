@@ -13,29 +13,13 @@ from app import errors
 from app.api.deps import DB, Now, Ops
 from app.models import AuditLog
 from app.schemas import AwareInstant
+from app.schemas.audit import AuditOut
 from app.schemas.auth import StaffAssignmentOut, StaffCreate, StaffOut
 from app.services import audit, auth
 from app.services.exam import assignments
 from app.services.timezones import local_details, to_local
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: staff and audit"])
-
-
-class AuditOut(BaseModel):
-    at: datetime
-    actor_kind: str
-    actor_id: str | None
-    action: str
-    target_kind: str
-    target_id: str | None
-    details: dict[str, Any]
-
-    @classmethod
-    def of(cls, entry: AuditLog, timezone: str | None) -> AuditOut:
-        """`timezone`: the zone of the entry's exam (None: it belongs to no exam, shown in UTC)."""
-        at = to_local(entry.at, timezone) if timezone else entry.at
-        return cls(at=at, actor_kind=entry.actor_kind, actor_id=entry.actor_id, action=entry.action, target_kind=entry.target_kind,
-                   target_id=entry.target_id, details=local_details(entry.details, timezone))  # fmt: skip
 
 
 @router.post(
@@ -97,10 +81,11 @@ async def list_audit(
     db: DB,
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor_id: Annotated[str | None, Query(max_length=64, description="one staff member's (or device's, candidate's) entries")] = None,
     before: Annotated[AwareInstant | None, Query(description="entries strictly older than this time (with its offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Audit entries, newest first; an entry of an exam has its times in the exam's timezone, others in UTC."""
-    entries = await audit.list_entries(db, action=action, target_id=target_id, before=before, limit=limit)
+    entries = await audit.list_entries(db, action=action, target_ids=[target_id] if target_id else None, actor_id=actor_id, before=before, limit=limit)
     zones = await audit.exam_zones(db, entries)
     return [AuditOut.of(e, zones.get(e.id)) for e in entries]

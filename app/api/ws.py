@@ -34,7 +34,7 @@ from app.adapters.hub import Envelope, encode
 from app.config import Settings
 from app.db import transaction
 from app.logs import get_logger
-from app.models import Device
+from app.models import Device, DeviceRole
 from app.schemas.candidates import SittingOut
 from app.schemas.realtime import Event, Heartbeat, Recording, TimePing
 from app.security import bearer_token
@@ -190,6 +190,7 @@ class Connection:
                 "peer": {"online": peer_online},
                 "heartbeat_seconds": self.settings.heartbeat_seconds,
                 "presence_timeout_seconds": self.settings.presence_timeout_seconds,
+                "live_still_seconds": self.settings.live_still_seconds if self.device.role is DeviceRole.main else None,
             }
         )
 

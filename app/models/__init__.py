@@ -4,35 +4,47 @@ from app.models.accounts import AuthToken, LoginAttempt, Role, StaffExam, StaffR
 from app.models.audit import AuditLog, PhaseAnnouncement
 from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
+from app.models.flags import AnalysisJob, AnalysisStatus, Flag, FlagSource
 from app.models.faces import EnrolmentSource, FaceCheck, FaceEnrolment, FacePurpose, FaceReview, ReviewDecision
 from app.models.proctoring import Interruption, PairingToken, ProctorEvent
 from app.models.recordings import Recording, RecordingStatus
+from app.models.reviews import Decision, DecisionStatus, FlagVerdict, Incident, Outcome, ReviewClaim, Verdict
 from app.models.sessions import ExamSession, Question, SessionKind
 from app.models.sittings import Device, DeviceRole, Sitting
 from app.uploads.models import UploadRow
 
 __all__ = [
+    "AnalysisJob",
+    "AnalysisStatus",
     "AuditLog",
     "AuthToken",
     "Candidate",
+    "Decision",
+    "DecisionStatus",
     "Device",
     "DeviceRole",
     "EnrolmentSource",
     "Exam",
+    "ExamSession",
     "FaceCheck",
     "FaceEnrolment",
     "FacePurpose",
     "FaceReview",
+    "Flag",
+    "FlagSource",
+    "FlagVerdict",
+    "Incident",
     "Interruption",
-    "ExamSession",
     "LoginAttempt",
     "Notice",
+    "Outcome",
     "PairingToken",
     "PhaseAnnouncement",
     "ProctorEvent",
     "Question",
     "Recording",
     "RecordingStatus",
+    "ReviewClaim",
     "ReviewDecision",
     "Role",
     "SessionKind",
@@ -41,4 +53,5 @@ __all__ = [
     "StaffRole",
     "StaffUser",
     "UploadRow",
+    "Verdict",
 ]

@@ -87,6 +87,9 @@ class DeviceSittingOut(SittingOut):
     """A phone's view of its sitting, with both recordings (each phone shows "上传完成" once its own is verified)."""
 
     recordings: list[RecordingOut]
+    live_still_seconds: int | None = Field(
+        description="main phone: while answering, send a still to POST /api/v1/device/face/check every this many seconds; null for the aux phone"
+    )
 
 
 class CandidateSessionOut(SessionOut):

@@ -118,22 +118,14 @@ class GateAttemptOut(FaceAttemptOut):
 
 
 class InExamCheckOut(Output):
-    check_id: uuid.UUID
-    faces: int
-    match: bool
-    similarity: float | None
-    threshold: float
-    pack: str
-    findings: list[FindingOut]
-    events: list[str] = Field(description="proctoring events recorded: face_absent | several_faces | different_person")
+    """What the candidate's phone may know of its still: whether a face was seen (to hint "keep your face in view").
+    Never a match, similarity or face count: those are for staff (the `live` flags and proctoring events)."""
+
+    face_seen: bool = Field(description="at least one face in the still")
 
     @classmethod
     def of(cls, result: InExamCheck) -> InExamCheckOut:
-        c = result.check
-        return cls(
-            check_id=c.id, faces=c.faces, match=c.match, similarity=c.similarity, threshold=c.threshold, pack=c.pack,
-            findings=[FindingOut(**f) for f in c.findings], events=result.events,
-        )  # fmt: skip
+        return cls(face_seen=result.check.faces > 0)
 
 
 class FaceReviewOut(Output):

@@ -50,18 +50,29 @@ async def list_entries(
     db: AsyncSession,
     *,
     action: str | None = None,
-    target_id: str | None = None,
+    target_ids: list[str] | None = None,
+    actor_id: str | None = None,
     limit: int = 100,
     before: datetime | None = None,
 ) -> list[AuditLog]:
     query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
     if action:
         query = query.where(AuditLog.action == action)
-    if target_id:
-        query = query.where(AuditLog.target_id == target_id)
+    if target_ids is not None:
+        query = query.where(AuditLog.target_id.in_(target_ids))
+    if actor_id:
+        query = query.where(AuditLog.actor_id == actor_id)
     if before:
         query = query.where(AuditLog.at < before)
     return list((await db.scalars(query)).all())
+
+
+async def sitting_targets(db: AsyncSession, sitting_id: uuid.UUID) -> list[str]:
+    """The ids an entry about a sitting can name: the sitting, and its phones, recordings and face checks."""
+    ids = [str(sitting_id)]
+    for model in (Device, Recording, FaceCheck):
+        ids += [str(i) for i in await db.scalars(select(model.id).where(model.sitting_id == sitting_id))]
+    return ids
 
 
 def _through_sitting(model: Any) -> Select[Any]:

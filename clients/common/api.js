@@ -91,6 +91,8 @@ export function apiClient({ getToken = () => null, onUnauthorized = null, closed
     get: (path, options) => request("GET", path, options),
     post: (path, json, options = {}) => request("POST", path, { ...options, json }),
     put: (path, json, options = {}) => request("PUT", path, { ...options, json }),
+    patch: (path, json, options = {}) => request("PATCH", path, { ...options, json }),
+    delete: (path, options) => request("DELETE", path, options),
     postForm: (path, form, options = {}) => request("POST", path, { ...options, form }),
     putForm: (path, form, options = {}) => request("PUT", path, { ...options, form }),
   };

@@ -57,6 +57,7 @@ export class DeviceSession {
     this.peerOnline = false;
     this.paired = false;
     this.questions = null;
+    this.liveStillSeconds = null; // main: the server's period of the in-exam stills (REST, hello, answer start)
     this.channelStatus = "idle";
     this.closedReason = null;
     this.lastError = null;
@@ -125,6 +126,7 @@ export class DeviceSession {
     this.refreshing = (async () => {
       try {
         this.sitting = await this.api.get("/api/v1/device/sitting");
+        this.liveStillSeconds = this.sitting.live_still_seconds ?? this.liveStillSeconds;
         this.lastError = null;
       } catch (error) {
         if (error.status !== 401) this.lastError = error; // a 401 ends the session (unauthorized)
@@ -186,6 +188,7 @@ export class DeviceSession {
   onHello(hello) {
     this.sitting = hello.sitting;
     this.peerOnline = Boolean(hello.peer?.online);
+    this.liveStillSeconds = hello.live_still_seconds ?? this.liveStillSeconds;
     // Pub/sub can drop messages: reload the state over REST after every (re)connect.
     this.refresh().then(() => this.apply());
     this.events.flush();
@@ -227,6 +230,7 @@ export class DeviceSession {
 
   async onPhase(message) {
     if (message.phase === "answer_start") {
+      this.liveStillSeconds = message.live_still_seconds ?? this.liveStillSeconds;
       if (Array.isArray(message.questions) && this.sitting && PRE_ANSWER.has(this.sitting.state)) {
         // The server sends the question only to a sitting that is answering: start now, confirm over REST.
         this.questions = message.questions;

@@ -217,6 +217,7 @@ const zh = {
   "answer.stop_no": "继续答题",
   "answer.waiting_question": "等待试题…",
   "answer.no_questions": "本场次没有文字试题，请按考务要求作答。",
+  "answer.keep_in_view": "请保持面部和上半身在画面中",
 
   "upload.title": "上传录像",
   "upload.title_done": "录制完成，录像已校验",
@@ -486,6 +487,7 @@ const en = {
   "answer.stop_no": "Keep answering",
   "answer.waiting_question": "Waiting for the question…",
   "answer.no_questions": "This session has no written question; answer as the exam office instructed.",
+  "answer.keep_in_view": "Keep your face and upper body in view",
 
   "upload.title": "Uploading the recording",
   "upload.title_done": "Recording complete and verified",
@@ -544,6 +546,12 @@ const en = {
 
 const DICTS = { "zh-CN": zh, en };
 const listeners = new Set();
+
+/** Add an app's own strings (the staff console's) to the shared tables; an app's key wins over a shared one. */
+export function extend(zhTable, enTable) {
+  Object.assign(zh, zhTable);
+  Object.assign(en, enTable);
+}
 
 export function getLang() {
   const saved = globalThis.localStorage?.getItem(STORAGE_KEY);

@@ -66,8 +66,8 @@ export function recordingPill(recording) {
   return h("span", { class: `pill ${recording ? "pill-live" : "pill-bad"}`, dataset: { test: "recording", recording: String(recording) } }, recording ? t("answer.recording") : t("answer.not_recording"));
 }
 
-export function previewWrap(video, recording) {
-  return h("div", { class: "preview-wrap" }, video, recording && h("span", { class: "pill pill-live rec" }, "REC"));
+export function previewWrap(video, recording, overlay = null) {
+  return h("div", { class: "preview-wrap" }, video, recording && h("span", { class: "pill pill-live rec" }, "REC"), overlay);
 }
 
 export function finalBanner(session) {

@@ -14,6 +14,7 @@ const COMMON_FILES = [
   "/common/device.js",
   "/common/events.js",
   "/common/i18n.js",
+  "/common/live-stills.js",
   "/common/media.js",
   "/common/pwa.js",
   "/common/recorder.js",

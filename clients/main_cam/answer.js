@@ -1,5 +1,6 @@
 // Answering (答题): the question (the server sends it only once the sitting is answering), the recording state, a
-// countdown to the end, the preview, bytes uploaded so far, and an early stop behind a confirmation.
+// countdown to the end, the preview (with the live stills' hint when no face was seen), bytes uploaded so far, and
+// an early stop behind a confirmation.
 
 import { t } from "/common/i18n.js";
 import { previewWrap, recordingPill } from "/common/sitting-view.js";
@@ -37,7 +38,7 @@ export function answerStage(view) {
       questionList(s.questions),
       countdownEl(s.windows.answer_ends_at, "answer.remaining", { className: "big-countdown", timeZone: examTimeZone(view) }),
     ),
-    previewWrap(view.video, recording),
+    previewWrap(view.video, recording, view.stills.hint && h("div", { class: "banner banner-warn still-hint", role: "status", dataset: { test: "still-hint" } }, t("answer.keep_in_view"))),
     h("button", { class: "btn btn-danger btn-block", dataset: { action: "stop" }, onclick: () => stopEarly(view) }, t("answer.stop")),
     uploadLine(s.capture.status()),
     s.peerOnline && replaceAuxLink(view),

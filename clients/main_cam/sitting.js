@@ -4,6 +4,7 @@
 
 import { DeviceSession, FINAL_STATES } from "/common/device.js";
 import { getLang, t } from "/common/i18n.js";
+import { LiveStills } from "/common/live-stills.js";
 import { getStream, preview, releaseStream } from "/common/media.js";
 import { replacedOtherLine, replacedScreen } from "/common/replaced-view.js";
 import { errorBanner, paintScheduler, reconnectBanner, stateLabel, statusPills } from "/common/sitting-view.js";
@@ -48,6 +49,7 @@ class MainSitting {
     this.pairing = new Pairing(this);
     this.guideDone = guideDone(sittingId);
     this.face = new FaceCheck(this);
+    this.stills = new LiveStills({ api: () => this.session.api, video: () => this.video, onChange: () => this.render() });
     this.message = null;
     this.finished = null; // the candidate's view of a sitting over before this phone logged in to it
     this.alive = true;
@@ -121,6 +123,7 @@ class MainSitting {
       this.session.halted.then(() => releaseStream());
       this.video = null;
       clearInterval(this.timer);
+      this.stills.stop();
     }
     this.render();
   }
@@ -156,6 +159,7 @@ class MainSitting {
   destroy() {
     this.alive = false;
     clearInterval(this.timer);
+    this.stills.stop();
     this.session?.stop();
   }
 
@@ -173,11 +177,15 @@ class MainSitting {
     return "face";
   }
 
-  /** Four times a second: countdowns, the live picture hint, a fresh QR code when the old one expired. */
+  /** Four times a second: countdowns, the live picture hint, the live stills while recording the answer, a fresh
+   * QR code when the old one expired. */
   tick() {
     updateCountdowns(this.root);
     const stage = this.stage();
     if (stage === "face") this.face.liveHint();
+    const s = this.session;
+    if (stage === "answer" && s.capture.recorder.recording && !s.closedReason) this.stills.run(s.liveStillSeconds);
+    else this.stills.stop();
     if (stage === "pair" || this.pairing.shown) this.pairing.renewIfExpired();
     if (this.pairing.shown && this.pairing.used() && this.session?.peerOnline) {
       this.pairing.shown = false; // the code was scanned and the new aux phone is here: done
@@ -193,7 +201,7 @@ class MainSitting {
     return JSON.stringify([
       getLang(), stage, s?.state ?? this.finished?.state, s?.peerOnline, s?.paired, s?.channelStatus, s?.closedReason, s?.lastError?.code,
       this.message, this.pairing.offer?.token, this.pairing.busy, this.guideDone, stage !== "pair" && Boolean(this.video), this.pairing.shown,
-      this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null,
+      this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null, this.stills.hint,
       s?.capture.recorder.recording, p && progressKey(p), navigator.onLine, Boolean(this.relogging), this.device.device?.replaced_at,
     ]);
   }

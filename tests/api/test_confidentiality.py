@@ -1,6 +1,6 @@
 """Question confidentiality: no candidate or device credential reads a question (text or image) before its sitting's
 answer start in server time, through any GET endpoint or the phone apps; an absent candidate never does; a practice
-attempt shows one pool question from its own answer start; reviewers never read questions."""
+attempt shows one pool question from its own answer start; reviewers read a sitting's questions only on its review sheet, once its answer window has ended."""
 
 from __future__ import annotations
 

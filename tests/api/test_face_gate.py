@@ -103,19 +103,14 @@ async def test_the_gate_through_the_waiting_window(api: Api, settings: Settings)
         late = await gate(api, s["main"], photo("person_a_2"))
         assert code(late) == (409, "face_gate_closed")
 
-        same = (await check(api, s["main"], photo("person_a_2"))).json()
-        assert (same["faces"], same["match"], same["events"]) == (1, True, [])
-        other = (await check(api, s["main"], photo("impostor_1"))).json()
-        assert (other["faces"], other["match"], other["events"]) == (1, False, ["different_person"])
-        absent = (await check(api, s["main"], blank())).json()
-        assert (absent["faces"], absent["similarity"], absent["events"]) == (0, None, ["face_absent"])
-        crowd = (await check(api, s["main"], side_by_side("person_a_2", "person_b_1"))).json()
-        assert crowd["faces"] == 2 and "several_faces" in crowd["events"]
+        # The phone learns only whether a face was seen; who it was is for the proctors.
+        answers = [(await check(api, s["main"], still)).json() for still in (photo("person_a_2"), photo("impostor_1"), blank(), side_by_side("person_a_2", "person_b_1"))]
+        assert answers == [{"face_seen": True}, {"face_seen": True}, {"face_seen": False}, {"face_seen": True}]
         assert code(await check(api, s["aux"], photo("person_a_2"))) == (403, "main_device_only")
 
     events = await api.ok("GET", f"/api/v1/ops/sittings/{s['sitting']}/events", s["ops"])
-    kinds = [e["kind"] for e in events]
-    assert {"different_person", "face_absent", "several_faces"} <= set(kinds)
+    found = [(e["kind"], e["details"]["faces"]) for e in events if e["kind"] in {"different_person", "face_absent", "several_faces"}]
+    assert found[:2] == [("different_person", 1), ("face_absent", 0)] and ("several_faces", 2) in found[2:]
     flagged = next(e for e in events if e["kind"] == "different_person")
     assert flagged["details"]["similarity"] < flagged["details"]["threshold"]
 

@@ -42,6 +42,9 @@ EXAM_TIMES: list[tuple[str, dict[str, str]]] = [
     (f"{V1}/ops/sessions/{{session_id}}/sittings", {}),
     (f"{V1}/ops/sittings/{{sitting_id}}/events", {}),
     (f"{V1}/ops/sittings/{{sitting_id}}/recordings", {}),
+    (f"{V1}/ops/sittings/{{sitting_id}}/flags", {}),
+    (f"{V1}/ops/sittings/{{sitting_id}}/review", {}),
+    (f"{V1}/ops/sittings/{{sitting_id}}/audit", {}),
     (f"{V1}/ops/face-reviews", {"status": "all"}),
     (f"{V1}/ops/face-reviews/{{review_id}}", {}),
 ]
@@ -51,6 +54,8 @@ NO_TIMES = {
     f"{V1}/ops/sessions/{{session_id}}/questions",
     f"{V1}/ops/face-checks/{{check_id}}/image",  # a picture
     f"{V1}/ops/candidates/{{candidate_id}}/id-photo",  # a picture
+    f"{V1}/ops/sessions/{{session_id}}/review-queue",  # risks and counts; the times are in each sitting's flags
+    f"{V1}/ops/review/reason-codes",  # a fixed list
 }
 
 
@@ -112,6 +117,9 @@ async def _seed(api: Api, zone: str) -> World:
         await to_answering(api, main, aux)
         await move(api, ENDS + timedelta(seconds=5), main, aux)
         await _upload(api, seat.main, webm(seconds=2.0))
+    # A claim and a decision, as a reviewer leaves them: times in the review sheet and the sitting's audit.
+    await api.ok("POST", f"{V1}/ops/sittings/{seat.sitting_id}/claim", s.ops)
+    await api.ok("POST", f"{V1}/ops/sittings/{seat.sitting_id}/decisions", s.ops, status=201, json={"outcome": "suspicious", "note": "再看看"})
     (review,) = await api.ok("GET", f"{V1}/ops/face-reviews", s.ops)
     return World(
         api=api,

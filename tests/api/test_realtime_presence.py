@@ -125,8 +125,10 @@ async def test_a_reconnecting_phone_gets_a_fresh_hello_matching_rest(api: Api) -
         async with phone(client, seat.aux) as aux:
             hello = await next_message(aux)
             rest = await api.ok("GET", "/api/v1/device/sitting", seat.aux)
-            # The same sitting; its recordings' progress comes over REST only (the uploader asks for it).
-            assert hello["sitting"] == {k: v for k, v in rest.items() if k != "recordings"}
+            # The same sitting; its recordings' progress comes over REST only (the uploader asks for it), the still
+            # period (main phone only) beside the sitting.
+            assert hello["sitting"] == {k: v for k, v in rest.items() if k not in ("recordings", "live_still_seconds")}
+            assert hello["live_still_seconds"] is rest["live_still_seconds"] is None
             assert hello["sitting"]["state"] == "answering" and hello["peer"] == {"online": True}
             assert hello["server_time"] == api.clock.now().isoformat()
             assert hello["heartbeat_seconds"] == 10 and hello["presence_timeout_seconds"] == 30
@@ -145,7 +147,8 @@ async def test_hello_reports_the_state_at_connect_time(api: Api) -> None:
                 hello = await next_message(main)
                 assert hello["sitting"]["state"] == state
                 rest = await api.ok("GET", "/api/v1/device/sitting", s.seat.main)
-                assert hello["sitting"] == {k: v for k, v in rest.items() if k != "recordings"}  # recordings: over REST only
+                assert hello["sitting"] == {k: v for k, v in rest.items() if k not in ("recordings", "live_still_seconds")}  # recordings: over REST only
+                assert hello["live_still_seconds"] == rest["live_still_seconds"] == 20  # beside the sitting
         api.clock.set(DEADLINE)
         async with phone(client, s.seat.main) as main:
             assert (await next_message(main))["sitting"]["state"] == "absent"

@@ -132,6 +132,20 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/device/stop", {MAIN}),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/events", STAFF),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/recordings", STAFF),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/flags", STAFF),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/flags/reanalyze", {OPS}, 202),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/review-queue", STAFF),
+    Op("GET", f"{V1}/ops/review/reason-codes", STAFF),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/review", STAFF),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/audit", {OPS}),
+    # Review writes on unknown rows: past authorization, 404 (a claim by one role would refuse the next one's).
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/claim", STAFF, 404, unknown=("sitting_id",)),
+    Op("DELETE", f"{V1}/ops/sittings/{{sitting_id}}/claim", STAFF, 404, unknown=("sitting_id",)),
+    Op("PUT", f"{V1}/ops/flags/{{flag_id}}/verdict", STAFF, 404, json=lambda w: {"verdict": "dismissed"}, unknown=("flag_id",)),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/incidents", STAFF, 404, json=lambda w: {"offset_s": 1, "reason_code": "other"}, unknown=("sitting_id",)),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/decisions", STAFF, 404, json=lambda w: {"outcome": "clean"}, unknown=("sitting_id",)),
+    Op("POST", f"{V1}/ops/decisions/{{decision_id}}/second", STAFF, 404, json=lambda w: {"agrees": True}, unknown=("decision_id",)),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/reopen", {OPS}, 404, json=lambda w: {"note": "申诉"}, unknown=("sitting_id",)),
     # A signed link is the authorization (no token): without its query it is a 422 for everyone.
     Op("GET", f"{V1}/recordings/{{recording_id}}/content", ANYONE, 422, unknown=("recording_id",)),
     # Face: the world runs without face models, so the picture routes answer 503 past authorization.

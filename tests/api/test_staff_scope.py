@@ -18,7 +18,8 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.models import StaffRole
+from app.db import transaction
+from app.models import Decision, DecisionStatus, DeviceRole, Flag, FlagSource, Outcome, StaffRole
 from tests.conftest import T0
 from tests.support.api import own_app, Api, SchemaChecker
 from tests.support.face import candidate_with_photo, face_models_fixture, photo, selfie  # noqa: F401  (face_models)
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.anyio
 V1 = "/api/v1"
 ASSIGNED, ELSEWHERE, OPS = "assigned reviewer", "reviewer of another exam", "ops"
 # Reviewer-callable operations that read or change nothing of an exam.
-NOT_EXAM_SCOPED = {"POST /api/v1/auth/logout"}
+NOT_EXAM_SCOPED = {"POST /api/v1/auth/logout", "GET /api/v1/ops/review/reason-codes"}
 
 Rows = Callable[[Any], list[str]]
 
@@ -49,6 +50,9 @@ class Op:
     query: dict[str, str] = field(default_factory=dict)
     rows: Rows | None = None  # for lists: the ids in the answer; the exam under test's row must be absent elsewhere
     row: str = ""  # the World.ids key of the row a list shows
+    # What the assigned reviewer and ops get: past the scope, a rule of the sitting may still answer (a review that
+    # is not open yet), which shows the row was found.
+    answer: tuple[int, str | None] = (200, None)
 
 
 def _ids(body: Any) -> list[str]:
@@ -66,12 +70,21 @@ TABLE: list[Op] = [
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/sittings", "session_not_found"),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/events", "sitting_not_found"),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/recordings", "sitting_not_found"),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/flags", "sitting_not_found"),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/review-queue", "session_not_found"),
     Op("GET", f"{V1}/ops/face-reviews", "", rows=_ids, row="review_id"),
     Op("GET", f"{V1}/ops/face-reviews", "", query={"status": "all"}, rows=_ids, row="review_id"),
     Op("GET", f"{V1}/ops/face-reviews/{{review_id}}", "face_review_not_found"),
     Op("POST", f"{V1}/ops/face-reviews/{{review_id}}/decision", "face_review_not_found", json={"decision": "approve", "note": "一致"}),
     Op("GET", f"{V1}/ops/face-checks/{{check_id}}/image", "face_check_not_found"),
     Op("GET", f"{V1}/ops/candidates/{{candidate_id}}/id-photo", "candidate_not_found"),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/review", "sitting_not_found"),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/claim", "sitting_not_found"),  # ops claim another sitting
+    Op("DELETE", f"{V1}/ops/sittings/{{sitting_id}}/claim", "sitting_not_found", answer=(204, None)),
+    Op("PUT", f"{V1}/ops/flags/{{flag_id}}/verdict", "flag_not_found", json={"verdict": "dismissed", "note": "误报"}),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/incidents", "sitting_not_found", json={"offset_s": 5, "reason_code": "other"}, answer=(409, "review_not_open")),
+    Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/decisions", "sitting_not_found", json={"outcome": "clean"}, answer=(409, "review_not_open")),
+    Op("POST", f"{V1}/ops/decisions/{{decision_id}}/second", "decision_not_found", json={"agrees": True}),  # ops second another one
 ]
 CALLERS = (ELSEWHERE, ASSIGNED, OPS)  # in this order: the decision is refused elsewhere before it is taken
 
@@ -109,21 +122,25 @@ async def _seed(api: Api) -> World:
     session = await api.timed_session(ops, exam["id"], opens, opens + timedelta(minutes=10), opens + timedelta(minutes=40), opens + timedelta(hours=3))
     await api.ok("POST", f"{V1}/ops/exams/{exam['id']}/notices", ops, status=201, json={"title": "须知", "body": "请充电"})
     row, token = await _review(api, ops, exam["id"], seq=1)
-    second, _ = await _review(api, ops, exam["id"], seq=2)
+    second, second_token = await _review(api, ops, exam["id"], seq=2)
     await _review(api, ops, other_exam["id"], seq=3)
     await api.confirm(token)
     sitting = await api.sitting_of(token, session["id"])
     main = await api.device(token, sitting["id"], "main")
     await api.ok("POST", f"{V1}/device/events", main, status=204, json={"kind": "battery_low", "details": {"level": 15}})
+    await api.confirm(second_token)
+    other_sitting = await api.sitting_of(second_token, session["id"])
     reviews = {r["candidate_id"]: r["id"] for r in await api.ok("GET", f"{V1}/ops/face-reviews", ops)}
     detail = await api.ok("GET", f"{V1}/ops/face-reviews/{reviews[row['candidate_id']]}", ops)
+    tokens = {
+        ASSIGNED: await api.reviewer(ops, exam["id"], username="scope-assigned"),
+        ELSEWHERE: await api.reviewer(ops, other_exam["id"], username="scope-elsewhere"),
+        OPS: ops,
+    }
+    flag_id, decisions = await _review_rows(api, sitting["id"], other_sitting["id"], decided_by=await _staff_id(api, ops, "scope-elsewhere"))
     return World(
         api=api,
-        tokens={
-            ASSIGNED: await api.reviewer(ops, exam["id"], username="scope-assigned"),
-            ELSEWHERE: await api.reviewer(ops, other_exam["id"], username="scope-elsewhere"),
-            OPS: ops,
-        },
+        tokens=tokens,
         ids={
             "exam_id": exam["id"],
             "session_id": session["id"],
@@ -133,8 +150,29 @@ async def _seed(api: Api) -> World:
             "review_id:ops": reviews[second["candidate_id"]],  # ops decide another review: the assigned reviewer decided the first
             "check_id": detail["attempts"][0]["image_url"].split("/")[-2],  # /ops/face-checks/{id}/image
             "other_exam_id": other_exam["id"],
+            "sitting_id:ops": other_sitting["id"],
+            "flag_id": flag_id,
+            "decision_id": decisions[0],
+            "decision_id:ops": decisions[1],
         },
     )
+
+
+async def _review_rows(api: Api, sitting_id: str, other_sitting_id: str, *, decided_by: str) -> tuple[str, list[str]]:
+    """A flag, and a violation awaiting its second look on each sitting: rows no sitting of a session that has not
+    started would have yet, written as the analysis and a first reviewer would write them."""
+    now = api.clock.now()
+    async with transaction(api.app.state.sessionmaker) as db:
+        flag = Flag(sitting_id=uuid.UUID(sitting_id), origin="scope:1", kind="no_face", role=DeviceRole.main, source=FlagSource.recording,
+                    start_s=10, end_s=20, started_at=now, ended_at=now, value=None, detail={}, created_at=now)  # fmt: skip
+        found = [
+            Decision(sitting_id=uuid.UUID(s), version=1, outcome=Outcome.violation, reason_codes=["other_person"], status=DecisionStatus.awaiting_second,
+                     decided_by=uuid.UUID(decided_by), decided_at=now)  # fmt: skip
+            for s in (sitting_id, other_sitting_id)
+        ]
+        db.add_all([flag, *found])
+        await db.flush()
+        return str(flag.id), [str(d.id) for d in found]
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +205,8 @@ async def test_a_reviewer_reads_only_its_exams(world: World, op: Op, caller: str
     elif caller == ELSEWHERE:
         assert (response.status_code, response.json()["error"]["code"]) == (404, op.not_found)
     else:
-        assert response.status_code == 200, response.text
+        code = response.json()["error"]["code"] if response.status_code >= 400 else None
+        assert (response.status_code, code) == op.answer, response.text
 
 
 async def test_lists_show_a_reviewer_its_own_exams_rows(world: World) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.e2e.console import DESK
 from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, ROOT, T0, E2EServer, Ops, TickingClock, make_fake_camera
 
 
@@ -40,13 +42,19 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium: Path, fake_camera: Path) -> Iterator[object]:
+def playwright() -> Iterator[Any]:
+    """One Playwright for the whole run: a second sync_playwright in the same thread refuses to start."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={fake_camera}"])
-        yield browser
-        browser.close()
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any, chromium: Path, fake_camera: Path) -> Iterator[object]:
+    browser = playwright.chromium.launch(executable_path=str(chromium), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={fake_camera}"])
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +105,26 @@ def phone(browser: object, request: pytest.FixtureRequest) -> Iterator[Callable[
     for context in contexts:
         context.close()  # type: ignore[attr-defined]
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def desk(browser: Any) -> Iterator[Callable[[], Any]]:
+    """A factory of desktop pages (the staff console); page errors and console errors fail the test, except those
+    whose text contains one of `page.errors_expected` (a refusal the test provokes on purpose)."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def make() -> Any:
+        context = browser.new_context(**DESK)  # type: ignore[attr-defined]
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.errors_expected = []  # parts of console errors a test provokes on purpose
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" and not any(e in message.text for e in page.errors_expected) else None)
+        page.set_default_timeout(15000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"errors in the page: {errors}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.e2e.support import Candidate, E2EServer, Ops, decode_qr
+import httpx
+
+from tests.e2e.support import FACES, Candidate, E2EServer, Ops, decode_qr
 
 
 # The upload screen, or what follows it once the recording is verified (a fast link can pass it in a moment).
@@ -67,6 +69,16 @@ def place_phones(main: Any) -> None:
 
 def pass_face_gate(main: Any) -> None:
     main.click("[data-action=face-check]")
+    main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
+
+
+def pass_face_gate_with_photo(main: Any, server: E2EServer, sitting_id: str, photo: str = "person_a_2") -> None:
+    """The face gate passed with a photo sent over HTTP with the main phone's own device token: for a camera that
+    shows nobody (the candidate passed the gate, then left the picture)."""
+    token = main.evaluate(f"JSON.parse(localStorage.getItem('dualcam.main.device.{sitting_id}')).token")
+    files = {"image": (f"{photo}.jpg", (FACES / f"{photo}.jpg").read_bytes(), "image/jpeg")}
+    answer = httpx.post(f"{server.url}/api/v1/device/face", files=files, headers={"Authorization": f"Bearer {token}"}, timeout=20)
+    assert answer.status_code == 200 and answer.json()["passed"], answer.text
     main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
 
 

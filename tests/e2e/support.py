@@ -80,6 +80,22 @@ def make_fake_camera(photo: Path, target: Path, width: int = 480, height: int = 
     return target
 
 
+def empty_desk_camera(folder: Path) -> Path:
+    """A fake camera of an empty desk in front of a wall: a picture with nobody in it (the candidate left)."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    wall = np.full((640, 480, 3), (188, 196, 200), np.float64) + np.linspace(-25, 25, 640)[:, None, None]  # BGR
+    scene = np.clip(wall, 0, 255).astype(np.uint8)
+    cv2.rectangle(scene, (0, 430), (479, 639), (60, 90, 130), -1)  # the desk
+    cv2.rectangle(scene, (300, 380), (420, 440), (40, 40, 40), -1)  # a closed laptop on it
+    cv2.rectangle(scene, (60, 80), (200, 260), (120, 150, 90), 6)  # a picture frame on the wall
+    scene = np.clip(scene + rng.normal(0, 6, scene.shape), 0, 255).astype(np.uint8)  # sensor noise, not a flat image
+    photo = folder / "empty-desk.jpg"
+    cv2.imwrite(str(photo), scene)
+    return make_fake_camera(photo, folder / "empty-desk.y4m")
+
+
 class TickingClock:
     """The server's clock file, advancing in real time from the last `set`/`jump` (a background thread writes it)."""
 

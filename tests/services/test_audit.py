@@ -28,6 +28,7 @@ async def test_entries_list_newest_first_and_filter(env: Env) -> None:
         assert (every[2].actor_kind, every[2].actor_id, every[2].target_id, every[2].details) == ("ops", "a", str(target), {"n": 1})
         assert (every[0].actor_kind, every[0].actor_id, every[0].target_id, every[1].details) == ("system", "scheduler", None, {})
         assert [e.action for e in await audit.list_entries(db, action="exam.create")] == ["exam.create"]
-        assert [e.action for e in await audit.list_entries(db, target_id=str(target))] == ["exam.update", "exam.create"]
+        assert [e.action for e in await audit.list_entries(db, target_ids=[str(target)])] == ["exam.update", "exam.create"]
         assert [e.action for e in await audit.list_entries(db, before=T0 + timedelta(minutes=1))] == ["exam.update", "exam.create"]
         assert [e.action for e in await audit.list_entries(db, limit=1)] == ["phase.announce"]
+        assert [e.action for e in await audit.list_entries(db, actor_id="scheduler")] == ["phase.announce"]

@@ -174,7 +174,7 @@ async def own_app(
         url = database_template
     defaults: dict[str, Any] = {
         "env": "test", "data_dir": directory / "var", "database_url": url, "storage_url": None, "redis_url": None,
-        "scheduler_enabled": False, "log_json": False, "argon2_time_cost": 1, "argon2_memory_kib": 1024,
+        "scheduler_enabled": False, "flags_runner_enabled": False, "log_json": False, "argon2_time_cost": 1, "argon2_memory_kib": 1024,
         "face_model_dir": directory / "no-face-models",
     }  # fmt: skip
     app = create_app(Settings(**{**defaults, **settings}), clock=FakeClock(T0))

@@ -48,6 +48,8 @@ FAST = {
     "DUALCAM_ARGON2_TIME_COST": "1",
     "DUALCAM_ARGON2_MEMORY_KIB": "1024",
     "DUALCAM_LOG_JSON": "true",
+    # No analysis workers beside the servers under test (tests of the analysis run it themselves).
+    "DUALCAM_FLAGS_RUNNER_ENABLED": "false",
 }
 
 
@@ -255,6 +257,7 @@ def local_settings(database_url: str, data_dir: Path) -> Settings:
         redis_url=None,
         clock_file=None,
         scheduler_enabled=False,  # the test drives tick() itself, or real processes run the scheduler
+        flags_runner_enabled=False,
         log_json=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,

@@ -19,6 +19,7 @@ from app.logs import get_logger
 from app.models import Recording, RecordingStatus
 from app.services.recordings import recordings
 from app.services.recordings.media import MediaInfo, MediaUnreadable, probe
+from app.services.recordings.scratch import local_copy
 from app.uploads import Upload
 
 log = get_logger(__name__)
@@ -87,22 +88,8 @@ class Verifier:
         for upload_id in pending:
             await self.verify(upload_id)
 
-    @contextlib.asynccontextmanager
-    async def _local_copy(self, upload: Upload) -> AsyncIterator[Path]:
-        """The upload as a local file: in place for the local store, else a scratch copy (removed afterwards)."""
-        local = self._reader.local_path(upload)
-        if local is not None:
-            yield local
-            return
-        path = self._scratch / f"{upload.id}.bin"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            async with await anyio.open_file(path, "wb") as out:
-                async for chunk in self._reader.read(upload):
-                    await out.write(chunk)
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
+    def _local_copy(self, upload: Upload) -> contextlib.AbstractAsyncContextManager[Path]:
+        return local_copy(self._reader, upload, self._scratch)
 
 
 class UploadUpkeep(Protocol):

@@ -16,3 +16,8 @@ def sitting_channel(sitting_id: object) -> str:
 def device_channel(device_id: object) -> str:
     """One phone (commands meant for it alone, such as being replaced)."""
     return f"device:{device_id}"
+
+
+def staff_session_channel(session_id: object) -> str:
+    """Staff watching a session live (the proctors' dashboard): new flags of its sittings."""
+    return f"staff:session:{session_id}"

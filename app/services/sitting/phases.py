@@ -90,9 +90,10 @@ async def find_due(db: AsyncSession, *, now: datetime) -> list[Due]:
     return sorted((d for d in candidates if d.key not in done), key=lambda d: (d.at, d.key))
 
 
-async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
+async def announce(db: AsyncSession, *, due: Due, now: datetime, live_still_seconds: int) -> Outbox:
     """Record one announcement and its decisions. If another run got there first, the flush raises
-    IntegrityError (unique key) and the caller's transaction is rolled back: nothing is decided twice."""
+    IntegrityError (unique key) and the caller's transaction is rolled back: nothing is decided twice.
+    `live_still_seconds` goes out with the answer start: the main phone's period between in-exam stills."""
     db.add(PhaseAnnouncement(key=due.key, due_at=due.at, announced_at=now))
     await db.flush()
     session = await db.get_one(ExamSession, due.session_id)
@@ -104,6 +105,8 @@ async def announce(db: AsyncSession, *, due: Due, now: datetime) -> Outbox:
     decided: list[tuple[Sitting, SittingState]] = []
     if due.phase is Phase.answer_start:
         message["questions"] = await _questions(db, session, sittings)
+        # Session-wide (one serialization for every phone); the aux phone takes no stills and ignores it.
+        message["live_still_seconds"] = live_still_seconds
         # Not ready: absent from a mock or formal session; a practice attempt ends there, incomplete.
         decided = _decide(session, sittings, due.at, {SittingState.absent, SittingState.incomplete})
     elif due.phase is Phase.upload_closed:

@@ -119,4 +119,5 @@ def phase_for(view: SittingView, message: dict[str, Any], *, at: datetime) -> di
     same as a timely one. Returns `message` itself when nothing is taken out."""
     if "questions" not in message or questions.refusal(view, at) is None:
         return message
-    return {k: v for k, v in message.items() if k != "questions"} | {"state": view.at(at).state.value}
+    answering_only = ("questions", "live_still_seconds")
+    return {k: v for k, v in message.items() if k not in answering_only} | {"state": view.at(at).state.value}

@@ -27,7 +27,7 @@ async def due_at(env: Env, now: datetime) -> list[phases.Due]:
 
 async def announce(env: Env, due: phases.Due, now: datetime) -> phases.Outbox:
     async with env.tx() as db:
-        return await phases.announce(db, due=due, now=now)
+        return await phases.announce(db, due=due, now=now, live_still_seconds=20)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ async def test_answer_start_decides_absent_as_of_the_boundary(env: Env) -> None:
 
     phase, *states = outbox.messages
     assert phase[0] == session_channel(session.id)
-    assert {k: v for k, v in phase[1].items() if k != "questions"} == {"type": "phase", "phase": "answer_start", "session_id": str(session.id), "at": STARTS.isoformat()}
+    assert {k: v for k, v in phase[1].items() if k != "questions"} == {"type": "phase", "phase": "answer_start", "session_id": str(session.id), "at": STARTS.isoformat(), "live_still_seconds": 20}
     assert [q["text"] for q in phase[1]["questions"]] == [QUESTION, "第二题"]
     assert sorted(states, key=lambda m: m[0]) == sorted(
         [(sitting_channel(i), {"type": "sitting.state", "sitting_id": str(i), "state": "absent"}) for i in (absent_id, later_id)], key=lambda m: m[0]

@@ -1,0 +1,120 @@
+"""Reading a recording for analysis: one streamed pass (PyAV) that yields the video frame of each sample time and
+measures the sound on the way; at most the current and the previous frame are held, whatever the length."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from av.audio.resampler import AudioResampler
+
+from app.flags import VideoUnreadable
+from app.flags.measures import AUDIO_RATE, Loudness
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    index: int  # sample i stands for the time i / fps
+    frame: av.VideoFrame
+    repeated: bool  # the frame of the previous sample again: the stream brought no new frame since
+
+
+def _why(exc: BaseException) -> str:
+    # FFmpeg's words without the file name: the reason is stored and shown, a server path is nobody's business.
+    return str(getattr(exc, "strerror", None) or type(exc).__name__)[:200]
+
+
+class Recording:
+    """``samples()`` yields the frames at 0, 1/fps, 2/fps, ... from the container's start, once; afterwards
+    ``duration_s`` and ``levels`` (loudness per second, None without a sound track) are known."""
+
+    def __init__(self, source: Path, *, fps: float, progress: Callable[[float], None] | None = None) -> None:
+        self._source = Path(source)
+        self._fps = fps
+        self._progress = progress
+        self.duration_s = 0.0
+        self.levels: list[float] | None = None
+
+    def samples(self) -> Iterator[Sampled]:
+        try:
+            stream = self._source.open("rb")
+        except OSError as exc:
+            raise VideoUnreadable(f"cannot open the file: {_why(exc)}") from None
+        with stream:
+            size = max(1, self._source.stat().st_size)
+            try:
+                container = av.open(stream, mode="r")
+            except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+                raise VideoUnreadable(f"not a media file: {_why(exc)}") from None
+            with container:
+                yield from self._read(container, lambda: stream.tell() / size)
+
+    def _read(self, container: av.container.InputContainer, position: Callable[[], float]) -> Iterator[Sampled]:
+        if not container.streams.video:
+            raise VideoUnreadable("no video track")
+        video = container.streams.video[0]
+        # Frame threads: VP8/VP9/H.264 decode on every core; the samples' work runs between frames.
+        video.thread_type = "AUTO"
+        audio = container.streams.audio[0] if container.streams.audio else None
+        loudness = Loudness() if audio is not None else None
+        resampler = AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if audio is not None else None
+        origin = container.start_time / av.time_base if container.start_time is not None else None
+        held: av.VideoFrame | None = None
+        held_time = 0.0
+        next_index = 0
+        last_end = 0.0
+        video_end = 0.0
+        frames = 0
+        reported = -1.0
+        wanted = [video] if audio is None else [video, audio]
+        try:
+            for packet in container.demux(*wanted):
+                if packet.stream is video:
+                    for frame in packet.decode():
+                        if frame.time is None:
+                            continue
+                        if origin is None:
+                            origin = frame.time
+                        time = frame.time - origin
+                        step = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+                        video_end = max(video_end, time + (step or 1 / 30))
+                        last_end = max(last_end, video_end)
+                        frames += 1
+                        if held is not None:
+                            # Every sample time before this frame shows the frame held until now.
+                            while next_index / self._fps < time:
+                                yield Sampled(next_index, held, repeated=next_index > 0 and held_time <= (next_index - 1) / self._fps)
+                                next_index += 1
+                        held, held_time = frame, time
+                elif loudness is not None and resampler is not None:
+                    for piece in packet.decode():
+                        at = None if piece.time is None or origin is None else piece.time - origin
+                        for mono in resampler.resample(piece):
+                            loudness.feed(mono.to_ndarray().reshape(-1), at)
+                            at = None
+                        if piece.time is not None and origin is not None:
+                            last_end = max(last_end, piece.time - origin + piece.samples / piece.sample_rate)
+                if self._progress is not None and (done := position()) - reported >= 0.01:
+                    reported = done
+                    self._progress(min(done, 1.0))
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise VideoUnreadable(f"damaged data after {frames} frames: {_why(exc)}") from None
+        if held is None:
+            raise VideoUnreadable("no video frames")
+        self.duration_s = round(last_end, 3)
+        # The last frame shows until the video's end (sound running on past it is not sampled).
+        while next_index / self._fps < video_end - 1e-6:
+            yield Sampled(next_index, held, repeated=next_index > 0 and held_time <= (next_index - 1) / self._fps)
+            next_index += 1
+        if loudness is not None:
+            self.levels = loudness.finish(self.duration_s)
+        if self._progress is not None:
+            self._progress(1.0)
+
+
+def to_array(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The frame as BGR at the given size: one libswscale pass converts and scales (the full size is never made)."""
+    return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
