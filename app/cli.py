@@ -52,10 +52,8 @@ cli.add_typer(staff_cli, name="staff")
 cli.add_typer(flags_cli, name="flags")
 cli.add_typer(models_app, name="models")
 cli.add_typer(face_app, name="face")
-# Recording flags: `analyze` here (app.flags.cli); the jobs' commands (`run`, `status`) join it.
-flags_cli = typer.Typer(help="Flags of recordings", no_args_is_help=True)
+# `flags analyze` reads one file (app.flags.cli); the jobs' commands (`run`, `status`) are below.
 flags_cli.command("analyze")(analyze_command)
-cli.add_typer(flags_cli, name="flags")
 
 CLI_ACTOR = Actor("ops", "cli")
 T = TypeVar("T")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, UploadFile, status
+from fastapi import APIRouter, Query, UploadFile, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, Scope, Staff, Store, Uploads
+from app.api.deps import DB, Now, Ops, Scope, SettingsDep, Staff, Store, Uploads
 from app.models import DeviceRole
+from app.schemas.dashboard import DashboardOut
 from app.schemas.recordings import RecordingCounts, RecordingOut
 from app.schemas.sessions import (
     OpsSittingOut,
@@ -19,9 +22,11 @@ from app.schemas.sessions import (
     SessionStatusOut,
     SessionUpdate,
 )
+from app.services import dashboard
 from app.services.exam import exams, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
+from app.services.sitting.lifecycle import SittingState
 from app.services.images import MAX_IMAGE_BYTES
 from app.services.timezones import to_local
 
@@ -122,6 +127,30 @@ async def session_status(session_id: uuid.UUID, principal: Staff, scope: Scope, 
         counts=counts,
         recordings=RecordingCounts(main=by_role[DeviceRole.main], aux=by_role[DeviceRole.aux]),
     )
+
+
+@router.get("/sessions/{session_id}/dashboard", response_model=DashboardOut, responses=errors.responses(errors.SessionNotFound))
+async def session_dashboard(
+    session_id: uuid.UUID,
+    principal: Staff,
+    scope: Scope,
+    db: DB,
+    now: Now,
+    uploads: Uploads,
+    settings: SettingsDep,
+    search: Annotated[str | None, Query(max_length=100, description="a name, phone number, the ID number's last 4 digits, or an id's start")] = None,
+    state: SittingState | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DashboardOut:
+    """The live dashboard: counts per state of every sitting, and a page of the sittings that match, each with
+    both phones (online, bytes in), the face gate, live flags and the last event. `/api/v1/ops/sessions/{id}/live`
+    (WebSocket) says when to fetch it again."""
+    session = await sessions.get_session(db, session_id, scope=scope)
+    exam = await exams.get_exam(db, session.exam_id, scope=scope)
+    query = dashboard.DashboardQuery(search=search, state=state, offset=offset, limit=limit)
+    board = await dashboard.dashboard(db, session=session, now=now, uploads=uploads, presence_timeout=timedelta(seconds=settings.presence_timeout_seconds), query=query)
+    return DashboardOut.of(session.id, board, now=now, timezone=exam.timezone, offset=offset, limit=limit)
 
 
 @router.get("/sessions/{session_id}/sittings", response_model=list[OpsSittingOut], responses=errors.responses(errors.SessionNotFound))

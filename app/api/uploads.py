@@ -18,6 +18,7 @@ from app.db import transaction
 from app.logs import get_logger
 from app.security import bearer_token
 from app.services.recordings import recordings
+from app.services.sitting import staff_feed
 from app.uploads import CreateDecision, ErrorSpec, Caller, TusApp, TusConfig, TusError, TusHooks, Upload
 
 log = get_logger(__name__)
@@ -81,11 +82,16 @@ def build_tus(app: FastAPI) -> TusApp:
         if upload.finished_at is not None:
             raise _tus_error(errors.Forbidden())
 
+    async def post_write(principal: Caller, upload: Upload) -> None:
+        # Staff watching the session see the bytes arrive.
+        async with transaction(state.sessionmaker, state.hub) as db:
+            await staff_feed.changed_sitting(db, sitting_id=principal.data.sitting_id, what="upload")
+
     async def post_finish(upload: Upload) -> None:
         await state.verifier.verify(upload.id)
 
     return TusApp(
-        hooks=TusHooks(authorize=authorize, pre_create=pre_create, pre_write=pre_write, pre_terminate=pre_terminate, post_finish=post_finish),
+        hooks=TusHooks(authorize=authorize, pre_create=pre_create, pre_write=pre_write, pre_terminate=pre_terminate, post_write=post_write, post_finish=post_finish),
         config=TusConfig(max_size=MAX_RECORDING_BYTES),
         clock=state.clock,
     )

@@ -102,6 +102,9 @@ class TusHooks:
     pre_create: Callable[[Caller, Mapping[str, str], int | None], Awaitable[CreateDecision]]  # (metadata, length)
     pre_write: Callable[[Caller, Upload], Awaitable[None]] = _allow  # before a PATCH (or POST body) is read
     pre_terminate: Callable[[Caller, Upload], Awaitable[None]] = _refuse_finished
+    # After a PATCH committed bytes (the upload as committed). An exception it raises is logged; the client's
+    # answer stays 204, its bytes are safe.
+    post_write: Callable[[Caller, Upload], Awaitable[None]] = _allow
     # After the last byte is committed and the store assembled the upload (sha256 set). A TusError it raises is
     # the PATCH's answer; any other exception is logged and the client still gets 204 (its bytes are safe).
     post_finish: Callable[[Upload], Awaitable[None]] = _nothing
@@ -298,6 +301,11 @@ class TusApp:
             )
         if written.ended == "preempted" and written.stored == 0:
             raise TusError(errors.UPLOAD_PREEMPTED)
+        if written.stored:
+            try:
+                await self.hooks.post_write(principal, written.upload)
+            except Exception:
+                log.exception("upload.write.callback_failed", upload_id=upload_id)
         return _Answer(204, self._upload_headers(written.upload))
 
     async def _post(self, request: Request, receive: Receive, headers: Headers) -> _Answer:

@@ -56,6 +56,7 @@ ctx.api = apiClient({
 const PAGES = {
   login: () => import("./login.js"),
   sessions: () => import("./sessions.js"),
+  session: () => import("./dashboard.js"),
   queue: () => import("./queue.js"),
   sitting: () => import("./review.js"),
 };

@@ -39,6 +39,7 @@ EXAM_TIMES: list[tuple[str, dict[str, str]]] = [
     (f"{V1}/ops/exams/{{exam_id}}/staff", {}),
     (f"{V1}/ops/sessions/{{session_id}}", {}),
     (f"{V1}/ops/sessions/{{session_id}}/status", {}),
+    (f"{V1}/ops/sessions/{{session_id}}/dashboard", {}),
     (f"{V1}/ops/sessions/{{session_id}}/sittings", {}),
     (f"{V1}/ops/sittings/{{sitting_id}}/events", {}),
     (f"{V1}/ops/sittings/{{sitting_id}}/recordings", {}),

@@ -99,6 +99,7 @@ TABLE: list[Op] = [
     Op("PUT", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image", {OPS},
        files=lambda w: {"image": ("q.png", PNG, "image/png")}, ids={"session_id": "practice"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/status", STAFF),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/dashboard", STAFF),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/sittings", STAFF),
     Op("POST", f"{V1}/ops/exams/{{exam_id}}/roster", {OPS}, 201, files=_roster),
     Op("GET", f"{V1}/ops/exams/{{exam_id}}/candidates", STAFF),

@@ -67,6 +67,7 @@ TABLE: list[Op] = [
     Op("GET", f"{V1}/ops/exams/{{exam_id}}/candidates", "exam_not_found"),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}", "session_not_found"),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/status", "session_not_found"),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/dashboard", "session_not_found"),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/sittings", "session_not_found"),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/events", "sitting_not_found"),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/recordings", "sitting_not_found"),

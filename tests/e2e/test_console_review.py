@@ -26,10 +26,11 @@ TOLERANCE = 0.3
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, face_models: Path, chromium: Path) -> Iterator[E2EServer]:
-    """Every sampled picture counts as too dark, so the analysis flags poor_video on both phones for sure."""
+    """The server runs its analysis (off in the other e2e servers); every sampled picture counts as too dark, so the
+    analysis flags poor_video on both phones for sure."""
     data = tmp_path_factory.mktemp("e2e-review")
     clock = TickingClock(data / "clock.txt", T0)
-    env = {"DUALCAM_FLAGS_DARK_LUMA": "255", "DUALCAM_FLAGS_POOR_VIDEO_SECONDS": "5", "DUALCAM_FLAGS_REVIEW_MIN_RISK": "0"}
+    env = {"DUALCAM_FLAGS_RUNNER_ENABLED": "true", "DUALCAM_FLAGS_DARK_LUMA": "255", "DUALCAM_FLAGS_POOR_VIDEO_SECONDS": "5", "DUALCAM_FLAGS_REVIEW_MIN_RISK": "0"}
     srv = E2EServer(data, clock, face_models, extra_env=env)
     try:
         srv.start()

@@ -68,6 +68,17 @@ def hold(page: Any, pattern: str) -> list[Any]:
     return held
 
 
+def release(page: Any, held: list[Any], how: str = "continue_") -> None:
+    """Let the one held request go: the button turns busy before the picture is encoded and sent, so the request
+    may reach the route a moment after the spinner shows."""
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1, f"{len(held)} requests held"
+    getattr(held.pop(), how)()
+
+
 def wait_comparing(page: Any, action: str, text: str) -> None:
     page.wait_for_selector(f"[data-action={action}][disabled][aria-busy=true] .spinner")
     assert page.text_content(f"[data-action={action}]").strip() == text
@@ -86,8 +97,7 @@ def test_a_selfie_being_compared_shows_a_spinner_with_its_button_disabled(server
 
     page.click("[data-action=selfie]")
     wait_comparing(page, "selfie", "正在比对…")
-    assert len(held) == 1
-    held.pop().continue_()
+    release(page, held)
     page.wait_for_selector("[data-action=selfie]:not([disabled])", timeout=20000)
     assert page.text_content("[data-action=selfie]").strip() == "拍照认证"
     # The server's answer is on the screen: a failed comparison (or, on a busy machine, a coaching hint).
@@ -96,7 +106,7 @@ def test_a_selfie_being_compared_shows_a_spinner_with_its_button_disabled(server
     page.click("[data-action=lang]")
     page.click("[data-action=selfie]")
     wait_comparing(page, "selfie", "Comparing…")
-    held.pop().continue_()
+    release(page, held)
     page.wait_for_selector("[data-action=selfie]:not([disabled])", timeout=20000)
     assert page.text_content("[data-action=selfie]").strip() == "Take photo"
 
@@ -116,14 +126,14 @@ def test_face_gate_says_comparing_then_ready_once_and_the_aux_phone_when_it_reco
     # The request is slow, then lost: the button says what is going on and comes back for another try.
     main.click("[data-action=face-check]")
     wait_comparing(main, "face-check", "正在比对…")
-    held.pop().abort()
+    release(main, held, "abort")
     main.wait_for_selector("[data-action=face-check]:not([disabled])")
     assert main.text_content("[data-action=face-check]").strip() == "开始核验"
     main.wait_for_selector("[data-test=face-error]")
 
     main.click("[data-action=face-check]")
     wait_comparing(main, "face-check", "正在比对…")
-    held.pop().continue_()
+    release(main, held)
     main.wait_for_selector("[data-test=ready][data-ready=true]", timeout=20000)
     # Said once: the ready line says the face check passed (no second banner, no toast).
     assert main.inner_text("body").count("人脸核验通过") == 1, main.inner_text("body")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import errors
 from app.db import publish_after_commit
 from app.services.audit import Actor, record
+from app.services.sitting import staff_feed
 from app.services.sitting.channels import sitting_channel
 from app.services.sitting.lifecycle import FINAL_STATES, SittingState
 from app.services.sitting.sittings import SittingView
@@ -17,6 +18,7 @@ from app.services.sitting.sittings import SittingView
 
 def _announce(db: AsyncSession, view: SittingView, state: SittingState, **extra: object) -> None:
     publish_after_commit(db, sitting_channel(view.sitting.id), {"type": "sitting.state", "sitting_id": str(view.sitting.id), "state": state.value, **extra})
+    staff_feed.changed(db, session_id=view.session.id, sitting_id=view.sitting.id, what="state")
 
 
 def mark_face_passed(db: AsyncSession, *, view: SittingView, now: datetime) -> bool:

@@ -16,7 +16,7 @@ from app.services.sitting.channels import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, PairingToken
 from app.security import new_token, token_digest
-from app.services.sitting import devices, proctoring, sittings
+from app.services.sitting import devices, proctoring, sittings, staff_feed
 from app.services.auth import Principal
 from app.services.exam.candidates import get_candidate
 from app.services.sitting.lifecycle import FINAL_STATES
@@ -71,6 +71,7 @@ async def claim(
     device = login.device
     row.used_by_device_id = device.id
     proctoring.record(db, sitting_id=row.sitting_id, device_id=device.id, source="server", kind="paired", now=now)
+    staff_feed.changed(db, session_id=view.session.id, sitting_id=row.sitting_id, what="pairing")
     publish_after_commit(db, sitting_channel(row.sitting_id), {"type": "pair.status", "paired": True, "aux_device_id": str(device.id), "at": now.isoformat()})
     return login
 

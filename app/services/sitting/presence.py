@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.services.sitting.channels import sitting_channel
 from app.db import publish_after_commit
 from app.models import Device, DeviceRole, Exam, ExamSession, Interruption, Sitting
-from app.services.sitting import facts, proctoring, sittings
+from app.services.sitting import facts, proctoring, sittings, staff_feed
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.sittings import SittingView, view_of
 
@@ -37,7 +37,8 @@ async def active_devices(db: AsyncSession, *, sitting_id: Any) -> dict[DeviceRol
     return {d.role: d for d in rows}
 
 
-def _peer_notice(db: AsyncSession, device: Device, online: bool) -> None:
+def _peer_notice(db: AsyncSession, view: SittingView, device: Device, online: bool) -> None:
+    staff_feed.changed(db, session_id=view.session.id, sitting_id=device.sitting_id, what="presence")
     publish_after_commit(
         db,
         sitting_channel(device.sitting_id),
@@ -69,8 +70,8 @@ async def connect(
         proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_online", now=now, details={"role": device.role.value})
     # Announced on every connect, not only when the row changed: a peer that read this phone as offline a moment
     # ago (its old socket's close raced this connect) must still hear that it is here.
-    _peer_notice(db, device, True)
     view = view or await sittings.load(db, sitting_id=device.sitting_id, now=now)
+    _peer_notice(db, view, device, True)
     await refresh_readiness(db, view=view, now=now, timeout=timeout)
     await proctoring.enforce(db, view=view, now=now)
     return view
@@ -109,8 +110,9 @@ async def disconnect(
         return  # already offline, reconnected since, or replaced by a newer phone (not an interruption)
     await proctoring.open_interruption(db, device=device, reason="offline", now=now)
     proctoring.record(db, sitting_id=device.sitting_id, device_id=device.id, source="server", kind="device_offline", now=now, details={"role": device.role.value, "reason": reason})
-    _peer_notice(db, device, False)
-    await proctoring.enforce(db, view=await sittings.load(db, sitting_id=device.sitting_id, now=now), now=now)
+    view = await sittings.load(db, sitting_id=device.sitting_id, now=now)
+    _peer_notice(db, view, device, False)
+    await proctoring.enforce(db, view=view, now=now)
 
 
 async def _set(db: AsyncSession, device: Device, condition: ColumnElement[bool], **values: Any) -> bool:

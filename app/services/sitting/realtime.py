@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import Device
-from app.services.sitting import presence, proctoring, questions, sittings
+from app.services.sitting import presence, proctoring, questions, sittings, staff_feed
 from app.services.sitting.channels import device_channel, session_channel, sitting_channel
 from app.services.sitting.lifecycle import FINAL_STATES, SittingState
 from app.services.sitting.sittings import SittingView
@@ -102,6 +102,7 @@ async def device_event(
     if view.state in FINAL_STATES:
         raise errors.SittingClosed(details={"state": view.state.value})
     await proctoring.device_event(db, device=device, kind=kind, now=now, client_at=client_at, details=details)
+    staff_feed.changed(db, session_id=view.session.id, sitting_id=view.sitting.id, what="event")
     await proctoring.enforce(db, view=view, now=now)
 
 

@@ -1,0 +1,123 @@
+"""Staff watching a session live: a WebSocket at /api/v1/ops/sessions/{id}/live (the staff token in `?token=`, as a
+browser cannot set a header on a socket).
+
+The socket says only that something changed — `{"type": "changed", "sitting_ids": [...], "session": bool}`, where
+`session` means a phase of the whole session — and the console fetches the dashboard again, through the same scope
+checks as every staff request. Notices arriving within `COALESCE_SECONDS` go out as one frame, so the thousand state
+changes of a phase boundary cost each watcher one message. It works through the hub, so with Redis a proctor's
+socket on one replica hears the phones on every other.
+
+Close codes: 4401 no valid staff token · 4404 no such session (or not one of the reviewer's exams)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from app import errors
+from app.adapters.hub import Envelope
+from app.db import transaction
+from app.logs import get_logger
+from app.security import bearer_token
+from app.services.auth import authenticate
+from app.services.exam import sessions
+from app.services.scope import of_staff
+from app.services.sitting.channels import session_channel, staff_session_channel
+
+log = get_logger(__name__)
+router = APIRouter()
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+COALESCE_SECONDS = 0.25
+MAX_IDS = 100  # more changed at once: the console refetches its page anyway
+
+
+async def _admitted(websocket: WebSocket, session_id: uuid.UUID) -> int | None:
+    """None when the caller may watch the session, else the close code."""
+    state = websocket.app.state
+    token = websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))
+    if not token:
+        return CLOSE_UNAUTHENTICATED
+    async with transaction(state.sessionmaker) as db:
+        principal = await authenticate(db, token=token, now=state.clock.now())
+        if principal is None or principal.staff is None:
+            return CLOSE_UNAUTHENTICATED
+        try:
+            await sessions.get_session(db, session_id, scope=of_staff(principal.staff))
+        except errors.SessionNotFound:
+            return CLOSE_NOT_FOUND
+    return None
+
+
+def _batch(first: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    ids: list[str] = []
+    whole = False
+    for message in (first, *messages):
+        if message.get("type") == "phase" and "sitting_id" not in message:
+            whole = True
+        elif (sitting_id := message.get("sitting_id")) and sitting_id not in ids:
+            ids.append(sitting_id)
+    return {"type": "changed", "sitting_ids": ids[:MAX_IDS], "session": whole or len(ids) > MAX_IDS}
+
+
+class _Notices:
+    """The socket's hub sink: notices wait in a bounded queue; past the bound they are dropped and the next frame
+    says the whole session changed, so a slow reader refetches instead of missing a change."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(size)
+        self.overflowed = False
+
+    def offer(self, envelope: Envelope) -> None:
+        try:
+            self.queue.put_nowait(envelope.message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+async def _forward(websocket: WebSocket, notices: _Notices) -> None:
+    while True:
+        first = await notices.queue.get()
+        await asyncio.sleep(COALESCE_SECONDS)  # what else arrives meanwhile goes in the same frame
+        more = [notices.queue.get_nowait() for _ in range(notices.queue.qsize())]
+        frame = _batch(first, more)
+        if notices.overflowed:
+            notices.overflowed, frame["session"] = False, True
+        await websocket.send_json(frame)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()  # the console sends nothing that matters; a ping keeps proxies awake
+
+
+@router.websocket("/api/v1/ops/sessions/{session_id}/live")
+async def session_live(websocket: WebSocket, session_id: uuid.UUID) -> None:
+    refused = await _admitted(websocket, session_id)
+    if refused is not None:
+        await websocket.close(refused)
+        return
+    await websocket.accept()
+    hub = websocket.app.state.hub
+    notices = _Notices()
+    async with hub.attach(notices, staff_session_channel(session_id), session_channel(session_id)):
+        await websocket.send_json({"type": "hello", "session_id": str(session_id)})
+        tasks = {asyncio.create_task(_forward(websocket, notices)), asyncio.create_task(_until_closed(websocket))}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.warning("staff.live.ended", session_id=str(session_id), error=repr(exc))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await websocket.close()
