@@ -30,6 +30,7 @@ from app.services.flags.queue import queue_for
 from app.services.flags.runner import Runner
 from app.services.quotas import ClientQuotas
 from app.services.recordings import verification
+from app.services.recordings.playback import PlaybackCopies
 from app.uploads import SqlUploadState
 
 log = get_logger(__name__)
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             reader=app.state.tus, faces=faces, settings=settings, scratch_dir=settings.data_dir / "tmp" / "analysis",
         )  # fmt: skip
         verifier.on_verified.append(runner.on_verified)
+        app.state.playback = playback = PlaybackCopies(
+            sessionmaker=app.state.sessionmaker, reader=app.state.tus, store=upload_store, scratch_dir=settings.data_dir / "tmp" / "playback"
+        )
+        verifier.on_verified.append(playback.on_verified)
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)
         app.state.scheduler = Scheduler(
             sessionmaker=app.state.sessionmaker,
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             live_still_seconds=settings.live_still_seconds,
             jobs=[
                 Job("uploads.maintain", functools.partial(verification.maintain, app.state.tus, verifier)),
+                Job("recordings.playback", playback.backfill),
                 Job("flags.deadlines", functools.partial(flag_events.after_deadlines, app.state.sessionmaker, clock=clock, short_by=runner.policy.short_by)),
             ],
         )
@@ -105,6 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await app.state.scheduler.stop()
             await runner.stop()
+            await playback.stop()
             await app.state.hub.close()
             face_engine.close_engine(app.state.face)
             await upload_store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from app import errors
 from app.api.deps import DB, Now, Scope, SettingsDep, Staff, Uploads
 from app.models import RecordingStatus
 from app.schemas.recordings import StaffRecordingOut
-from app.services.recordings import links, progress, recordings
+from app.services.recordings import links, playback, progress, recordings
 from app.services.sitting import sittings
 from app.services.audit import record
 from app.uploads import TusApp
@@ -46,18 +47,16 @@ async def sitting_recordings(
     return out
 
 
-@router.get(
-    "/recordings/{recording_id}/content",
-    response_class=StreamingResponse,
-    responses={
-        200: {"content": {"video/webm": {}}, "description": "The recording"},
-        206: {"content": {"video/webm": {}}, "description": "A byte range of it (Range: bytes=…)"},
-        **errors.responses(
-            errors.RecordingLinkInvalid, errors.RecordingLinkExpired, errors.RecordingNotFound, errors.RecordingNotFinished, errors.RangeNotSatisfiable
-        ),
-    },
-    openapi_extra={"security": []},
-)
+_CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"video/webm": {}}, "description": "The recording"},
+    206: {"content": {"video/webm": {}}, "description": "A byte range of it (Range: bytes=…)"},
+    **errors.responses(
+        errors.RecordingLinkInvalid, errors.RecordingLinkExpired, errors.RecordingNotFound, errors.RecordingNotFinished, errors.RangeNotSatisfiable
+    ),
+}
+
+
+@router.get("/recordings/{recording_id}/content", response_class=StreamingResponse, responses=_CONTENT_RESPONSES, openapi_extra={"security": []})
 async def recording_content(
     recording_id: uuid.UUID,
     request: Request,
@@ -67,24 +66,51 @@ async def recording_content(
     expires: int = Query(description="Unix time the link stops working"),
     signature: str = Query(max_length=64),
 ) -> StreamingResponse:
-    """The recording's bytes for a player (Range requests for seeking). Needs no login: the link's signature and
-    expiry are the authorization, so a video element can play it."""
+    """The recording to watch, with Range requests for seeking: its playback copy (the same packets with a
+    duration and cues) once made, else the original. Needs no login: the link's signature and expiry are the
+    authorization, so a video element can play it."""
     links.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
+    return await _serve(request, db, recording_id, original=False)
+
+
+@router.get("/recordings/{recording_id}/original", response_class=StreamingResponse, responses=_CONTENT_RESPONSES, openapi_extra={"security": []})
+async def recording_original(
+    recording_id: uuid.UUID,
+    request: Request,
+    db: DB,
+    now: Now,
+    settings: SettingsDep,
+    expires: int = Query(description="Unix time the link stops working"),
+    signature: str = Query(max_length=64),
+) -> StreamingResponse:
+    """The untouched bytes the phone sent (their sha256 is the evidence), as a download; Range as for /content."""
+    links.check_link(secret_key=settings.secret_key, recording_id=recording_id, expires=expires, signature=signature, now=now)
+    return await _serve(request, db, recording_id, original=True)
+
+
+async def _serve(request: Request, db: DB, recording_id: uuid.UUID, *, original: bool) -> StreamingResponse:
     tus: TusApp = request.app.state.tus
     recording, upload = await recordings.readable(db, recording_id, uploads=tus)
-    size = upload.offset
+    copy = None if original else playback.stored(recording)
+    if copy is not None:
+        size, media_type, name = copy.offset, "video/webm", f"{recording.role.value}-{recording.sitting_id}.webm"
+        read = functools.partial(request.app.state.playback.read, copy)
+    else:
+        filetype = str(upload.metadata.get("filetype") or "video/webm")
+        media_type = filetype if re.fullmatch(r"(video|audio)/[\w.+-]+", filetype) else "application/octet-stream"
+        size, name = upload.offset, f"{recording.role.value}-{recording.sitting_id}{'-original' if original else ''}.webm"
+        read = functools.partial(tus.read, upload)
     start, end = _range(request.headers.get("range"), size)
+
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in tus.read(upload, start, end):
+        async for chunk in read(start, end):
             yield chunk
 
-    filetype = str(upload.metadata.get("filetype") or "video/webm")
-    media_type = filetype if re.fullmatch(r"(video|audio)/[\w.+-]+", filetype) else "application/octet-stream"
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
         "Cache-Control": "private, no-store",
-        "Content-Disposition": f'inline; filename="{recording.role.value}-{recording.sitting_id}.webm"',
+        "Content-Disposition": f'{"attachment" if original else "inline"}; filename="{name}"',
     }
     status = 200
     if request.headers.get("range") and (start, end) != (0, size):

@@ -45,3 +45,11 @@ class Recording(IdMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
     verified_at: Mapped[datetime | None]
+    # The playback copy (app.services.recordings.playback): the same packets remuxed with a duration and cues, so a
+    # browser can seek; the original bytes and their sha256 stay the evidence. Kept in the upload store under
+    # `playback_key` (its store state beside it); `playback_of` is the sha256 of the original it was made from.
+    playback_key: Mapped[str | None] = mapped_column(String(300))
+    playback_size: Mapped[int | None] = mapped_column(BigInteger)
+    playback_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    playback_of: Mapped[str | None] = mapped_column(String(64))
+    playback_error: Mapped[str | None] = mapped_column(String(300))

@@ -56,7 +56,9 @@ class StaffRecordingOut(RecordingOut):
     chain_sha256: str | None
     container: str | None
     media: dict | None  # type: ignore[type-arg]
-    url: str | None
+    url: str | None  # to watch: the playback copy (seekable) once made, else the original
+    original_url: str | None  # the untouched bytes (sha256 above), as a download
+    playback: bool  # the playback copy is made
     url_expires_at: datetime | None
 
     @classmethod
@@ -73,6 +75,8 @@ class StaffRecordingOut(RecordingOut):
             container=rec.container if rec else None,
             media=rec.media if rec else None,
             url=link.path if link else None,
+            original_url=link.original_path if link else None,
+            playback=bool(rec and rec.playback_of is not None and rec.playback_of == rec.sha256),
             url_expires_at=to_local(link.expires_at, timezone) if link else None,
         )
 

@@ -273,8 +273,9 @@ async def test_reviewers_watch_through_short_lived_signed_links(api: Api) -> Non
         reviewer = await api.reviewer(a.s.ops, a.s.exam["id"], username="reviewer1")
         recordings = await a.recordings(reviewer)
         assert recordings["aux"]["url"] is None  # nothing to watch yet
-        link = recordings["main"]["url"]
-        assert link.startswith(f"/api/v1/recordings/{recordings['main']['id']}/content?")
+        assert recordings["main"]["url"].startswith(f"/api/v1/recordings/{recordings['main']['id']}/content?")
+        link = recordings["main"]["original_url"]  # the untouched bytes (tests/api/test_playback.py: the copy)
+        assert link.startswith(f"/api/v1/recordings/{recordings['main']['id']}/original?")
 
         whole = await api.client.get(link)
         assert whole.status_code == 200 and whole.content == MAIN_VIDEO

@@ -149,6 +149,7 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/reopen", {OPS}, 404, json=lambda w: {"note": "申诉"}, unknown=("sitting_id",)),
     # A signed link is the authorization (no token): without its query it is a 422 for everyone.
     Op("GET", f"{V1}/recordings/{{recording_id}}/content", ANYONE, 422, unknown=("recording_id",)),
+    Op("GET", f"{V1}/recordings/{{recording_id}}/original", ANYONE, 422, unknown=("recording_id",)),
     # Face: the world runs without face models, so the picture routes answer 503 past authorization.
     Op("GET", f"{V1}/candidate/identity", {CANDIDATE}),
     Op("PUT", f"{V1}/candidate/id-photo", {CANDIDATE}, 503, files=lambda w: {"image": ("id.png", PNG, "image/png")}),

@@ -9,9 +9,10 @@ import av
 import numpy as np
 
 
-def webm(seconds: float = 3.0, fps: int = 10, size: tuple[int, int] = (64, 48)) -> bytes:
+def webm(seconds: float = 3.0, fps: int = 10, size: tuple[int, int] = (64, 48), *, live: bool = False) -> bytes:
+    """`live`: written as MediaRecorder streams it — no duration, no cues, clusters of unknown size."""
     out = io.BytesIO()
-    with av.open(out, mode="w", format="webm") as container:
+    with av.open(out, mode="w", format="webm", options={"live": "1"} if live else {}) as container:
         video = container.add_stream("libvpx", rate=fps)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         audio = container.add_stream("libopus", rate=48000)

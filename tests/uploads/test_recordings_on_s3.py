@@ -16,6 +16,10 @@ from tests.api.test_recordings import (  # noqa: F401  (collected again here, on
     test_both_recordings_verified_make_the_sitting_uploaded,
     test_reviewers_watch_through_short_lived_signed_links,
 )
+from tests.api.test_playback import (  # noqa: F401  (the playback copies in the upload store, on S3)
+    test_a_verified_recording_gets_a_seekable_copy_and_keeps_its_original,
+    test_recordings_verified_before_copies_existed_get_theirs_from_the_scheduler,
+)
 from tests.api.test_recordings import MAIN_VIDEO, answering
 from tests.support.api import Api
 from tests.support.realtime import ENDS

@@ -20,14 +20,17 @@ def _signature(secret_key: str, recording_id: uuid.UUID, expires: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    path: str
+    path: str  # for watching: the playback copy once made, else the original
+    original_path: str  # the untouched bytes, as a download
     expires_at: datetime
 
 
 def link_for(recording: Recording, *, secret_key: str, now: datetime, ttl: timedelta) -> Link:
     expires = int((now + ttl).timestamp())
     signature = _signature(secret_key, recording.id, expires)
-    return Link(f"/api/v1/recordings/{recording.id}/content?expires={expires}&signature={signature}", datetime.fromtimestamp(expires, now.tzinfo))
+    query = f"expires={expires}&signature={signature}"
+    base = f"/api/v1/recordings/{recording.id}"
+    return Link(f"{base}/content?{query}", f"{base}/original?{query}", datetime.fromtimestamp(expires, now.tzinfo))
 
 
 def check_link(*, secret_key: str, recording_id: uuid.UUID, expires: int, signature: str, now: datetime) -> None:
