@@ -59,6 +59,7 @@ const PAGES = {
   session: () => import("./dashboard.js"),
   queue: () => import("./queue.js"),
   sitting: () => import("./review.js"),
+  audit: () => import("./audit.js"),
 };
 
 const root = document.getElementById("app");

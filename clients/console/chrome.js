@@ -15,6 +15,7 @@ export function consoleBar(ctx, ...crumbs) {
     h(
       "div",
       { class: "topbar-extra" },
+      ctx.isOps ? h("a", { href: "#/audit", dataset: { nav: "audit" } }, t("console.audit.crumb")) : null,
       h("span", { class: "who", dataset: { test: "who" } }, `${ctx.staff.username} · ${t(`console.role.${ctx.staff.role}`)}`),
       h("button", { class: "btn-link", type: "button", dataset: { action: "logout" }, onclick: () => ctx.logout() }, t("common.logout")),
     ),

@@ -149,6 +149,7 @@ export function page(root, ctx, sittingId) {
       ),
       h("section", { class: "question" }, h("h3", {}, t("console.review.question")), sheet.questions.length ? sheet.questions.map((q) => h("p", { dataset: { test: "question" } }, q)) : h("p", { class: "muted" }, t("console.review.question_hidden"))),
       h("p", { class: "muted small" }, t("console.review.window"), " ", timeEl(sheet.answer_starts_at, tz), " – ", timeEl(sheet.answer_ends_at, tz)),
+      ctx.isOps ? h("p", {}, h("a", { href: `#/audit/${sheet.sitting_id}`, dataset: { test: "audit-link" } }, t("console.audit.link"))) : null,
     );
   }
 

@@ -51,7 +51,8 @@ export function timeline({ span, lanes, onSeek }) {
   }
 
   const ticks = [];
-  const step = span > 1200 ? 300 : span > 300 ? 60 : 30;
+  // About 5–10 ticks whatever the window's length (a 20 s mock: every 5 s; a 10 min interview: every minute).
+  const step = [5, 10, 30, 60, 120, 300, 600].find((n) => span / n <= 10) || 1200;
   for (let s = 0; s <= span; s += step) ticks.push(h("span", { class: "tick", style: { left: pct(s) } }, clock(s)));
 
   const el = h(

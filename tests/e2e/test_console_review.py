@@ -116,6 +116,16 @@ def test_a_reviewer_watches_both_videos_in_sync_marks_and_a_second_confirms_the_
     times = video_times(page)
     assert abs(times["aux"] + offset["aux"] - target) <= TOLERANCE and abs(times["main"] + offset["main"] - target) <= TOLERANCE, (times, target)
 
+    # A click at 60% of the timeline seeks both videos to that instant of the answer window.
+    track = page.locator("[data-test=timeline] [data-lane=events] .track")
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    times = video_times(page)
+    target = 0.6 * ANSWER_SECONDS
+    assert abs(times["main"] + offset["main"] - target) <= TOLERANCE and abs(times["aux"] + offset["aux"] - target) <= TOLERANCE, (times, target)
+    assert abs(times["main"] + offset["main"] - (times["aux"] + offset["aux"])) <= TOLERANCE, times
+
     # The review: claim, confirm a flag, an incident at the player's position, a violation awaiting a second look.
     page.locator("[data-action=claim]").click()
     expect(page.locator("[data-test=claim]")).to_contain_text("由您审核")
@@ -148,3 +158,19 @@ def test_a_reviewer_watches_both_videos_in_sync_marks_and_a_second_confirms_the_
     assert [e["action"] for e in reversed(audit) if e["action"].startswith("review.")] == [
         "review.claim", "review.verdict", "review.incident", "review.decide", "review.second",
     ]  # fmt: skip
+
+    # Ops read the same trail in the console: per sitting, and per staff member.
+    chief = staff_account(server, "ops")
+    desk_ops = desk()
+    log_in(desk_ops, server, chief)
+    desk_ops.goto(f"{server.url}/console/#/sitting/{sitting_id}")
+    desk_ops.locator("[data-test=audit-link]").click()
+    expect(desk_ops.locator("[data-test=audit-entry][data-action='review.second']")).to_have_count(1)
+    assert first.username in desk_ops.locator("[data-test=audit-entry][data-action='review.decide']").inner_text()
+    assert "北京时间" in desk_ops.locator("[data-test=audit-entry]").first.inner_text()
+    shoot(desk_ops, "audit")
+    desk_ops.locator("[data-nav=audit]").click()
+    desk_ops.locator("[data-test=audit-actor]").select_option(second.id)
+    expect(desk_ops.locator("[data-test=audit-entry][data-action='review.second']")).to_have_count(1)
+    whose = desk_ops.locator("[data-test=audit-who]").all_inner_texts()
+    assert whose and all(second.username in w for w in whose), whose
