@@ -42,7 +42,7 @@ export function page(root, ctx, sessionId) {
 
   function reasons(risk) {
     if (!risk.reasons.length) return h("span", { class: "muted" }, t("console.queue.no_reasons"));
-    return risk.reasons.map((r) => h("span", { class: "pill pill-warn reason", title: `${r.points} / ${r.weight}` }, `${flagLabel(r.kind)} ${fmtSeconds(r.seconds)}`));
+    return risk.reasons.map((r) => h("span", { class: "pill pill-warn reason", title: `${r.points} / ${r.weight}` }, r.seconds >= 1 ? `${flagLabel(r.kind)} ${fmtSeconds(r.seconds)}` : flagLabel(r.kind))); // an instant (a live check) has no length
   }
 
   function row(item) {
