@@ -15,6 +15,12 @@ from app.flags import VideoUnreadable
 from app.flags.measures import AUDIO_RATE, Loudness
 
 
+# A file whose packets end this much before the duration its header declares is truncated (encoders round the
+# declared duration up by a frame or so; a track that starts late is not a missing end).
+_TRUNCATED_SLACK_S = 2.0
+_TRUNCATED_SHARE = 0.02
+
+
 @dataclass(frozen=True, slots=True)
 class Sampled:
     index: int  # sample i stands for the time i / fps
@@ -104,6 +110,11 @@ class Recording:
             raise VideoUnreadable(f"damaged data after {frames} frames: {_why(exc)}") from None
         if held is None:
             raise VideoUnreadable("no video frames")
+        # FFmpeg ends a cut-off file silently at its last whole packet; only a header that declares the duration
+        # (seekable WebM, MP4) tells a truncated file from a short one. Browser WebM declares none: its tail is read.
+        declared = container.duration / av.time_base if container.duration else None
+        if declared is not None and last_end < declared - max(_TRUNCATED_SLACK_S, _TRUNCATED_SHARE * declared):
+            raise VideoUnreadable(f"truncated: the data ends at {last_end:.1f} s of the {declared:.1f} s its header declares")
         self.duration_s = round(last_end, 3)
         # The last frame shows until the video's end (sound running on past it is not sampled).
         while next_index / self._fps < video_end - 1e-6:

@@ -3,7 +3,7 @@
 // the sitting's review). An entry of an exam has its time in the exam's zone, others in UTC; every time is labelled.
 
 import { t } from "/common/i18n.js";
-import { errorText, h, mount, timeEl } from "/common/ui.js";
+import { DEFAULT_TIME_ZONE, errorText, h, mount, timeEl } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
 
 const LIMIT = 200;
@@ -12,7 +12,7 @@ function when(iso) {
   // The API writes each time with its offset: an exam's Beijing time (+08:00) or UTC; another zone's offset is
   // shown as written, with that offset.
   if (/(Z|\+00:00)$/.test(iso)) return timeEl(iso, "UTC", { seconds: true });
-  if (iso.endsWith("+08:00")) return timeEl(iso, "Asia/Shanghai", { seconds: true });
+  if (iso.endsWith("+08:00")) return timeEl(iso, DEFAULT_TIME_ZONE, { seconds: true });
   return h("time", { datetime: iso }, iso.replace("T", " ").replace(/\.\d+/, ""));
 }
 

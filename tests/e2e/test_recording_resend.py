@@ -118,7 +118,7 @@ def test_a_recording_the_server_failed_is_sent_again_and_verified(server: E2ESer
     assert "not a media file" in str(failed), failed
 
     # The recording a reviewer watches: the second upload, a playable WebM covering the answer window.
-    watched = download(server, recs["main"]["url"], tmp_path / "main.webm")
+    watched = download(server, recs["main"]["original_url"], tmp_path / "main.webm")
     assert watched.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # EBML magic: WebM
     assert recording_files(server, sitting_id)["main"].read_bytes() == watched.read_bytes()
     for role, path in (("main", watched), ("aux", recording_files(server, sitting_id)["aux"])):

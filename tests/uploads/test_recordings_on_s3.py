@@ -50,7 +50,7 @@ async def test_no_recording_byte_lands_on_the_local_disk(api: Api, settings: Set
     async with answering(api) as a:
         await a.at(ENDS)
         await a.tus.send(a.s.seat.main, MAIN_VIDEO, chunk=64 * 1024)
-        link = (await a.recordings())["main"]["url"]
+        link = (await a.recordings())["main"]["original_url"]
         assert (await api.client.get(link)).content == MAIN_VIDEO
     local = [p for p in settings.data_dir.rglob("*") if p.is_file() and p.suffix not in (".sqlite3", ".sqlite3-wal", ".sqlite3-shm")]
     assert [p for p in local if "upload" in str(p) or "probe" in str(p)] == []
