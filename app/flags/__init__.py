@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # Bump when the same recording would give other flags (a threshold default, a measure, the sampling): stored results
 # of another version are analysed again.
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"
 
 # The kinds the recording analysis finds (main: all; aux: several_faces and poor_video).
 NO_FACE = "no_face"

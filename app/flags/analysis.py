@@ -74,7 +74,8 @@ def analyze(
     """Flags of one recording; raises VideoUnreadable for a file that is not a readable video."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    recording = Recording(source, fps=thresholds.sample_fps, progress=progress)
+    # Only the main phone's sound is measured (audio_silent): the aux track is not decoded at all.
+    recording = Recording(source, fps=thresholds.sample_fps, sound=role == "main", progress=progress)
     looker = Looker(engine, reference if role == "main" else None, thresholds)
     seen: list[Seen] = []
     for sample in recording.samples():
@@ -88,7 +89,7 @@ def analyze(
         samples=len(seen),
         flags=flags,
         analyzer_version=ANALYZER_VERSION,
-        has_audio=recording.levels is not None,
+        has_audio=recording.has_sound,
         embeddings=looker.embeddings,
     )
 

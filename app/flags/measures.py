@@ -21,7 +21,7 @@ SILENCE_DBFS = -120.0
 class Picture:
     luma: float  # mean, 0-255
     contrast: float  # standard deviation of luma
-    sharpness: float  # variance of the Laplacian
+    sharpness: float  # variance of the Laplacian, the pixel noise smoothed away first
     change: float | None  # share of pixels whose luma moved by more than the frozen level (None: the first sample)
 
     def dark(self, limits: Thresholds) -> bool:
@@ -44,7 +44,9 @@ class Picture:
 
 def measure(grey: np.ndarray, previous: np.ndarray | None, level: int) -> Picture:
     mean, deviation = cv2.meanStdDev(grey)
-    sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
+    # Sensor noise alone gives a high Laplacian variance (a defocused lens blurs the scene, not the noise added after
+    # it): a one-pixel Gaussian takes the noise out and leaves the edges of a focused picture.
+    sharpness = float(cv2.Laplacian(cv2.GaussianBlur(grey, (0, 0), 1.0), cv2.CV_32F).var())
     change = None
     if previous is not None and previous.shape == grey.shape:
         change = float(np.count_nonzero(cv2.absdiff(grey, previous) > level)) / grey.size

@@ -35,13 +35,16 @@ def _why(exc: BaseException) -> str:
 
 class Recording:
     """``samples()`` yields the frames at 0, 1/fps, 2/fps, ... from the container's start, once; afterwards
-    ``duration_s`` and ``levels`` (loudness per second, None without a sound track) are known."""
+    ``duration_s``, ``has_sound`` and ``levels`` (loudness per second; None without a sound track, or when
+    ``sound`` is False: the track is then not even decoded) are known."""
 
-    def __init__(self, source: Path, *, fps: float, progress: Callable[[float], None] | None = None) -> None:
+    def __init__(self, source: Path, *, fps: float, sound: bool = True, progress: Callable[[float], None] | None = None) -> None:
         self._source = Path(source)
         self._fps = fps
+        self._sound = sound
         self._progress = progress
         self.duration_s = 0.0
+        self.has_sound = False
         self.levels: list[float] | None = None
 
     def samples(self) -> Iterator[Sampled]:
@@ -64,7 +67,8 @@ class Recording:
         video = container.streams.video[0]
         # Frame threads: VP8/VP9/H.264 decode on every core; the samples' work runs between frames.
         video.thread_type = "AUTO"
-        audio = container.streams.audio[0] if container.streams.audio else None
+        self.has_sound = bool(container.streams.audio)
+        audio = container.streams.audio[0] if self._sound and container.streams.audio else None
         loudness = Loudness() if audio is not None else None
         resampler = AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if audio is not None else None
         origin = container.start_time / av.time_base if container.start_time is not None else None
