@@ -11,9 +11,9 @@ import numpy as np
 
 from app.flags.thresholds import Thresholds
 
-# Loudness is judged on 50 ms blocks: short enough that a word lifts its second, long enough to smooth clicks.
+# Loudness is judged on 50 ms blocks: short enough that a word lifts its second, long enough to smooth clicks. Sound
+# that is not planar float (what Opus and AAC decode to, measured at their own rate) is resampled to this rate.
 AUDIO_RATE = 16_000
-AUDIO_BLOCK = AUDIO_RATE // 20
 SILENCE_DBFS = -120.0
 
 
@@ -92,33 +92,48 @@ def head_pose(landmarks: np.ndarray) -> Pose | None:
 
 
 class Loudness:
-    """Level per second (dBFS of its loudest 50 ms block) of mono float samples at AUDIO_RATE, fed in any pieces."""
+    """Level per second (dBFS of its loudest 50 ms block) of mono float samples at ``rate``, fed in any pieces.
 
-    def __init__(self) -> None:
+    Pieces are gathered to about a second before they are measured: a phone's Opus track comes in 20 ms packets, and
+    measuring each on its own costs more than decoding it."""
+
+    def __init__(self, rate: int = AUDIO_RATE) -> None:
+        self.rate = rate
         self.levels: list[float] = []
+        self._block = rate // 20
         self._carry = np.zeros(0, np.float32)
+        self._pending: list[np.ndarray] = []
+        self._pending_count = 0
         self._position = 0  # samples measured so far (blocks start here)
 
     def feed(self, samples: np.ndarray, at_s: float | None = None) -> None:
         if at_s is not None:
-            start = round(at_s * AUDIO_RATE)
-            if start > self._position + len(self._carry) + AUDIO_RATE // 10:
+            start = round(at_s * self.rate)
+            if start > self._position + len(self._carry) + self._pending_count + self.rate // 10:
                 # A gap in the stream (nothing recorded): those seconds are silent, not skipped.
+                self._measure()
                 self._flush()
                 self._position = start
-        data = np.concatenate((self._carry, samples.astype(np.float32, copy=False)))
-        whole = len(data) // AUDIO_BLOCK * AUDIO_BLOCK
+        self._pending.append(samples.astype(np.float32, copy=False))
+        self._pending_count += len(samples)
+        if self._pending_count >= self.rate:
+            self._measure()
+
+    def _measure(self) -> None:
+        data = np.concatenate((self._carry, *self._pending))
+        self._pending, self._pending_count = [], 0
+        whole = len(data) // self._block * self._block
         if whole:
-            blocks = data[:whole].reshape(-1, AUDIO_BLOCK)
+            blocks = data[:whole].reshape(-1, self._block)
             rms = np.sqrt(np.mean(np.square(blocks, dtype=np.float64), axis=1))
             for i, value in enumerate(rms):
-                self._put((self._position + i * AUDIO_BLOCK) // AUDIO_RATE, value)
+                self._put((self._position + i * self._block) // self.rate, value)
             self._position += whole
         self._carry = data[whole:]
 
     def _flush(self) -> None:
         if len(self._carry):
-            self._put(self._position // AUDIO_RATE, float(np.sqrt(np.mean(np.square(self._carry, dtype=np.float64)))))
+            self._put(self._position // self.rate, float(np.sqrt(np.mean(np.square(self._carry, dtype=np.float64)))))
             self._position += len(self._carry)
             self._carry = np.zeros(0, np.float32)
 
@@ -130,6 +145,7 @@ class Loudness:
 
     def finish(self, duration_s: float) -> list[float]:
         """One level per whole or partial second of ``duration_s`` (seconds never fed are silent)."""
+        self._measure()
         self._flush()
         seconds = max(0, math.ceil(duration_s - 1e-6))
         return (self.levels + [SILENCE_DBFS] * seconds)[:seconds]

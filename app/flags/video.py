@@ -69,8 +69,8 @@ class Recording:
         video.thread_type = "AUTO"
         self.has_sound = bool(container.streams.audio)
         audio = container.streams.audio[0] if self._sound and container.streams.audio else None
-        loudness = Loudness() if audio is not None else None
-        resampler = AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if audio is not None else None
+        loudness: Loudness | None = None
+        resampler: AudioResampler | None = None
         origin = container.start_time / av.time_base if container.start_time is not None else None
         held: av.VideoFrame | None = None
         held_time = 0.0
@@ -99,9 +99,17 @@ class Recording:
                                 yield Sampled(next_index, held, repeated=next_index > 0 and held_time <= (next_index - 1) / self._fps)
                                 next_index += 1
                         held, held_time = frame, time
-                elif loudness is not None and resampler is not None:
+                else:
                     for piece in packet.decode():
                         at = None if piece.time is None or origin is None else piece.time - origin
+                        if loudness is None:
+                            planar = piece.format.name == "fltp"
+                            loudness = Loudness(piece.sample_rate if planar else AUDIO_RATE)
+                            resampler = None if planar else AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+                        if resampler is None:
+                            planes = piece.to_ndarray()  # channels × samples
+                            loudness.feed(planes[0] if len(planes) == 1 else planes.mean(axis=0), at)
+                            continue
                         for mono in resampler.resample(piece):
                             loudness.feed(mono.to_ndarray().reshape(-1), at)
                             at = None
@@ -124,8 +132,9 @@ class Recording:
         while next_index / self._fps < video_end - 1e-6:
             yield Sampled(next_index, held, repeated=next_index > 0 and held_time <= (next_index - 1) / self._fps)
             next_index += 1
-        if loudness is not None:
-            self.levels = loudness.finish(self.duration_s)
+        if audio is not None:
+            # A sound track without a decoded packet is a silent one.
+            self.levels = (loudness or Loudness()).finish(self.duration_s)
         if self._progress is not None:
             self._progress(1.0)
 
