@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -202,7 +203,7 @@ def main() -> None:
     status_p99 = result["endpoints"]["status"]["p99_ms"]
     dashboard_p99 = result["endpoints"]["dashboard"]["p99_ms"]
     result["summary"] = {
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "status_p99_ms": status_p99,
         "dashboard_p99_ms": dashboard_p99,
         "healthz_p99_ms": result["endpoints"]["healthz"]["p99_ms"],
