@@ -111,7 +111,6 @@ class Loudness:
             start = round(at_s * self.rate)
             if start > self._position + len(self._carry) + self._pending_count + self.rate // 10:
                 # A gap in the stream (nothing recorded): those seconds are silent, not skipped.
-                self._measure()
                 self._flush()
                 self._position = start
         self._pending.append(samples.astype(np.float32, copy=False))
@@ -132,6 +131,7 @@ class Loudness:
         self._carry = data[whole:]
 
     def _flush(self) -> None:
+        self._measure()
         if len(self._carry):
             self._put(self._position // self.rate, float(np.sqrt(np.mean(np.square(self._carry, dtype=np.float64)))))
             self._position += len(self._carry)
@@ -145,7 +145,6 @@ class Loudness:
 
     def finish(self, duration_s: float) -> list[float]:
         """One level per whole or partial second of ``duration_s`` (seconds never fed are silent)."""
-        self._measure()
         self._flush()
         seconds = max(0, math.ceil(duration_s - 1e-6))
         return (self.levels + [SILENCE_DBFS] * seconds)[:seconds]

@@ -109,10 +109,10 @@ class Recording:
                         if resampler is None:
                             planes = piece.to_ndarray()  # channels × samples
                             loudness.feed(planes[0] if len(planes) == 1 else planes.mean(axis=0), at)
-                            continue
-                        for mono in resampler.resample(piece):
-                            loudness.feed(mono.to_ndarray().reshape(-1), at)
-                            at = None
+                        else:
+                            for mono in resampler.resample(piece):
+                                loudness.feed(mono.to_ndarray().reshape(-1), at)
+                                at = None
                         if piece.time is not None and origin is not None:
                             last_end = max(last_end, piece.time - origin + piece.samples / piece.sample_rate)
                 if self._progress is not None and (done := position()) - reported >= 0.01:
