@@ -50,7 +50,7 @@ export function page(root, ctx, sessionId) {
       error = errorText(e);
     }
     loading = false;
-    if (!closed) render();
+    if (!closed) paint();
     if (again && !closed) {
       again = false;
       load();
@@ -81,7 +81,7 @@ export function page(root, ctx, sessionId) {
       socket = null;
       if (closed) return;
       live = "offline";
-      render();
+      paint();
       if (event.code === 4401) return ctx.logout();
       if (event.code === 4404) return;
       setTimeout(connect, BACKOFF_MS[Math.min(retries++, BACKOFF_MS.length - 1)]);
@@ -158,46 +158,64 @@ export function page(root, ctx, sessionId) {
     );
   }
 
+  // The search box is built once per language and kept across live updates, so what a user is typing (an IME
+  // composition included) and the focus survive the refetches; only the parts around it are replaced.
+  let search = null;
+  let slots = null;
+
+  function searchBox() {
+    return h("input", {
+      type: "search",
+      value: filters.search,
+      placeholder: t("console.live.search"),
+      dataset: { test: "search" },
+      onkeydown: (event) => event.key === "Enter" && !event.isComposing && setFilter("search", event.target.value),
+      onchange: (event) => setFilter("search", event.target.value),
+    });
+  }
+
   function render() {
-    const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
-    let body;
-    if (error && !board) body = h("p", { class: "banner banner-bad", role: "alert" }, error);
-    else if (!board) body = h("p", { class: "muted" }, t("common.loading"));
-    else {
-      const search = h("input", {
-        type: "search",
-        value: filters.search,
-        placeholder: t("console.live.search"),
-        dataset: { test: "search" },
-        onkeydown: (event) => event.key === "Enter" && setFilter("search", event.target.value),
-        onchange: (event) => setFilter("search", event.target.value),
-      });
-      body = [
-        h(
-          "div",
-          { class: "live-head" },
-          h("span", { class: `live-state live-${live}`, dataset: { test: "live-state", live } }, t(`console.live.socket_${live}`)),
-          h("span", { class: "muted" }, serverClockEl(board.timezone)),
-          h("a", { class: "btn btn-small", href: `#/queue/${sessionId}` }, t("console.sessions.queue")),
-        ),
-        error ? h("p", { class: "banner banner-bad", role: "alert" }, error) : null,
-        counts(),
-        h("div", { class: "filters" }, search, filters.state ? h("button", { type: "button", class: "btn-link", dataset: { action: "all-states" }, onclick: () => setFilter("state", "") }, t("console.live.all_states")) : null),
-        h(
-          "table",
-          { class: "grid live", dataset: { test: "live-rows" } },
-          h(
-            "thead",
-            {},
-            h("tr", {}, ["candidate", "state", "main", "aux", "face", "flags", "event"].map((c) => h("th", {}, t(`console.live.col_${c}`)))),
-          ),
-          h("tbody", {}, board.rows.map(row)),
-        ),
-        board.rows.length ? null : h("p", { class: "muted", dataset: { test: "no-rows" } }, t("console.live.no_rows")),
-        pager(),
-      ];
+    search = null;
+    slots = null;
+    paint();
+  }
+
+  function paint() {
+    if (!board) {
+      const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
+      const body = error ? h("p", { class: "banner banner-bad", role: "alert" }, error) : h("p", { class: "muted" }, t("common.loading"));
+      mount(root, consolePage(ctx, crumbs, body));
+      return;
     }
-    mount(root, consolePage(ctx, crumbs, body));
+    if (!slots) {
+      const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
+      search = searchBox();
+      slots = { head: h("div", { class: "live-head" }), error: h("div"), counts: h("div"), clear: h("span"), rows: h("div") };
+      mount(root, consolePage(ctx, crumbs, slots.head, slots.error, slots.counts, h("div", { class: "filters" }, search, slots.clear), slots.rows));
+    }
+    mount(
+      slots.head,
+      h("span", { class: `live-state live-${live}`, dataset: { test: "live-state", live } }, t(`console.live.socket_${live}`)),
+      h("span", { class: "muted" }, serverClockEl(board.timezone)),
+      h("a", { class: "btn btn-small", href: `#/queue/${sessionId}` }, t("console.sessions.queue")),
+    );
+    mount(slots.error, error ? h("p", { class: "banner banner-bad", role: "alert" }, error) : null);
+    mount(slots.counts, counts());
+    mount(
+      slots.clear,
+      filters.state ? h("button", { type: "button", class: "btn-link", dataset: { action: "all-states" }, onclick: () => setFilter("state", "") }, t("console.live.all_states")) : null,
+    );
+    mount(
+      slots.rows,
+      h(
+        "table",
+        { class: "grid live", dataset: { test: "live-rows" } },
+        h("thead", {}, h("tr", {}, ["candidate", "state", "main", "aux", "face", "flags", "event"].map((c) => h("th", {}, t(`console.live.col_${c}`))))),
+        h("tbody", {}, board.rows.map(row)),
+      ),
+      board.rows.length ? null : h("p", { class: "muted", dataset: { test: "no-rows" } }, t("console.live.no_rows")),
+      pager(),
+    );
   }
 
   render();

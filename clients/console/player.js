@@ -27,8 +27,11 @@ export function syncedPlayer(videos, { span, onTick = () => {} }) {
 
   function place(v) {
     if (!covers(v)) {
+      // Before its start (or past its end) a video shows its first (or last) picture, never a stale instant.
       if (!v.el.paused) v.el.pause();
       v.el.dataset.outside = "1";
+      const edge = local(v) < 0 ? 0 : v.el.duration;
+      if (Number.isFinite(edge) && Math.abs(v.el.currentTime - edge) > 0.02) v.el.currentTime = edge;
       return;
     }
     delete v.el.dataset.outside;

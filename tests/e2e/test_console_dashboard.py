@@ -43,10 +43,12 @@ def test_the_dashboard_follows_the_phones_by_itself(server: E2EServer, ops: Ops,
     assert row.locator("[data-test=last-event]").inner_text().strip() != "—"
     shoot(page, "dashboard")
 
+    # What a user is typing in the search box survives the live updates that arrive meanwhile.
+    page.locator("[data-test=search]").fill("李考生3")
     aux.close()  # the aux phone goes away: its socket closes, the server marks it offline
     expect(row.locator("[data-test=phone-aux]")).to_have_attribute("data-presence", "offline", timeout=LIVE)
-
-    page.locator("[data-test=search]").fill("李考生3")
+    expect(page.locator("[data-test=search]")).to_have_value("李考生3")
+    expect(page.locator("[data-test=search]")).to_be_focused()
     page.locator("[data-test=search]").press("Enter")
     expect(page.locator("[data-test=live-row]")).to_have_count(1)
     assert "李考生3" in page.locator("[data-test=live-row]").inner_text()
