@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
+from app.db import publish_after_commit
 from app.models import AuthToken, Candidate, Device, LoginAttempt, Role, StaffRole, StaffUser
 from app.security import (
     access_code_matches,
@@ -125,10 +126,16 @@ async def authenticate_device(db: AsyncSession, *, token: str | None, now: datet
     return principal.device
 
 
+def token_channel(token_id: object) -> str:
+    """Sockets opened with one token: told when it is revoked, so they close at once rather than at their next check."""
+    return f"token:{token_id}"
+
+
 async def revoke(db: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
     row = await db.get(AuthToken, token_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = now
+        publish_after_commit(db, token_channel(token_id), {"type": "revoked"})
 
 
 async def revoke_device_tokens(db: AsyncSession, *, device_id: uuid.UUID, now: datetime) -> None:

@@ -94,3 +94,43 @@ async def test_the_socket_refuses_a_bad_token_and_a_session_out_of_scope(api: Ap
                 async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={token}", client) as ws:
                     await next_message(ws)
             assert closed.value.code == code, token
+
+
+async def test_a_log_out_closes_the_open_socket_at_once(api: Api) -> None:
+    async with answering(api) as a, ws_client(api.app) as client:
+        reviewer = await api.reviewer(a.s.ops, a.s.exam["id"])
+        async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={reviewer}", client) as ws:
+            assert (await next_message(ws))["type"] == "hello"
+            await api.ok("POST", f"{V1}/auth/logout", reviewer, status=204)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await next_message(ws, timeout=2.0)
+            assert closed.value.code == 4401
+        # The ops socket opened beside it goes on.
+        async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={a.s.ops}", client) as ws:
+            assert (await next_message(ws))["type"] == "hello"
+            await a.aux.send_json({"type": "event", "kind": "app_hidden", "client_at": api.clock.now().isoformat()})
+            await changed(ws, a.sitting_id)
+
+
+async def test_an_expired_token_gets_no_more_frames(api: Api) -> None:
+    async with answering(api) as a, ws_client(api.app) as client:
+        reviewer = await api.reviewer(a.s.ops, a.s.exam["id"])
+        async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={reviewer}", client) as ws:
+            assert (await next_message(ws))["type"] == "hello"
+            await a.at(ENDS + timedelta(days=15))  # past the staff token's lifetime; the session's phases move on
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await next_message(ws, timeout=2.0)
+            assert closed.value.code == 4401
+
+
+async def test_a_reviewer_taken_off_the_exam_gets_no_more_frames(api: Api) -> None:
+    async with answering(api) as a, ws_client(api.app) as client:
+        reviewer = await api.reviewer(a.s.ops, a.s.exam["id"], username="reviewer-leaves")
+        staff_id = next(s["id"] for s in await api.ok("GET", f"{V1}/ops/staff", a.s.ops) if s["username"] == "reviewer-leaves")
+        async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={reviewer}", client) as ws:
+            assert (await next_message(ws))["type"] == "hello"
+            await api.ok("DELETE", f"{V1}/ops/exams/{a.s.exam['id']}/staff/{staff_id}", a.s.ops, status=204)
+            await a.aux.send_json({"type": "event", "kind": "app_hidden", "client_at": api.clock.now().isoformat()})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await next_message(ws, timeout=2.0)
+            assert closed.value.code == 4404
