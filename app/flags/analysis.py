@@ -31,7 +31,7 @@ from app.flags import (
 from app.flags.looking import Looker, Seen
 from app.flags.smoothing import stretches
 from app.flags.thresholds import Thresholds
-from app.flags.video import Recording
+from app.flags.video import Recording, read_ahead
 
 __all__ = ["Analysis", "FoundFlag", "VideoUnreadable", "analyze"]
 
@@ -78,7 +78,7 @@ def analyze(
     recording = Recording(source, fps=thresholds.sample_fps, sound=role == "main", progress=progress)
     looker = Looker(engine, reference if role == "main" else None, thresholds)
     seen: list[Seen] = []
-    for sample in recording.samples():
+    for sample in read_ahead(recording.samples()):
         seen.append(looker.look(sample.frame, sample.index / thresholds.sample_fps, repeated=sample.repeated))
     flags = _flags(seen, role, thresholds, recording.duration_s, engine.spec.threshold)
     if role == "main" and recording.levels is not None:

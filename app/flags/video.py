@@ -3,9 +3,12 @@ measures the sound on the way; at most the current and the previous frame are he
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Full, Queue
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -19,6 +22,9 @@ from app.flags.measures import AUDIO_RATE, Loudness
 # declared duration up by a frame or so; a track that starts late is not a missing end).
 _TRUNCATED_SLACK_S = 2.0
 _TRUNCATED_SHARE = 0.02
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +148,57 @@ class Recording:
 def to_array(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """The frame as BGR at the given size: one libswscale pass converts and scales (the full size is never made)."""
     return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+
+
+class _Ended:
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """``items`` produced on a thread of their own, at most ``depth`` ahead of the consumer: FFmpeg decodes (without
+    the GIL) while the consumer's models run, instead of the two taking turns. The producer's exception is raised
+    here; a consumer that stops early stops the producer and closes ``items`` on its thread."""
+    queue: Queue[T | _Ended] = Queue(depth)
+    stop = threading.Event()
+
+    def put(item: T | _Ended) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_Ended())
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Ended(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=0.5)
+            except Empty:
+                if not thread.is_alive() and queue.empty():
+                    raise RuntimeError("the read-ahead thread ended without a word") from None
+                continue
+            if isinstance(item, _Ended):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
