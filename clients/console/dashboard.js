@@ -158,9 +158,8 @@ export function page(root, ctx, sessionId) {
     );
   }
 
-  // The search box is built once per language and kept across live updates, so what a user is typing (an IME
-  // composition included) and the focus survive the refetches; only the parts around it are replaced.
-  let search = null;
+  // The search box is kept across live updates (it is built again only by render(), on a language switch), so
+  // what a user is typing, an IME composition included, and the focus survive the refetches.
   let slots = null;
 
   function searchBox() {
@@ -175,23 +174,20 @@ export function page(root, ctx, sessionId) {
   }
 
   function render() {
-    search = null;
     slots = null;
     paint();
   }
 
   function paint() {
+    const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
     if (!board) {
-      const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
       const body = error ? h("p", { class: "banner banner-bad", role: "alert" }, error) : h("p", { class: "muted" }, t("common.loading"));
       mount(root, consolePage(ctx, crumbs, body));
       return;
     }
     if (!slots) {
-      const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title ?? "…"], [t("console.sessions.dashboard")]];
-      search = searchBox();
       slots = { head: h("div", { class: "live-head" }), error: h("div"), counts: h("div"), clear: h("span"), rows: h("div") };
-      mount(root, consolePage(ctx, crumbs, slots.head, slots.error, slots.counts, h("div", { class: "filters" }, search, slots.clear), slots.rows));
+      mount(root, consolePage(ctx, crumbs, slots.head, slots.error, slots.counts, h("div", { class: "filters" }, searchBox(), slots.clear), slots.rows));
     }
     mount(
       slots.head,
