@@ -42,10 +42,6 @@ MAX_IDS = 100  # more changed at once: the console refetches its page anyway
 RECHECK_SECONDS = 30.0  # a quiet session still notices an expired token or a lost exam
 
 
-def _token(websocket: WebSocket) -> str | None:
-    return websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))
-
-
 class _Refused(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
@@ -54,7 +50,7 @@ class _Refused(Exception):
 async def _admit(websocket: WebSocket, session_id: uuid.UUID) -> uuid.UUID:
     """The caller's token id, when it may watch the session; else _Refused with the close code."""
     state = websocket.app.state
-    token = _token(websocket)
+    token = websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))
     if not token:
         raise _Refused(CLOSE_UNAUTHENTICATED)
     async with transaction(state.sessionmaker) as db:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty, Full, Queue
+from queue import Full, Queue
 from typing import TypeVar
 
 import av
@@ -188,12 +188,7 @@ def read_ahead(items: Iterator[T], depth: int = 4) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            try:
-                item = queue.get(timeout=0.5)
-            except Empty:
-                if not thread.is_alive() and queue.empty():
-                    raise RuntimeError("the read-ahead thread ended without a word") from None
-                continue
+            item = queue.get()  # the producer always ends with an _Ended, unless this side stopped it first
             if isinstance(item, _Ended):
                 if item.error is not None:
                     raise item.error
