@@ -4,6 +4,7 @@ from app.models.accounts import AuthToken, LoginAttempt, Role, StaffExam, StaffR
 from app.models.audit import AuditLog, PhaseAnnouncement
 from app.models.candidates import Candidate
 from app.models.exams import Exam, Notice
+from app.models.grading import GradeSheet, GradingCode, GradingPlan, ResultPublication, ScoreOverride, SessionGrader
 from app.models.flags import AnalysisJob, AnalysisStatus, Flag, FlagSource
 from app.models.faces import EnrolmentSource, FaceCheck, FaceEnrolment, FacePurpose, FaceReview, ReviewDecision
 from app.models.proctoring import Interruption, PairingToken, ProctorEvent
@@ -14,6 +15,12 @@ from app.models.sittings import Device, DeviceRole, Sitting
 from app.uploads.models import UploadRow
 
 __all__ = [
+    "SessionGrader",
+    "ScoreOverride",
+    "ResultPublication",
+    "GradingPlan",
+    "GradingCode",
+    "GradeSheet",
     "AnalysisJob",
     "AnalysisStatus",
     "AuditLog",

@@ -15,6 +15,7 @@ from app.db import Base, IdMixin
 class Role(str, enum.Enum):
     ops = "ops"
     reviewer = "reviewer"
+    grader = "grader"
     candidate = "candidate"
     device = "device"
 
@@ -22,6 +23,7 @@ class Role(str, enum.Enum):
 class StaffRole(str, enum.Enum):
     ops = "ops"
     reviewer = "reviewer"
+    grader = "grader"  # scores the sessions ops give it, blind: never an exam's roster, flags or reviews
 
 
 class StaffUser(IdMixin, Base):

@@ -27,7 +27,7 @@ from app.security import (
 )
 from app.services.audit import Actor, record
 
-_TOKEN_PREFIX = {Role.ops: "dco", Role.reviewer: "dcr", Role.candidate: "dcc", Role.device: "dcd"}
+_TOKEN_PREFIX = {Role.ops: "dco", Role.reviewer: "dcr", Role.grader: "dcg", Role.candidate: "dcc", Role.device: "dcd"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ async def authenticate(db: AsyncSession, *, token: str, now: datetime) -> Princi
     auth, staff, candidate, device = row
     if auth.revoked_at is not None or auth.expires_at <= now:
         return None
-    if auth.role in (Role.ops, Role.reviewer):
+    if auth.role in (Role.ops, Role.reviewer, Role.grader):
         if staff is None or staff.disabled_at is not None or staff.role.value != auth.role.value:
             return None
         return Principal(auth.role, auth.id, staff=staff)

@@ -10,7 +10,8 @@ from PIL import Image
 
 from app.face import EmbeddingMismatch, FaceEngineBusy, FaceRequestPending, ImageTooLarge, ModelsMissing, UnknownPack
 from app.face.detection import Face
-from app.face.engine import AsyncFaceEngine, FaceEngine, VerifyResult, enroll, load_engine, locate, verify
+from app.face.engine import AsyncFaceEngine, FaceEngine, SFacePack, VerifyResult, enroll, load_engine, locate, verify
+from app.face.recogniser import prepared_path
 from tests.face.support import DIFFERENT_PEOPLE, PEOPLE, SAME_PERSON, group_photo, photo, photo_bytes
 from tests.support.face import large_png
 
@@ -262,3 +263,42 @@ async def test_an_oversized_picture_is_refused_before_it_takes_a_place(sface: Fa
             await faces.enroll(large_png(8000, 5000))  # an ID photo's budget refuses it too
     finally:
         faces.close()
+
+
+def _pack_copy(model_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    (target / "sface").mkdir(parents=True)
+    for name in ("face_detection_yunet_2023mar.onnx", "face_recognition_sface_2021dec.onnx"):
+        (target / "sface" / name).write_bytes((model_dir / "sface" / name).read_bytes())
+    return target
+
+
+def test_sface_recogniser_is_prepared_once_beside_the_pack(sface: FaceEngine, model_dir: Path, tmp_path: Path) -> None:
+    models = _pack_copy(model_dir, tmp_path)
+    image = photo("person_a_1")
+    face = sface.analyze(image)[0]
+    first = SFacePack(models)
+    prepared = prepared_path(models / "sface" / "face_recognition_sface_2021dec.onnx")
+    assert prepared.is_file()
+    written = prepared.stat().st_mtime_ns
+    again = SFacePack(models)
+    assert prepared.stat().st_mtime_ns == written
+    assert sorted(p.name for p in (models / "sface").iterdir()) == sorted(
+        ["face_detection_yunet_2023mar.onnx", "face_recognition_sface_2021dec.onnx", prepared.name]
+    )
+    reference = sface.embed(image, face)
+    for engine in (first, again):
+        assert float(np.dot(engine.embed(image, face), reference)) > 0.99999
+
+
+def test_sface_loads_when_the_pack_directory_cannot_take_the_prepared_file(
+    sface: FaceEngine, model_dir: Path, tmp_path: Path
+) -> None:
+    models = _pack_copy(model_dir, tmp_path)
+    # A directory where the file would go: the rename fails as on a read-only mount (root ignores permissions).
+    prepared_path(models / "sface" / "face_recognition_sface_2021dec.onnx").mkdir()
+    engine = SFacePack(models)
+    image = photo("person_b_1")
+    face = sface.analyze(image)[0]
+    assert float(np.dot(engine.embed(image, face), sface.embed(image, face))) > 0.99999
+    assert not list((models / "sface").glob("*.part"))
