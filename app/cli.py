@@ -5,45 +5,39 @@ One module past 300 lines: the whole command tree in one place, each command a t
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.adapters.factory import open_object_store
 from app.adapters.storage import ObjectStore
 from app.clock import SystemClock
 from app.config import DEFAULT_TIMEZONE, Settings
-from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
+from app.db import make_sessionmaker, transaction
 from app.face.cli import face_app, models_app
 from app.flags.cli import analyze_command
 from app.models import SessionKind, StaffRole
-from app.secret_key import SecretKeyError
-from app.security import configure_password_hashing
 from app.services import demo as demo_service
 from app.services import exports
 from app.services.exam import assignments, exams, photo_archive, roster, sessions
 from app.services.recordings import progress
 from app.services.sitting import sittings
-from app.services.audit import Actor
 from app.services.auth import create_staff
+from app.cli_grading import grading_cli, results_cli
+from app.cli_common import CLI_ACTOR, emit, fail, migrated_engine, load_settings, parse_input, parse_when, run_work, uuid_arg
 
 cli = typer.Typer(help="dualcam: proctored exams on two phones", no_args_is_help=True, pretty_exceptions_enable=False)
 exam_cli = typer.Typer(help="Exams and notices", no_args_is_help=True)
 session_cli = typer.Typer(help="Sessions, questions and live status", no_args_is_help=True)
 roster_cli = typer.Typer(help="Roster import", no_args_is_help=True)
-staff_cli = typer.Typer(help="Ops and reviewer accounts, and the exams a reviewer may read", no_args_is_help=True)
+staff_cli = typer.Typer(help="Ops, reviewer and grader accounts, and the exams a reviewer may read", no_args_is_help=True)
 flags_cli = typer.Typer(help="Flags: the analysis of the recordings", no_args_is_help=True)
 cli.add_typer(exam_cli, name="exam")
 cli.add_typer(session_cli, name="session")
@@ -52,110 +46,10 @@ cli.add_typer(staff_cli, name="staff")
 cli.add_typer(flags_cli, name="flags")
 cli.add_typer(models_app, name="models")
 cli.add_typer(face_app, name="face")
+cli.add_typer(grading_cli, name="grading")
+cli.add_typer(results_cli, name="results")
 # `flags analyze` reads one file (app.flags.cli); the jobs' commands (`run`, `status`) are below.
 flags_cli.command("analyze")(analyze_command)
-
-CLI_ACTOR = Actor("ops", "cli")
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-
-
-def _settings(*, keyed: bool = False) -> Settings:
-    """The settings from the environment; `keyed` also checks (production) or fills (elsewhere) the secret key.
-    A bad setting exits 2 with one JSON line on stderr, never a traceback."""
-    try:
-        settings = Settings()
-        if keyed:
-            settings.ensure_secret_key()
-    except ValidationError as exc:
-        problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        _echo_error({"error": {"code": "config_invalid", "message": "配置无效（DUALCAM_ 环境变量）", "message_en": "Invalid configuration (DUALCAM_ environment variables)", "details": problems}})
-    except SecretKeyError as exc:
-        _echo_error(exc.body())
-    return settings
-
-
-def _run(work: Callable[[AsyncSession, ObjectStore, Settings, datetime], Awaitable[T]]) -> T:
-    """Run one unit of work in a transaction; a DualcamError exits 2 with the error as JSON on stderr."""
-    settings = _settings(keyed=True)
-    # As create_app does: the argon2 cost comes from the settings (DUALCAM_ARGON2_*), not the library's defaults.
-    configure_password_hashing(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
-
-    async def main() -> T:
-        engine = await _migrated_engine(settings.resolved_database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as db:
-                return await work(db, open_object_store(settings.resolved_storage_url), settings, SystemClock().now())
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except errors.DualcamError as exc:
-        _fail(exc)
-
-
-async def _migrated_engine(url: str) -> AsyncEngine:
-    """An engine on a database migrated to this code's schema; a missing, unreachable or older one is refused in one
-    line (not a traceback). A SQLite file that does not exist is not created by looking."""
-    parsed = make_url(url)
-    where = {"database": parsed.render_as_string(hide_password=True)}
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
-        raise errors.DatabaseNotMigrated(details={**where, "revision": None, "expected": head_revision(), "fix": "dualcam migrate"})
-    engine = make_engine(url)
-    try:
-        current = await schema_revision(engine)
-    except (OSError, DBAPIError) as exc:
-        await engine.dispose()
-        raise errors.DatabaseUnreachable(details={**where, "reason": str(getattr(exc, "orig", exc))[:200]}) from None
-    if current != head_revision():
-        await engine.dispose()
-        raise errors.DatabaseNotMigrated(details={**where, "revision": current, "expected": head_revision(), "fix": "dualcam migrate"})
-    return engine
-
-
-def _json_default(value: Any) -> str:
-    # ISO 8601 with a "T", as the API writes times (str() would put a space there).
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _emit(value: Any, as_json: bool) -> None:
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if as_json:
-        typer.echo(json.dumps(value, ensure_ascii=False, default=_json_default, indent=2))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            typer.echo(f"{key}: {item}")
-    else:
-        typer.echo(str(value))
-
-
-def _fail(error: errors.DualcamError) -> NoReturn:
-    _echo_error(error.body())
-
-
-def _echo_error(body: dict[str, Any]) -> NoReturn:
-    typer.echo(json.dumps(body, ensure_ascii=False, default=str), err=True)
-    raise typer.Exit(2)
-
-
-def _parse(model: type[M], **fields: Any) -> M:
-    """Build an input schema; invalid options exit 2 with the same `validation_error` body the API answers."""
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        problems = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
-        _fail(errors.ValidationFailed(details=problems))
-
-
-def _when(value: str) -> datetime:
-    """ISO 8601; without an offset it is read in the exam's timezone."""
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}") from exc
-
 
 # --- server ------------------------------------------------------------------------------------------
 
@@ -166,7 +60,7 @@ def migrate() -> None:
     from alembic import command
     from alembic.config import Config
 
-    settings = _settings()
+    settings = load_settings()
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.resolved_database_url
@@ -188,15 +82,15 @@ def serve(
     from app.logs import configure_logging
     from app.main import create_app
 
-    settings = _settings(keyed=True)  # a missing or weak production key: one line now, not a failed lifespan
+    settings = load_settings(keyed=True)  # a missing or weak production key: one line now, not a failed lifespan
 
     async def check() -> None:
-        await (await _migrated_engine(settings.resolved_database_url)).dispose()
+        await (await migrated_engine(settings.resolved_database_url)).dispose()
 
     try:
         asyncio.run(check())
     except errors.DualcamError as exc:
-        _fail(exc)
+        fail(exc)
     configure_logging(json_lines=settings.log_json)
     app = create_app(settings)
 
@@ -251,14 +145,14 @@ def demo(
 ) -> None:
     """Seed a ready-to-try exam and print the URLs and credentials a tester needs."""
     photo = id_photo.read_bytes() if id_photo is not None else None
-    seed = _run(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now, id_photo=photo))
-    base = _settings().public_base_url.rstrip("/")
+    seed = run_work(lambda db, store, s, now: demo_service.seed(db, store=store, secret_key=s.secret_key, timezone=s.timezone, now=now, id_photo=photo))
+    base = load_settings().public_base_url.rstrip("/")
     out = {
         **asdict(seed),
         "urls": {"main_camera": f"{base}/main/", "aux_camera": f"{base}/aux/", "api_docs": f"{base}/docs", "health": f"{base}/healthz"},
     }
     if as_json:
-        _emit(out, True)
+        emit(out, True)
         return
     typer.echo(
         f"""dualcam 演示考试已创建 / demo exam created: {seed.exam_id}
@@ -297,45 +191,37 @@ def staff_create(
 
     # The password rule wants a letter and a digit; a token alone lacks a digit about one time in 15.
     chosen = password or f"Dc{secrets.randbelow(10)}{secrets.token_urlsafe(12)}"
-    staff = _run(
+    staff = run_work(
         lambda db, store, s, now: create_staff(
             db, username=username, display_name=display_name or username, role=role, password=chosen, now=now, actor=CLI_ACTOR
         )
     )
-    _emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, as_json)
-
-
-def _uuid(name: str, value: str) -> uuid.UUID:
-    """A UUID argument; anything else exits 2 with the API's `validation_error` body (one line, not typer's usage)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        _fail(errors.ValidationFailed(details=[{"type": "uuid_parsing", "loc": [name], "msg": "Input should be a valid UUID"}]))
+    emit({"id": str(staff.id), "username": staff.username, "role": staff.role.value, "password": chosen}, as_json)
 
 
 @staff_cli.command("assign")
 def staff_assign(username: str, exam_id: str) -> None:
     """Let a reviewer read an exam (ops read every exam); assigning again changes nothing."""
-    exam = _uuid("exam_id", exam_id)
+    exam = uuid_arg("exam_id", exam_id)
 
     async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
         staff = await assignments.staff_by_username(db, username)
         return await assignments.assign(db, exam_id=exam, staff=staff, now=now, actor=CLI_ACTOR, assigned_by=None)
 
-    done = _run(work)
+    done = run_work(work)
     typer.echo(f"{username} assigned to exam {exam} (since {done.assigned_at.isoformat()})")
 
 
 @staff_cli.command("unassign")
 def staff_unassign(username: str, exam_id: str) -> None:
     """Take an exam away from a reviewer."""
-    exam = _uuid("exam_id", exam_id)
+    exam = uuid_arg("exam_id", exam_id)
 
     async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> None:
         staff = await assignments.staff_by_username(db, username)
         await assignments.unassign(db, exam_id=exam, staff=staff, now=now, actor=CLI_ACTOR)
 
-    _run(work)
+    run_work(work)
     typer.echo(f"{username} unassigned from exam {exam}")
 
 
@@ -360,29 +246,29 @@ def exam_create(
     """Create an exam."""
     from app.schemas.exams import ExamCreate
 
-    body = _parse(
+    body = parse_input(
         ExamCreate,
         title=title,
         organizer=organizer,
         province=province,
         identity_category=identity_category,
         timezone=timezone,
-        confirm_opens_at=_when(confirm_opens_at),
-        confirm_closes_at=_when(confirm_closes_at),
+        confirm_opens_at=parse_when(confirm_opens_at),
+        confirm_closes_at=parse_when(confirm_closes_at),
         support_phone=support_phone,
         support_hours=support_hours,
         rules_text=rules_file.read_text(encoding="utf-8") if rules_file else "",
         self_registration=self_registration,
     )
-    exam = _run(lambda db, store, s, now: exams.create_exam(db, fields=body.model_dump(), default_timezone=s.timezone, now=now, actor=CLI_ACTOR))
-    _emit({"id": str(exam.id), "title": exam.title}, as_json)
+    exam = run_work(lambda db, store, s, now: exams.create_exam(db, fields=body.model_dump(), default_timezone=s.timezone, now=now, actor=CLI_ACTOR))
+    emit({"id": str(exam.id), "title": exam.title}, as_json)
 
 
 @exam_cli.command("list")
 def exam_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List exams."""
-    rows = _run(lambda db, store, s, now: exams.list_exams(db))
-    _emit([{"id": str(e.id), "title": e.title, "province": e.province, "identity_category": e.identity_category} for e in rows], as_json)
+    rows = run_work(lambda db, store, s, now: exams.list_exams(db))
+    emit([{"id": str(e.id), "title": e.title, "province": e.province, "identity_category": e.identity_category} for e in rows], as_json)
 
 
 @exam_cli.command("notice")
@@ -398,8 +284,8 @@ def exam_notice(
         exam = await exams.get_exam(db, exam_id)
         return await exams.create_notice(db, exam=exam, title=title, body=body, pinned=pinned, now=now, actor=CLI_ACTOR)
 
-    notice = _run(work)
-    _emit({"id": str(notice.id)}, False)
+    notice = run_work(work)
+    emit({"id": str(notice.id)}, False)
 
 
 # --- sessions ----------------------------------------------------------------------------------------
@@ -422,14 +308,14 @@ def session_create(
     """Add a session to an exam."""
     from app.schemas.sessions import SessionCreate
 
-    parsed = _parse(
+    parsed = parse_input(
         SessionCreate,
         kind=kind,
         title=title,
-        waiting_opens_at=_when(waiting_opens_at) if waiting_opens_at else None,
-        answer_starts_at=_when(answer_starts_at) if answer_starts_at else None,
-        answer_ends_at=_when(answer_ends_at) if answer_ends_at else None,
-        upload_deadline=_when(upload_deadline) if upload_deadline else None,
+        waiting_opens_at=parse_when(waiting_opens_at) if waiting_opens_at else None,
+        answer_starts_at=parse_when(answer_starts_at) if answer_starts_at else None,
+        answer_ends_at=parse_when(answer_ends_at) if answer_ends_at else None,
+        upload_deadline=parse_when(upload_deadline) if upload_deadline else None,
         waiting_seconds=waiting_seconds,
         answer_seconds=answer_seconds,
         upload_seconds=upload_seconds,
@@ -439,8 +325,8 @@ def session_create(
         exam = await exams.get_exam(db, exam_id)
         return await sessions.create_session(db, exam=exam, kind=kind, fields=parsed.model_dump(exclude={"kind"}), now=now, actor=CLI_ACTOR)
 
-    session = _run(work)
-    _emit({"id": str(session.id), "kind": session.kind.value, "title": session.title}, as_json)
+    session = run_work(work)
+    emit({"id": str(session.id), "kind": session.kind.value, "title": session.title}, as_json)
 
 
 @session_cli.command("question")
@@ -451,8 +337,8 @@ def session_question(session_id: uuid.UUID, text: Annotated[str, typer.Option()]
         session = await sessions.get_session(db, session_id)
         return await sessions.add_question(db, session=session, text=text, now=now, actor=CLI_ACTOR)
 
-    question = _run(work)
-    _emit({"id": str(question.id), "position": question.position}, False)
+    question = run_work(work)
+    emit({"id": str(question.id), "position": question.position}, False)
 
 
 @session_cli.command("status")
@@ -470,7 +356,7 @@ def session_status(session_id: uuid.UUID, as_json: Annotated[bool, typer.Option(
             "recordings": {role.value: c for role, c in by_role.items()},
         }
 
-    _emit(_run(work), as_json)
+    emit(run_work(work), as_json)
 
 
 # --- roster ------------------------------------------------------------------------------------------
@@ -503,12 +389,12 @@ def roster_import(
             db, exam=exam, csv_data=csv_path.read_bytes(), photos=_photos_from(photos), store=store, secret_key=s.secret_key, dry_run=dry_run, now=now, actor=CLI_ACTOR
         )
 
-    result = _run(work)
+    result = run_work(work)
     if codes_out is not None:
         # Access codes are credentials: the file is the owner's only (0600).
         rows = ([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
         exports.write_csv(codes_out, ["姓名", "身份证号(掩码)", "手机号", "登录码"], rows, private=True)
-    _emit(asdict(result), as_json)
+    emit(asdict(result), as_json)
 
 
 # --- flags -------------------------------------------------------------------------------------------
@@ -528,10 +414,10 @@ def flags_run(
     from app.uploads import SqlUploadState
     from app.uploads.files import UploadFiles
 
-    settings = _settings(keyed=True)
+    settings = load_settings(keyed=True)
 
     async def main() -> list[Any]:
-        engine = await _migrated_engine(settings.resolved_database_url)
+        engine = await migrated_engine(settings.resolved_database_url)
         uploads, hub, faces = open_upload_store(settings.resolved_storage_url), open_hub(settings.redis_url), await face_engine.open_engine(settings)
         try:
             if faces is None:
@@ -559,10 +445,10 @@ def flags_run(
     try:
         runs = asyncio.run(main())
     except errors.DualcamError as exc:
-        _fail(exc)
+        fail(exc)
     counts = {status: sum(1 for r in runs if r.status == status) for status in ("done", "pending", "failed", "lost")}
     if as_json:
-        _emit({"session_id": session, "counts": counts, "jobs": [asdict(r) for r in runs]}, True)
+        emit({"session_id": session, "counts": counts, "jobs": [asdict(r) for r in runs]}, True)
         return
     for r in runs:
         typer.echo(f"{r.job_id} {r.status} (attempt {r.attempts}): {r.flags} flags" + (f" — {r.reason}" if r.reason else ""))
@@ -582,9 +468,9 @@ def flags_status(
             await sessions.get_session(db, session)
         return await jobs.queue_status(db, session_id=session)
 
-    found = _run(work)
+    found = run_work(work)
     if as_json:
-        _emit({"session_id": session, **asdict(found)}, True)
+        emit({"session_id": session, **asdict(found)}, True)
         return
     typer.echo(" ".join(f"{k}: {v}" for k, v in found.counts.items()))
     for f in found.failures:

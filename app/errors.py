@@ -161,6 +161,23 @@ ReasonCodeUnknown = _error("ReasonCodeUnknown", 422, "reason_code_unknown", "未
 ViolationReasonRequired = _error("ViolationReasonRequired", 422, "violation_reason_required", "认定违规须至少选择一项原因", "A violation needs at least one reason code")
 IncidentOutsideWindow = _error("IncidentOutsideWindow", 422, "incident_outside_window", "事件时间须在答题时间内", "An incident must be within the answer window")
 
+# --- grading and results ---------------------------------------------------------------------------
+GraderRoleRequired = _error("GraderRoleRequired", 409, "grader_role_required", "只有评分员账号可以分配评分场次", "Only a grader account can be given a session to grade")
+GraderNotAssigned = _error("GraderNotAssigned", 404, "grader_not_assigned", "该评分员未被分配到此场次", "This grader is not assigned to this session")
+GradersGetSessions = _error("GradersGetSessions", 409, "graders_get_sessions", "评分员按场次分配，看不到考试的名单与审核", "Graders are given sessions to grade, never an exam's roster or reviews")
+SessionNotGraded = _error("SessionNotGraded", 409, "session_not_graded", "练习场次不评分", "Practice sessions are not graded")
+RubricInvalid = _error("RubricInvalid", 422, "rubric_invalid", "评分标准有误", "The rubric is invalid")
+RubricMissing = _error("RubricMissing", 409, "rubric_missing", "该场次尚未设置评分标准", "This session has no rubric yet")
+RubricInUse = _error("RubricInUse", 409, "rubric_in_use", "已有评分提交，评分标准不能再修改", "Scores were submitted against this rubric: it can no longer change")
+GradeSheetNotFound = _error("GradeSheetNotFound", 404, "grade_sheet_not_found", "评分任务不存在", "No such grading task")
+GradeSheetSubmitted = _error("GradeSheetSubmitted", 409, "grade_sheet_submitted", "评分已提交，不能再修改", "This score was submitted and is locked")
+ScoresInvalid = _error("ScoresInvalid", 422, "scores_invalid", "分数不符合评分标准（超出范围或不是规定的分值档）", "A score is outside the rubric (out of range or not one of its steps)")
+ScoresIncomplete = _error("ScoresIncomplete", 422, "scores_incomplete", "每个评分项都需打分后才能提交", "Every rubric item needs a score before submitting")
+ResultsPublished = _error("ResultsPublished", 409, "results_published", "成绩已发布，如需更改请先重新打开并说明原因", "The results are published; reopen them with a reason to change anything")
+ResultsPending = _error("ResultsPending", 409, "results_pending", "仍有考生结果待定（审核或评分未完成），不能发布", "Some results are still pending (review or grading not finished): nothing was published")
+ResultsNotPublished = _error("ResultsNotPublished", 409, "results_not_published", "该场次成绩尚未发布", "This session's results are not published")
+ConsequenceUnknown = _error("ConsequenceUnknown", 422, "consequence_unknown", "违规处理方式只能是零分或取消资格", "A consequence is either zero or disqualify")
+
 # --- face (identity verification, waiting-room gate, in-exam checks) -------------------------------------------------
 IdentityNotVerified = _error("IdentityNotVerified", 409, "identity_not_verified", "请先在考生端完成实名认证（人脸比对）", "Complete identity verification (the face check) in the candidate app first")
 IdentityAlreadyVerified = _error("IdentityAlreadyVerified", 409, "identity_already_verified", "您已通过实名认证", "Your identity is already verified")

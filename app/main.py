@@ -12,7 +12,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.adapters.factory import open_hub, open_object_store, open_upload_store
-from app.api import auth, candidate, device, devices, exams, face, flags, recordings, reviews, roster, sessions, staff, staff_live, system, uploads, ws
+from app.api import (
+    auth, candidate, device, devices, exams, face, flags, grading, grading_ops, recordings, results, reviews, roster, sessions, staff,
+    staff_live, system, uploads, ws,
+)  # fmt: skip
 from app.api.access_log import AccessLog
 from app.api.body_limits import BodyLimits
 from app.api.deps import BodyClass
@@ -125,7 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.settings = settings
     app.state.clock = clock
-    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, flags, recordings, reviews, staff_live, ws)]
+    routers = [m.router for m in (system, auth, exams, sessions, roster, staff, candidate, device, devices, face, flags, recordings, reviews, grading, grading_ops, results, staff_live, ws)]
     install_error_handlers(app, routers)
     for router in routers:
         declare_common_responses(router)

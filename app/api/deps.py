@@ -149,6 +149,8 @@ def _published(roles: tuple[Role, ...], device_role: DeviceRole | None) -> list[
 
 Ops = Annotated[Principal, Depends(require(Role.ops))]
 Staff = Annotated[Principal, Depends(require(Role.ops, Role.reviewer))]
+# Graders score blind: no route that admits `Staff` admits them, and theirs admit no one else.
+GraderUser = Annotated[Principal, Depends(require(Role.grader))]
 CandidateUser = Annotated[Principal, Depends(require(Role.candidate))]
 DeviceUser = Annotated[Principal, Depends(require(Role.device))]
 MainDevice = Annotated[Principal, Depends(require(Role.device, device_role=DeviceRole.main))]

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops: staff and audit"])
     "/staff", response_model=StaffOut, status_code=status.HTTP_201_CREATED, responses=errors.responses(errors.UsernameTaken, errors.WeakPassword)
 )
 async def create_staff(body: StaffCreate, principal: Ops, db: DB, now: Now) -> StaffOut:
-    """Create an ops or reviewer account."""
+    """Create an ops, reviewer or grader account."""
     staff = await auth.create_staff(
         db, username=body.username, display_name=body.display_name, role=body.role, password=body.password, now=now, actor=principal.actor
     )
@@ -54,7 +54,7 @@ async def list_exam_staff(exam_id: uuid.UUID, principal: Ops, db: DB) -> list[St
 @router.put(
     "/exams/{exam_id}/staff/{staff_id}",
     response_model=StaffAssignmentOut,
-    responses=errors.responses(errors.ExamNotFound, errors.StaffNotFound, errors.StaffSeesAllExams),
+    responses=errors.responses(errors.ExamNotFound, errors.StaffNotFound, errors.StaffSeesAllExams, errors.GradersGetSessions),
 )
 async def assign_staff(exam_id: uuid.UUID, staff_id: uuid.UUID, principal: Ops, db: DB, now: Now) -> StaffAssignmentOut:
     """Let a reviewer read this exam (its roster, sittings, recordings, face reviews); idempotent, audited."""

@@ -27,6 +27,7 @@ from app.adapters.hub import Envelope
 from app.db import transaction
 from app.logs import get_logger
 from app.security import bearer_token
+from app.models import Role
 from app.services.auth import authenticate, token_channel
 from app.services.exam import sessions
 from app.services.scope import of_staff
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 router = APIRouter()
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403  # a grader: graders never see a session's candidates
 CLOSE_NOT_FOUND = 4404
 COALESCE_SECONDS = 0.25
 MAX_IDS = 100  # more changed at once: the console refetches its page anyway
@@ -57,6 +59,8 @@ async def _admit(websocket: WebSocket, session_id: uuid.UUID) -> uuid.UUID:
         principal = await authenticate(db, token=token, now=state.clock.now())
         if principal is None or principal.staff is None:
             raise _Refused(CLOSE_UNAUTHENTICATED)
+        if principal.role not in (Role.ops, Role.reviewer):
+            raise _Refused(CLOSE_FORBIDDEN)
         try:
             await sessions.get_session(db, session_id, scope=of_staff(principal.staff))
         except errors.SessionNotFound:

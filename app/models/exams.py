@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin
@@ -33,7 +33,7 @@ class Exam(IdMixin, Base):
     interruption_grace_seconds: Mapped[int] = mapped_column(Integer, default=120)
     # What a violation's reason does to the result where this exam departs from the seed's rules ({code: "zero" |
     # "disqualify"}); a code not named here keeps its default (app.services.review.reasons).
-    conduct_rules: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    conduct_rules: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

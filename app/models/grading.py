@@ -29,7 +29,8 @@ class GradingPlan(Base):
 
 
 class SessionGrader(Base):
-    """A grader given a session by ops. `code` (G01, G02, …) is how exports name them: never by name."""
+    """A grader given a session by ops. `code` (G01, G02, …) is how exports name them, never by name. A removed
+    grader keeps the row (and the code, if given the session again): a code names one person in a session."""
 
     __tablename__ = "session_graders"
     __table_args__ = (UniqueConstraint("session_id", "code"),)
@@ -39,6 +40,7 @@ class SessionGrader(Base):
     code: Mapped[str] = mapped_column(String(8))
     assigned_at: Mapped[datetime]
     assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    removed_at: Mapped[datetime | None]
 
 
 class GradingCode(Base):

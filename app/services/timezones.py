@@ -33,3 +33,14 @@ def local_details(details: Any, timezone: str | None) -> Any:
     if isinstance(details, str) and _INSTANT.fullmatch(details):
         return datetime.fromisoformat(details).astimezone(ZoneInfo(timezone)).isoformat()
     return details
+
+
+# China has one civil time; the phones name it the same way (clients/common/i18n.js).
+_ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间"}
+
+
+def zone_label(timezone: str, at: datetime | None = None) -> str:
+    """How a time in this zone is labelled for people: 北京时间 (UTC+08:00), or the IANA name with its offset."""
+    offset = (at or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}"
+    return f"{_ZONE_NAMES[timezone]} {utc}" if timezone in _ZONE_NAMES else f"{timezone} {utc}"

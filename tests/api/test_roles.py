@@ -27,8 +27,8 @@ from tests.support.api import own_app, PASSWORD, Api, SchemaChecker, id_number, 
 
 pytestmark = pytest.mark.anyio
 
-ANON, OPS, REVIEWER, CANDIDATE, MAIN, AUX = "anonymous", "ops", "reviewer", "candidate", "device_main", "device_aux"
-ROLES = (ANON, OPS, REVIEWER, CANDIDATE, MAIN, AUX)
+ANON, OPS, REVIEWER, GRADER, CANDIDATE, MAIN, AUX = "anonymous", "ops", "reviewer", "grader", "candidate", "device_main", "device_aux"
+ROLES = (ANON, OPS, REVIEWER, GRADER, CANDIDATE, MAIN, AUX)
 ANYONE = frozenset(ROLES)
 SIGNED_IN = ANYONE - {ANON}
 STAFF = frozenset({OPS, REVIEWER})
@@ -72,6 +72,7 @@ def _roster(w: World) -> dict[str, Any]:
 
 
 V1 = "/api/v1"
+RUBRIC = {"items": [{"key": "content", "label": "内容", "max_points": 10, "step": 0.5}], "graders_per_sitting": 1}
 TABLE: list[Op] = [
     Op("GET", "/healthz", ANYONE),
     Op("GET", "/readyz", ANYONE),
@@ -161,6 +162,25 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/ops/face-reviews/{{review_id}}/decision", STAFF, 404, json=lambda w: {"decision": "approve"}, unknown=("review_id",)),
     Op("GET", f"{V1}/ops/face-checks/{{check_id}}/image", STAFF, 404, unknown=("check_id",)),
     Op("GET", f"{V1}/ops/candidates/{{candidate_id}}/id-photo", STAFF, 409),  # the candidate has no ID photo
+    # Grading: ops set it up on the formal session (its rubric is seeded); graders see only their own sheets.
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/grading", {OPS}),
+    Op("PUT", f"{V1}/ops/sessions/{{session_id}}/grading", {OPS}, json=lambda w: RUBRIC),
+    Op("PUT", f"{V1}/ops/sessions/{{session_id}}/graders/{{staff_id}}", {OPS}, ids={"staff_id": "grader_id"}),
+    Op("DELETE", f"{V1}/ops/sessions/{{session_id}}/graders/{{staff_id}}", {OPS}, 404, ids={"staff_id": "reviewer_id"}),
+    Op("POST", f"{V1}/ops/sessions/{{session_id}}/grading/assign", {OPS}),
+    Op("PUT", f"{V1}/ops/sittings/{{sitting_id}}/score", {OPS}, json=lambda w: {"score": 5, "reason": "复议"}, ids={"sitting_id": "formal_sitting"}),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/results", {OPS}),
+    # The formal sitting has not started: its row is pending, so publishing is refused past authorization.
+    Op("POST", f"{V1}/ops/sessions/{{session_id}}/results/publish", {OPS}, 409, json=lambda w: {}),
+    Op("POST", f"{V1}/ops/sessions/{{session_id}}/results/reopen", {OPS}, 409, json=lambda w: {"reason": "复核"}),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/results/versions", {OPS}),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/results/export", {OPS}),
+    Op("GET", f"{V1}/ops/exams/{{exam_id}}/conduct-rules", {OPS}),
+    Op("PUT", f"{V1}/ops/exams/{{exam_id}}/conduct-rules", {OPS}, json=lambda w: {"rules": {"beauty_filter": "disqualify"}}),
+    Op("GET", f"{V1}/grading/queue", {GRADER}),
+    Op("GET", f"{V1}/grading/sheets/{{sheet_id}}", {GRADER}, 404, unknown=("sheet_id",)),
+    Op("PUT", f"{V1}/grading/sheets/{{sheet_id}}", {GRADER}, 404, json=lambda w: {"scores": {}}, unknown=("sheet_id",)),
+    Op("POST", f"{V1}/grading/sheets/{{sheet_id}}/submit", {GRADER}, 404, json=lambda w: {"scores": {}}, unknown=("sheet_id",)),
 ]
 OPS_BY_KEY = {f"{op.method} {op.path}": op for op in TABLE}
 PROTECTED = [op for op in TABLE if ANON not in op.roles]
@@ -220,11 +240,15 @@ async def _seed(api: Api) -> World:
     staff_ids = {s["username"]: s["id"] for s in await api.ok("GET", f"{V1}/ops/staff", ops)}
     for name in reviewers:
         await api.ok("PUT", f"{V1}/ops/exams/{exam['id']}/staff/{staff_ids[name]}", ops)
+    graders = [await api.staff(StaffRole.grader, name) for name in ("roles-grader", "roles-grader-spare")]
+    staff_ids = {s["username"]: s["id"] for s in await api.ok("GET", f"{V1}/ops/staff", ops)}
+    await api.ok("PUT", f"{V1}/ops/sessions/{formal['id']}/grading", ops, json=RUBRIC)
     return World(
         api=api,
         tokens={
             OPS: ops,
             REVIEWER: reviewers["roles-reviewer"],
+            GRADER: graders[0],
             CANDIDATE: candidate,
             MAIN: await api.device(candidate, attempt, "main"),
             AUX: await api.device(candidate, attempt, "aux"),
@@ -232,6 +256,7 @@ async def _seed(api: Api) -> World:
         spare={
             OPS: await api.staff(StaffRole.ops),
             REVIEWER: reviewers["roles-reviewer-spare"],
+            GRADER: graders[1],
             CANDIDATE: spare_candidate,
             MAIN: await api.device(spare_candidate, spare_attempt, "main"),
             AUX: await api.device(spare_candidate, spare_attempt, "aux"),
@@ -248,6 +273,7 @@ async def _seed(api: Api) -> World:
             "formal_sitting": formal_sitting["id"],
             "reviewer_id": staff_ids["roles-reviewer"],
             "leaving_reviewer_id": staff_ids["roles-leaving"],
+            "grader_id": staff_ids["roles-grader"],
         },
         logins={
             "staff": {"username": "roles-ops", "password": PASSWORD},

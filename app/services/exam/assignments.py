@@ -45,6 +45,8 @@ async def assign(
     exam = await get_exam(db, exam_id)
     if staff.role is StaffRole.ops:
         raise errors.StaffSeesAllExams()
+    if staff.role is StaffRole.grader:
+        raise errors.GradersGetSessions()
     row = await db.get(StaffExam, (staff.id, exam_id))
     if row is None:
         row = StaffExam(staff_id=staff.id, exam_id=exam_id, assigned_at=now, assigned_by=assigned_by)
