@@ -23,9 +23,9 @@ class ResultRowOut(Output):
     candidate_id: uuid.UUID = Field(description="the roster id")
     name: str
     id_number_masked: str
-    sitting_id: uuid.UUID
+    sitting_id: uuid.UUID | None = Field(description="None: the candidate never confirmed the exam, so never sat it")
     grading_code: str | None = Field(description="the anonymous code graders knew the sitting by")
-    sitting_state: str
+    sitting_state: str | None
     state: ResultState
     score: float | None
     reason: str = Field(description="a conduct reason code, the sitting state that decided it, or why it is pending")

@@ -1,4 +1,5 @@
-// The staff console: log-in, then pages by hash route (#/sessions, #/session/ID, #/queue/ID, #/sitting/ID). Each
+// The staff console: log-in, then pages by hash route (#/sessions, #/session/ID, #/queue/ID, #/sitting/ID,
+// #/results/ID; a grader's #/grading and #/grade/ID). Each
 // page module exports page(root, ctx, param) → {render?(), destroy?()} like the phone screens, and is loaded on
 // first use. The staff token lives in sessionStorage: closing the tab ends the console's session.
 
@@ -60,7 +61,12 @@ const PAGES = {
   queue: () => import("./queue.js"),
   sitting: () => import("./review.js"),
   audit: () => import("./audit.js"),
+  grading: () => import("./grading.js"),
+  grade: () => import("./grade.js"),
+  results: () => import("./results.js"),
 };
+// What each role may open: a grader scores blind and never reaches a page that names candidates.
+const GRADER_PAGES = new Set(["login", "grading", "grade"]);
 
 const root = document.getElementById("app");
 let current = null;
@@ -68,7 +74,10 @@ let routing = 0;
 
 async function route_() {
   const [name, param] = location.hash.replace(/^#\/?/, "").split("/");
-  let page = PAGES[name] ? name : "sessions";
+  const grader = ctx.staff?.role === "grader";
+  let page = PAGES[name] ? name : grader ? "grading" : "sessions";
+  if (grader && !GRADER_PAGES.has(page)) page = "grading";
+  if (!grader && (page === "grading" || page === "grade")) page = "sessions";
   if (!ctx.staff) page = "login";
   const mine = ++routing;
   current?.destroy?.();

@@ -10,7 +10,7 @@ export function consoleBar(ctx, ...crumbs) {
   return h(
     "header",
     { class: "topbar console-bar" },
-    h("h1", {}, h("a", { href: "#/sessions" }, t("console.name"))),
+    h("h1", {}, h("a", { href: ctx.staff.role === "grader" ? "#/grading" : "#/sessions" }, t("console.name"))),
     h("nav", { class: "crumbs" }, trail),
     h(
       "div",

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.api.test_grading import RUBRIC, V1, Graded, graded_world, settle_reviews
-from tests.support.api import Api
+from tests.support.api import Api, id_number, phone
 from tests.support.realtime import DEADLINE
 
 pytestmark = pytest.mark.anyio
@@ -70,7 +70,11 @@ async def test_each_rule_class_gives_its_result_and_an_exam_can_change_a_consequ
     rows = by_sitting(await world.results())
     assert (rows[filtered]["state"], rows[filtered]["reason"]) == ("disqualified", "beauty_filter")
     assert (rows[unfinished]["state"], rows[unfinished]["reason"]) == ("disqualified", "incomplete")
-    assert (await world.results())["counts"] == {"scored": 1, "zero": 0, "disqualified": 4, "pending": 0}
+    (late,) = await api.roster(world.ops, world.exam_id, [("未确认", id_number(50), phone(50))])  # never confirmed
+    body = await world.results()
+    (never,) = [r for r in body["rows"] if r["candidate_id"] == late["candidate_id"]]
+    assert (never["sitting_id"], never["state"], never["reason"]) == (None, "disqualified", "not_confirmed")
+    assert body["counts"] == {"scored": 1, "zero": 0, "disqualified": 5, "pending": 0}
 
 
 def canonical_sha256(rows: list[dict[str, Any]]) -> str:

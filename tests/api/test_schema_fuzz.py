@@ -88,7 +88,7 @@ async def _first_ops(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def tokens(client: asgi.ASGIClient) -> dict[str, str]:
-    """A token for every role that comes first in some `x-roles`: ops, a confirmed candidate, its two phones."""
+    """A token for every role that comes first in some `x-roles`: ops, a grader, a confirmed candidate, its two phones."""
 
     def ok(method: str, url: str, token: str | None = None, **kwargs: Any) -> Any:
         response = client.request(method, url, headers={"Authorization": f"Bearer {token}"} if token else {}, **kwargs)
@@ -107,7 +107,9 @@ def tokens(client: asgi.ASGIClient) -> dict[str, str]:
     candidate = ok("POST", "/api/v1/auth/candidate/login", json={"identifier": id_number(1), "secret": row["access_code"]})["token"]
     ok("POST", "/api/v1/candidate/confirmation", candidate, json={"identity_category": "其他", "province": "山东", "accept_rules": True})
     (sitting,) = [s["sitting"]["id"] for s in ok("GET", "/api/v1/candidate/sessions", candidate) if s["id"] == session["id"]]
-    found = {"ops": ops, "candidate": candidate}
+    ok("POST", "/api/v1/ops/staff", ops, json={"username": "fuzz-grader", "display_name": "评分员", "role": "grader", "password": PASSWORD})
+    grader = ok("POST", "/api/v1/auth/staff/login", json={"username": "fuzz-grader", "password": PASSWORD})["token"]
+    found = {"ops": ops, "grader": grader, "candidate": candidate}
     for role in ("main", "aux"):
         found[f"device_{role}"] = ok("POST", f"/api/v1/candidate/sittings/{sitting}/devices", candidate, json={"role": role})["token"]
     return found

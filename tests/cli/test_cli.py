@@ -87,20 +87,6 @@ async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> A
     return response.json()
 
 
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return databases.sqlite_template(tmp_path_factory.mktemp("cli-template"))
-
-
-@pytest.fixture
-def data_dir(migrated: Path, tmp_path: Path) -> Path:
-    """A data dir whose database is already at head (`dualcam migrate` itself runs in the demo test)."""
-    directory = tmp_path / "var"
-    directory.mkdir()
-    shutil.copyfile(migrated, directory / "dualcam.sqlite3")
-    return directory
-
-
 # --- migrate + demo, as a newcomer runs them ---------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,11 @@ def shoot(page: Any, name: str) -> Path:
     path = SHOTS / f"console-{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def until(page: Any, check: Callable[[], Any], *, timeout: float, what: str, status: Callable[[], Any] = lambda: None) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}; {status()}"
+        page.wait_for_timeout(200)
+    return found

@@ -6,7 +6,6 @@ second reviewer confirms it. Every view of a recording is audited."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import flows
-from tests.e2e.console import log_in, shoot, staff_account
+from tests.e2e.console import log_in, shoot, staff_account, until
 from tests.e2e.recordings import require_uploads
 from tests.e2e.support import T0, E2EServer, Ops, TickingClock
 
@@ -43,14 +42,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, face_models: Path, chromium
 @pytest.fixture(scope="module")
 def ops(server: E2EServer) -> Ops:
     return Ops(server)
-
-
-def until(page: Any, check: Callable[[], Any], *, timeout: float, what: str, status: Callable[[], Any] = lambda: None) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}; {status()}"
-        page.wait_for_timeout(200)
-    return found
 
 
 def answered_and_analysed(server: E2EServer, ops: Ops, phone: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, Any], str]:

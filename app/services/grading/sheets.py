@@ -92,11 +92,12 @@ async def open_sheet(
     answer_starts = view.windows.answer_starts_at
     videos = []
     for recording in await db.scalars(
-        select(Recording).where(Recording.sitting_id == view.sitting.id, Recording.status == RecordingStatus.verified).order_by(Recording.role)
+        select(Recording).where(Recording.sitting_id == view.sitting.id, Recording.status == RecordingStatus.verified)
     ):
         link = link_for(recording, secret_key=secret_key, now=now, ttl=link_ttl)
         offset = round((starts[recording.role] - answer_starts).total_seconds(), 3)
         videos.append(Video(recording.role.value, link, recording.duration_seconds, offset))
+    videos.sort(key=lambda v: v.role != "main")  # the main camera first, as the reviewers see them
     record(db, at=now, actor=actor, action="grading.sheet.open", target_kind="grade_sheet", target_id=sheet_id, details={"code": entry.code})
     return SheetView(
         entry, await plans.get_plan(db, entry.session.id), await list_questions(db, session_id=entry.session.id), videos,

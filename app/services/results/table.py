@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
-from app.models import AnalysisStatus, ExamSession, GradeSheet, GradingCode, ResultPublication, ScoreOverride, SessionGrader
+from app.models import AnalysisStatus, Candidate, ExamSession, GradeSheet, GradingCode, ResultPublication, ScoreOverride, SessionGrader
 from app.services.audit import Actor
 from app.services.exam import exams
 from app.services.flags import jobs
@@ -76,7 +76,25 @@ async def live_rows(db: AsyncSession, *, session: ExamSession, now: datetime, po
             "state": result.state.value, "score": _number(result.score), "reason": result.reason,
             "graders": {graders[s.grader_id]: _number(total_of(s)) for s in sorted(mine, key=lambda s: graders[s.grader_id])},
         })  # fmt: skip
+    rows += await _never_sat(db, session=session, sat={r.candidate.id for r in found}, now=now)
+    rows.sort(key=lambda row: row["name"])
     return rows, sorted(set(graders.values()))
+
+
+async def _never_sat(db: AsyncSession, *, session: ExamSession, sat: set[uuid.UUID], now: datetime) -> list[dict[str, Any]]:
+    """Roster candidates with no sitting in the session (they never confirmed the exam): a row each all the same,
+    pending until the answer starts, then disqualified like an absence."""
+    started = session.answer_starts_at is not None and now >= session.answer_starts_at
+    rows = []
+    for candidate in await db.scalars(select(Candidate).where(Candidate.exam_id == session.exam_id)):
+        if candidate.id in sat:
+            continue
+        rows.append({
+            "candidate_id": str(candidate.id), "name": candidate.name, "id_number_masked": candidate.id_number_masked,
+            "sitting_id": None, "grading_code": None, "sitting_state": None,
+            "state": "disqualified" if started else "pending", "score": None, "reason": "not_confirmed", "graders": {},
+        })  # fmt: skip
+    return rows
 
 
 async def table(db: AsyncSession, *, session_id: uuid.UUID, now: datetime, policy: AuditPolicy) -> Table:

@@ -1,0 +1,163 @@
+// Ops: a session's grading and results. The rubric and graders at a glance, assigning the grading, the results
+// table (live, or frozen once published, with its SHA-256), publishing and reopening, and the CSV/XLSX exports.
+
+import { pick, t } from "/common/i18n.js";
+import { errorText, h, mount, timeEl, toast } from "/common/ui.js";
+import { consolePage } from "./chrome.js";
+import "./grading-strings.js";
+
+// A result's reason: the sitting's state or why it is pending (labelled here), or a conduct reason code as is.
+function reasonText(code) {
+  if (!code) return "";
+  const key = `result.reason.${code}`;
+  const text = t(key);
+  return text === key ? code : text;
+}
+
+export function page(root, ctx, sessionId) {
+  let session = null;
+  let plan = null;
+  let results = null;
+  let error = null;
+  let reopening = false;
+  const base = `/api/v1/ops/sessions/${sessionId}`;
+
+  async function load() {
+    try {
+      session ??= await ctx.api.get(base);
+      [plan, results] = await Promise.all([ctx.api.get(`${base}/grading`), ctx.api.get(`${base}/results`)]);
+      error = null;
+    } catch (e) {
+      error = errorText(e);
+    }
+    render();
+  }
+
+  async function act(work) {
+    try {
+      await work();
+    } catch (e) {
+      toast(errorText(e), "bad");
+    }
+    await load();
+  }
+
+  const assign = () =>
+    act(async () => {
+      const done = await ctx.api.post(`${base}/grading/assign`);
+      toast(t("console.results.assigned", { added: done.sheets_added, extra: done.extra_added }) + (done.short.length ? ` · ${t("console.results.short", { n: done.short.length })}` : ""), "ok");
+    });
+  const publish = (allowPending) => act(() => ctx.api.post(`${base}/results/publish`, { allow_pending: allowPending }));
+
+  async function download(format) {
+    try {
+      const response = await ctx.api.request("GET", `${base}/results/export?format=${format}`, { raw: true });
+      if (!response.ok) throw new Error(String(response.status));
+      const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || `results.${format}`;
+      const url = URL.createObjectURL(await response.blob());
+      const link = h("a", { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      toast(errorText(e), "bad");
+    }
+  }
+
+  function planCard() {
+    const rubric = plan.items.length
+      ? h("ul", { dataset: { test: "rubric" } }, plan.items.map((i) => h("li", {}, `${pick(i.label, i.label_en || i.label)}：${i.max_points}`)))
+      : h("p", { class: "muted" }, t("console.results.no_rubric"));
+    const graders = plan.graders.length
+      ? h("p", { dataset: { test: "graders" } }, plan.graders.map((g) => h("span", { class: "pill" }, `${g.code} ${g.display_name}`)))
+      : h("p", { class: "muted" }, t("console.results.no_graders"));
+    return h(
+      "section",
+      { class: "card" },
+      h("h3", {}, t("console.results.rubric"), plan.maximum ? h("span", { class: "muted small" }, ` · ${plan.maximum}`) : null),
+      rubric,
+      h("p", { class: "muted small" }, t("console.results.per_sitting", { n: plan.graders_per_sitting, tolerance: Math.round(plan.tolerance * 100) })),
+      h("h3", {}, t("console.results.graders")),
+      graders,
+      h("button", { class: "btn btn-small", dataset: { action: "assign" }, disabled: !plan.items.length, onclick: assign }, t("console.results.assign")),
+    );
+  }
+
+  function publication() {
+    const p = results.published;
+    if (p)
+      return h(
+        "div",
+        { class: "banner banner-ok", dataset: { test: "published", version: p.version } },
+        t("console.results.published", { version: p.version, sha: p.sha256 }),
+        " · ",
+        timeEl(p.published_at, results.timezone),
+        reopening
+          ? h(
+              "form",
+              {
+                class: "inline-form",
+                onsubmit: (e) => {
+                  e.preventDefault();
+                  const reason = new FormData(e.target).get("reason");
+                  reopening = false;
+                  act(() => ctx.api.post(`${base}/results/reopen`, { reason }));
+                },
+              },
+              h("input", { name: "reason", required: true, maxlength: 500, placeholder: t("console.results.reopen_reason"), dataset: { test: "reopen-reason" } }),
+              h("button", { class: "btn btn-small", type: "submit", dataset: { action: "reopen-confirm" } }, t("console.results.reopen")),
+            )
+          : h("button", { class: "btn btn-small btn-secondary", dataset: { action: "reopen" }, onclick: () => ((reopening = true), render()) }, t("console.results.reopen")),
+      );
+    const pending = results.counts.pending > 0;
+    return h(
+      "div",
+      { class: "banner", dataset: { test: "not-published" } },
+      t("console.results.not_published"),
+      " ",
+      h("button", { class: "btn btn-small", dataset: { action: "publish" }, onclick: () => publish(false), disabled: pending }, t("console.results.publish")),
+      pending ? h("button", { class: "btn btn-small btn-secondary", dataset: { action: "publish-pending" }, onclick: () => publish(true) }, t("console.results.publish_pending")) : null,
+    );
+  }
+
+  function row(r) {
+    return h(
+      "tr",
+      { dataset: { test: "result-row", candidateId: r.candidate_id, state: r.state } },
+      h("td", {}, r.name, h("div", { class: "muted small" }, r.id_number_masked)),
+      h("td", {}, r.grading_code || "—"),
+      h("td", {}, h("span", { class: `pill result-${r.state}` }, t(`result.${r.state}`))),
+      h("td", { dataset: { test: "score" } }, r.score === null ? "—" : r.score.toFixed(2)),
+      results.grader_codes.map((code) => h("td", { class: "muted" }, r.graders[code] ?? "—")),
+      h("td", { class: "small", dataset: { test: "reason", reason: r.reason } }, reasonText(r.reason)),
+      h("td", { class: "actions" }, r.sitting_id ? h("a", { class: "btn-link small", href: `#/report/${r.sitting_id}` }, t("console.results.report")) : null),
+    );
+  }
+
+  function render() {
+    const crumbs = [[t("console.sessions.crumb"), "#/sessions"], [session?.title || t("common.loading")], [t("console.results.crumb")]];
+    if (error || !results || !plan) {
+      mount(root, consolePage(ctx, crumbs, error ? h("p", { class: "banner banner-bad", role: "alert" }, error) : h("p", { class: "muted" }, t("common.loading"))));
+      return;
+    }
+    const counts = h("p", { class: "counts-line", dataset: { test: "counts" } }, Object.entries(results.counts).map(([state, n]) => h("span", { class: `pill result-${state}` }, `${t(`result.${state}`)} ${n}`)));
+    const table = h(
+      "table",
+      { class: "grid", dataset: { test: "results" } },
+      h("thead", {}, h("tr", {}, ["name", "code", "state", "score"].map((k) => h("th", {}, t(`console.results.${k}`))), results.grader_codes.map((c) => h("th", {}, c)), h("th", {}, t("console.results.reason")), h("th", {}))),
+      h("tbody", {}, results.rows.map(row)),
+    );
+    const exports = h(
+      "p",
+      { class: "actions" },
+      h("button", { class: "btn btn-small btn-secondary", dataset: { action: "export-csv" }, onclick: () => download("csv") }, t("console.results.export_csv")),
+      h("button", { class: "btn btn-small btn-secondary", dataset: { action: "export-xlsx" }, onclick: () => download("xlsx") }, t("console.results.export_xlsx")),
+    );
+    mount(root, consolePage(ctx, crumbs, h("div", { class: "results-page" }, planCard(), h("section", { class: "card" }, publication(), counts, exports, table))));
+  }
+
+  render();
+  load();
+  return { render };
+}

@@ -1,0 +1,126 @@
+"""Blind grading and results in the staff console, after a mock answered by two phones in Chromium: two graders
+score the sitting by its anonymous code beside both recordings (seeing no name, ID or phone), a draft saves and a
+submission locks; ops see the mean, publish the results and export them, and the files open as a spreadsheet would
+read them, a candidate named like a formula escaped."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from tests.e2e import flows
+from tests.e2e.console import log_in, shoot, staff_account, until
+from tests.e2e.recordings import require_uploads
+from tests.e2e.support import E2EServer, Ops
+
+ANSWER_SECONDS = 10
+HOSTILE = '=HYPERLINK("x")'
+RUBRIC = {
+    "items": [
+        {"key": "content", "label": "内容", "label_en": "Content", "max_points": 6, "step": 0.5,
+         "descriptors": [{"from": 5, "to": 6, "text": "切题，见解深入"}, {"from": 0, "to": 2.5, "text": "偏题"}]},
+        {"key": "expression", "label": "表达", "label_en": "Expression", "max_points": 4, "step": 1},
+    ],
+    "graders_per_sitting": 2,
+}  # fmt: skip
+
+
+def score(page: Any, content: str, expression: str, *, draft_first: bool = False) -> None:
+    page.locator("[data-test=score-content]").select_option(content)
+    if draft_first:
+        page.locator("[data-action=save]").click()
+        expect(page.locator("#toast")).to_contain_text("草稿已保存")
+        page.reload()
+        expect(page.locator("[data-test=score-content]")).to_have_value(content)
+    page.locator("[data-test=score-expression]").select_option(expression)
+    page.locator("[data-test=comment]").fill("思路清晰")
+    page.locator("[data-action=submit]").click()
+    page.locator(".modal [data-action=confirm]").click()
+    expect(page.locator("[data-test=locked]")).to_be_visible()
+    expect(page.locator("[data-test=score-content]")).to_be_disabled()
+
+
+def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, ops: Ops, phone: Callable[..., Any], desk: Callable[[], Any], tmp_path: Any) -> None:
+    require_uploads(server)
+    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS)
+    ops.candidate(exam["id"], name=HOSTILE, id_photo=None)  # on the roster, never confirmed
+    sitting_id = candidate.sitting(session["id"])["id"]
+    main, aux = phone(), phone()
+    flows.to_ready(main, aux, server, candidate, session["id"])
+    flows.to_recording(main, aux, server, session)
+    for page in (main, aux):
+        page.wait_for_selector("[data-test=upload-done]", timeout=(ANSWER_SECONDS + 60) * 1000)
+    main.close()
+    aux.close()
+
+    graders = [staff_account(server, "grader") for _ in range(2)]
+    ops.http.call("PUT", f"/api/v1/ops/sessions/{session['id']}/grading", json=RUBRIC)
+    for grader in graders:
+        ops.http.call("PUT", f"/api/v1/ops/sessions/{session['id']}/graders/{grader.id}")
+    ops.http.call("POST", f"/api/v1/ops/sittings/{sitting_id}/decisions", 201, json={"outcome": "clean"})
+    assert ops.http.call("POST", f"/api/v1/ops/sessions/{session['id']}/grading/assign")["sheets_added"] == 2
+
+    for grader, (content, expression), first in zip(graders, (("5.5", "3"), ("4", "3")), (True, False), strict=True):
+        page = desk()
+        log_in(page, server, grader)
+        item = page.locator("[data-test=grading-item]")
+        expect(item).to_have_count(1)
+        code = item.get_attribute("data-code")
+        assert code and code.startswith("A-")
+        if first:
+            shoot(page, "grading-queue")
+        item.locator("[data-action=grade]").click()
+        expect(page.locator("[data-test=code]")).to_contain_text(code)
+        for role in ("main", "aux"):
+            video = page.locator(f"[data-test=video-{role}]")
+            expect(video).to_have_count(1)
+            until(page, lambda: video.evaluate("v => v.readyState") >= 2, timeout=20, what=f"the {role} video to load")
+        text = page.locator("body").inner_text()
+        for value in (candidate.name, candidate.id_number, candidate.id_number[-4:], sitting_id, HOSTILE):
+            assert value not in text, value
+        score(page, content, expression, draft_first=first)
+        expect(page.locator("[data-test=grade-sum]")).to_contain_text(f"{float(content) + float(expression):g} / 10")
+        if first:
+            shoot(page, "grading-sheet")
+        page.goto(f"{server.url}/console/#/results/{session['id']}")  # not a grader's page: back to the queue
+        expect(page.locator("[data-test=grading-item][data-status=submitted]")).to_have_count(1)
+
+    server.clock.set(flows.answer_ends(session) + timedelta(minutes=31))  # past the upload deadline
+    admin = staff_account(server, "ops")
+    page = desk()
+    log_in(page, server, admin)
+    page.locator(f"[data-test=session][data-session-id='{session['id']}'] [data-action=results]").click()
+    row = page.locator("[data-test=result-row][data-state=scored]")
+    expect(row).to_have_count(1)
+    expect(row.locator("[data-test=score]")).to_have_text("7.75")  # (8.5 + 7) / 2
+    expect(page.locator("[data-test=result-row][data-state=disqualified] [data-test=reason]")).to_have_text("未确认参加")
+    page.locator("[data-action=publish]").click()
+    published = page.locator("[data-test=published]")
+    expect(published).to_contain_text("已发布第 1 版")
+    sha256 = ops.http.call("GET", f"/api/v1/ops/sessions/{session['id']}/results")["published"]["sha256"]
+    expect(published).to_contain_text(sha256)
+    shoot(page, "results")
+
+    with page.expect_download() as xlsx_download:
+        page.locator("[data-action=export-xlsx]").click()
+    xlsx = tmp_path / "results.xlsx"
+    xlsx_download.value.save_as(xlsx)
+    assert xlsx_download.value.suggested_filename == f"results-{session['id']}-v1.xlsx"
+    sheet = load_workbook(xlsx)["成绩 Results"]
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows[candidate.name][5:7] == ("scored", 7.75) and rows[candidate.name][7:9] == (8.5, 7.0)
+    assert rows["'" + HOSTILE][5] == "disqualified"
+
+    with page.expect_download() as csv_download:
+        page.locator("[data-action=export-csv]").click()
+    data = csv_download.value.path().read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    table = {r[1]: r for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]}
+    assert table[candidate.name][5:9] == ["scored", "7.75", "8.5", "7.0"]
+    assert table["'" + HOSTILE][5] == "disqualified"
