@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Response
 
 from app import errors
 from app.api.deps import DB, Now, Ops, SettingsDep
-from app.schemas.results import ConductRuleOut, ConductRulesIn, PublicationOut, PublishIn, ReopenIn, ResultsOut, rules_out
+from app.schemas.results import ConductRuleOut, ConductRulesIn, PublicationOut, PublishIn, ReopenIn, ReportOut, ResultsOut, rules_out
 from app.services.exam.exams import get_exam
 from app.services.flags.triage import AuditPolicy
-from app.services.results import export, publication, rules, table
+from app.services.results import export, publication, report, rules, table
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: results"])
 
@@ -75,6 +75,14 @@ async def export_results(
     version = f"-v{found.publication.version}" if found.publication else "-draft"
     name = f"results-{session_id}{version}.{format}"
     return Response(content, media_type=MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+
+
+@router.get("/sittings/{sitting_id}/report", response_model=ReportOut, responses=errors.responses(errors.SittingNotFound, errors.SessionNotGraded))
+async def sitting_report(sitting_id: uuid.UUID, principal: Ops, db: DB, now: Now, settings: SettingsDep) -> ReportOut:
+    """One candidate's report: identity checks, both recordings' sha256 and duration, flags in brief, the decision
+    with its reasons, and the result; viewing it is audited."""
+    found = await report.report(db, sitting_id=sitting_id, now=now, policy=AuditPolicy.of(settings), actor=principal.actor)
+    return ReportOut.of(found)
 
 
 @router.get("/exams/{exam_id}/conduct-rules", response_model=list[ConductRuleOut], responses=errors.responses(errors.ExamNotFound))

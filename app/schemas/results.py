@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from app.models import ResultPublication
+from app.models import FaceCheck, ResultPublication
 from app.schemas import Input, Output
 from app.services.results.outcome import ResultState
+from app.services.results.report import Report
 from app.services.results.table import Table
 from app.services.review.reasons import BY_CODE
 from app.services.timezones import to_local
@@ -95,3 +96,73 @@ def rules_out(rules: dict[str, str]) -> list[ConductRuleOut]:
         ConductRuleOut(code=code, label=BY_CODE[code].label, label_en=BY_CODE[code].label_en, consequence=consequence, default=BY_CODE[code].consequence)  # type: ignore[arg-type]
         for code, consequence in rules.items()
     ]
+
+
+class FaceCheckBrief(Output):
+    purpose: str
+    similarity: float | None
+    threshold: float
+    passed: bool
+    at: datetime
+
+
+class RecordingBrief(Output):
+    role: str
+    status: str
+    sha256: str | None
+    size: int | None
+    duration_s: float | None
+    verified_at: datetime | None
+
+
+class ReportOut(Output):
+    """One candidate's report (ops only)."""
+
+    sitting_id: uuid.UUID
+    candidate_id: uuid.UUID
+    name: str
+    id_number_masked: str
+    exam_title: str
+    session_title: str
+    timezone: str
+    answer_starts_at: datetime
+    answer_ends_at: datetime
+    sitting_state: str
+    identity_verified_at: datetime | None
+    identity_check: FaceCheckBrief | None
+    gate_check: FaceCheckBrief | None
+    recordings: list[RecordingBrief]
+    risk: int
+    flag_kinds: dict[str, int]
+    decision: dict[str, Any] | None = Field(description="outcome, reason codes, note, who decided and who confirmed")
+    result: ResultRowOut | None
+    published_version: int | None
+
+    @classmethod
+    def of(cls, r: Report) -> ReportOut:
+        tz = r.view.timezone
+
+        def check(c: FaceCheck | None) -> FaceCheckBrief | None:
+            if c is None:
+                return None
+            return FaceCheckBrief(purpose=c.purpose.value, similarity=c.similarity, threshold=c.threshold, passed=c.passed, at=to_local(c.at, tz))  # type: ignore[arg-type]
+
+        def named(staff_id: uuid.UUID | None) -> str | None:
+            return None if staff_id is None else r.staff[staff_id].display_name if staff_id in r.staff else str(staff_id)
+
+        d = r.decision
+        decision = None if d is None else {
+            "outcome": d.outcome.value, "status": d.status.value, "reason_codes": d.reason_codes, "note": d.note,
+            "decided_by": named(d.decided_by), "decided_at": to_local(d.decided_at, tz), "second_by": named(d.second_by),
+            "version": d.version,
+        }  # fmt: skip
+        return cls(
+            sitting_id=r.view.sitting.id, candidate_id=r.candidate.id, name=r.candidate.name, id_number_masked=r.candidate.id_number_masked,
+            exam_title=r.view.exam.title, session_title=r.view.session.title, timezone=tz,
+            answer_starts_at=to_local(r.view.windows.answer_starts_at, tz), answer_ends_at=to_local(r.view.windows.answer_ends_at, tz),  # type: ignore[arg-type]
+            sitting_state=r.view.state.value, identity_verified_at=to_local(r.candidate.identity_verified_at, tz),
+            identity_check=check(r.identity), gate_check=check(r.gate),
+            recordings=[RecordingBrief(role=x.role.value, status=x.status.value, sha256=x.sha256, size=x.size, duration_s=x.duration_seconds, verified_at=to_local(x.verified_at, tz)) for x in r.recordings],  # type: ignore[arg-type]
+            risk=r.risk.score, flag_kinds=r.flag_kinds, decision=decision,
+            result=ResultRowOut.model_validate(r.result) if r.result else None, published_version=r.published_version,
+        )  # fmt: skip

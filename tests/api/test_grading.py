@@ -358,3 +358,11 @@ async def test_a_grader_watches_both_recordings_through_links_that_name_no_one(a
         assert a.sitting_id not in repr(sheet) and "考生1" not in repr(sheet)
         (opened,) = await api.ok("GET", f"{V1}/ops/audit", ops, params={"action": "grading.sheet.open"})
         assert opened["target_id"] == entry["sheet_id"]
+
+        # Ops' report of the same sitting: the evidence and where it stands, its reading audited.
+        report = await api.ok("GET", f"{V1}/ops/sittings/{a.sitting_id}/report", ops)
+        assert [r["role"] for r in report["recordings"]] == ["main", "aux"]
+        assert all(re.fullmatch(r"[0-9a-f]{64}", r["sha256"]) and r["duration_s"] == pytest.approx(6.0, abs=0.5) for r in report["recordings"])
+        assert (report["name"], report["sitting_state"], report["result"]["state"], report["result"]["reason"]) == ("考生1", "uploaded", "pending", "grading")
+        assert report["answer_starts_at"].endswith("+08:00")
+        assert await api.ok("GET", f"{V1}/ops/audit", ops, params={"action": "results.report.view"})

@@ -175,6 +175,7 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/ops/sessions/{{session_id}}/results/reopen", {OPS}, 409, json=lambda w: {"reason": "复核"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/results/versions", {OPS}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/results/export", {OPS}),
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/report", {OPS}, ids={"sitting_id": "formal_sitting"}),
     Op("GET", f"{V1}/ops/exams/{{exam_id}}/conduct-rules", {OPS}),
     Op("PUT", f"{V1}/ops/exams/{{exam_id}}/conduct-rules", {OPS}, json=lambda w: {"rules": {"beauty_filter": "disqualify"}}),
     Op("GET", f"{V1}/grading/queue", {GRADER}),

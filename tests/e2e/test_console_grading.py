@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -124,3 +125,18 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     table = {r[1]: r for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]}
     assert table[candidate.name][5:9] == ["scored", "7.75", "8.5", "7.0"]
     assert table["'" + HOSTILE][5] == "disqualified"
+
+    # The candidate's report: the evidence and the outcome on one printable A4 page.
+    page.locator("[data-test=result-row][data-state=scored] a[href^='#/report/']").click()
+    report = page.locator("[data-test=report]")
+    expect(report).to_contain_text(candidate.name)
+    hashes = {r["role"]: r["sha256"] for r in ops.recordings(sitting_id).values()}
+    for role in ("main", "aux"):
+        expect(page.locator(f"[data-test=report-recordings] tr[data-role={role}]")).to_contain_text(hashes[role])
+    expect(page.locator("[data-test=report-decision]")).to_contain_text("无违规")
+    expect(page.locator("[data-test=report-result][data-state=scored]")).to_contain_text("7.75")
+    shoot(page, "report")
+    page.emulate_media(media="print")
+    expect(page.locator(".console-bar")).to_be_hidden()
+    pdf = page.pdf(format="A4", print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1, "the report should print on one A4 page"
