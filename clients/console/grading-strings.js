@@ -3,6 +3,20 @@
 import { extend } from "/common/i18n.js";
 
 const zh = {
+  "console.setup.edit": "编辑评分标准",
+  "console.setup.label": "评分项",
+  "console.setup.max_points": "满分",
+  "console.setup.step": "分值档",
+  "console.setup.bands": "评分档描述（每行：分数范围 描述）",
+  "console.setup.bad_band": "无法识别的评分档：{line}（应为“8-10 描述”）",
+  "console.setup.remove": "删除",
+  "console.setup.add_item": "添加评分项",
+  "console.setup.graders_per_sitting": "每位考生评分员人数",
+  "console.setup.tolerance": "分差容忍度（满分的 %）",
+  "console.setup.save": "保存评分标准",
+  "console.setup.saved": "评分标准已保存",
+  "console.setup.pick_grader": "选择评分员账号",
+  "console.setup.add_grader": "添加评分员",
   "console.report.crumb": "考生报告",
   "console.report.title": "考生考试报告",
   "console.report.print": "打印",
@@ -91,6 +105,20 @@ const zh = {
 };
 
 const en = {
+  "console.setup.edit": "Edit the rubric",
+  "console.setup.label": "Item",
+  "console.setup.max_points": "Max points",
+  "console.setup.step": "Step",
+  "console.setup.bands": "Bands (one per line: points range, description)",
+  "console.setup.bad_band": "Cannot read the band {line} (write \"8-10 description\")",
+  "console.setup.remove": "Remove",
+  "console.setup.add_item": "Add an item",
+  "console.setup.graders_per_sitting": "Graders per candidate",
+  "console.setup.tolerance": "Spread tolerance (% of the maximum)",
+  "console.setup.save": "Save the rubric",
+  "console.setup.saved": "Rubric saved",
+  "console.setup.pick_grader": "Choose a grader account",
+  "console.setup.add_grader": "Add grader",
   "console.report.crumb": "Report",
   "console.report.title": "Candidate report",
   "console.report.print": "Print",

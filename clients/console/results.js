@@ -1,9 +1,10 @@
 // Ops: a session's grading and results. The rubric and graders at a glance, assigning the grading, the results
 // table (live, or frozen once published, with its SHA-256), publishing and reopening, and the CSV/XLSX exports.
 
-import { pick, t } from "/common/i18n.js";
+import { t } from "/common/i18n.js";
 import { errorText, h, mount, timeEl, toast } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import { setupCard } from "./grading-setup.js";
 import "./grading-strings.js";
 
 // A result's reason: the sitting's state or why it is pending (labelled here), or a conduct reason code as is.
@@ -66,22 +67,9 @@ export function page(root, ctx, sessionId) {
   }
 
   function planCard() {
-    const rubric = plan.items.length
-      ? h("ul", { dataset: { test: "rubric" } }, plan.items.map((i) => h("li", {}, `${pick(i.label, i.label_en || i.label)}：${i.max_points}`)))
-      : h("p", { class: "muted" }, t("console.results.no_rubric"));
-    const graders = plan.graders.length
-      ? h("p", { dataset: { test: "graders" } }, plan.graders.map((g) => h("span", { class: "pill" }, `${g.code} ${g.display_name}`)))
-      : h("p", { class: "muted" }, t("console.results.no_graders"));
-    return h(
-      "section",
-      { class: "card" },
-      h("h3", {}, t("console.results.rubric"), plan.maximum ? h("span", { class: "muted small" }, ` · ${plan.maximum}`) : null),
-      rubric,
-      h("p", { class: "muted small" }, t("console.results.per_sitting", { n: plan.graders_per_sitting, tolerance: Math.round(plan.tolerance * 100) })),
-      h("h3", {}, t("console.results.graders")),
-      graders,
-      h("button", { class: "btn btn-small", dataset: { action: "assign" }, disabled: !plan.items.length, onclick: assign }, t("console.results.assign")),
-    );
+    const card = setupCard(ctx, plan, base, load);
+    card.addEventListener("assign", assign);
+    return card;
   }
 
   function publication() {

@@ -16,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.support.api import own_app, Api, SchemaChecker
+from tests.support.api import PASSWORD, own_app, Api, SchemaChecker
 from tests.support.face import candidate_with_photo, face_models_fixture, photo, selfie  # noqa: F401  (face_models)
 from tests.support.media import webm
 from tests.support.realtime import ENDS, move, scene, to_answering, to_ready
@@ -48,6 +48,10 @@ EXAM_TIMES: list[tuple[str, dict[str, str]]] = [
     (f"{V1}/ops/sittings/{{sitting_id}}/audit", {}),
     (f"{V1}/ops/face-reviews", {"status": "all"}),
     (f"{V1}/ops/face-reviews/{{review_id}}", {}),
+    (f"{V1}/ops/sessions/{{session_id}}/grading", {}),
+    (f"{V1}/ops/sessions/{{session_id}}/results", {}),
+    (f"{V1}/ops/sessions/{{session_id}}/results/versions", {}),
+    (f"{V1}/ops/sittings/{{sitting_id}}/report", {}),
 ]
 UTC_ONLY = {f"{V1}/ops/staff"}  # staff accounts: no exam, so UTC
 MIXED = {f"{V1}/ops/audit"}  # an exam's entries in its offset, the others in UTC
@@ -57,6 +61,8 @@ NO_TIMES = {
     f"{V1}/ops/candidates/{{candidate_id}}/id-photo",  # a picture
     f"{V1}/ops/sessions/{{session_id}}/review-queue",  # risks and counts; the times are in each sitting's flags
     f"{V1}/ops/review/reason-codes",  # a fixed list
+    f"{V1}/ops/exams/{{exam_id}}/conduct-rules",  # codes and consequences
+    f"{V1}/ops/sessions/{{session_id}}/results/export",  # a file; its About sheet names the zone (tests/api/test_results.py)
 }
 
 
@@ -121,6 +127,11 @@ async def _seed(api: Api, zone: str) -> World:
     # A claim and a decision, as a reviewer leaves them: times in the review sheet and the sitting's audit.
     await api.ok("POST", f"{V1}/ops/sittings/{seat.sitting_id}/claim", s.ops)
     await api.ok("POST", f"{V1}/ops/sittings/{seat.sitting_id}/decisions", s.ops, status=201, json={"outcome": "suspicious", "note": "再看看"})
+    # Grading set up and the results published: their times (plan, graders, publication) are the exam's too.
+    grader = await api.ok("POST", f"{V1}/ops/staff", s.ops, status=201, json={"username": f"times-grader-{zone.split('/')[1].lower()}", "display_name": "评分员", "role": "grader", "password": PASSWORD})
+    await api.ok("PUT", f"{V1}/ops/sessions/{s.session['id']}/grading", s.ops, json={"items": [{"key": "content", "label": "内容", "max_points": 10}]})
+    await api.ok("PUT", f"{V1}/ops/sessions/{s.session['id']}/graders/{grader['id']}", s.ops)
+    await api.ok("POST", f"{V1}/ops/sessions/{s.session['id']}/results/publish", s.ops, json={"allow_pending": True})
     (review,) = await api.ok("GET", f"{V1}/ops/face-reviews", s.ops)
     return World(
         api=api,

@@ -22,29 +22,36 @@ from tests.e2e.support import E2EServer, Ops
 
 ANSWER_SECONDS = 10
 HOSTILE = '=HYPERLINK("x")'
-RUBRIC = {
-    "items": [
-        {"key": "content", "label": "内容", "label_en": "Content", "max_points": 6, "step": 0.5,
-         "descriptors": [{"from": 5, "to": 6, "text": "切题，见解深入"}, {"from": 0, "to": 2.5, "text": "偏题"}]},
-        {"key": "expression", "label": "表达", "label_en": "Expression", "max_points": 4, "step": 1},
-    ],
-    "graders_per_sitting": 2,
-}  # fmt: skip
+
+
+def set_up_rubric(page: Any) -> None:
+    first = page.locator("[data-test=rubric-row]").nth(0)
+    first.locator("[name=label]").fill("内容")
+    first.locator("[name=max_points]").fill("6")
+    first.locator("[name=step]").fill("0.5")
+    first.locator("[name=bands]").fill("5-6 切题，见解深入\n0-2.5 偏题")
+    page.locator("[data-action=add-item]").click()
+    second = page.locator("[data-test=rubric-row]").nth(1)
+    second.locator("[name=label]").fill("表达")
+    second.locator("[name=max_points]").fill("4")
+    second.locator("[name=step]").fill("1")
+    page.locator("[name=graders_per_sitting]").fill("2")
+    page.locator("[data-action=save-rubric]").click()
 
 
 def score(page: Any, content: str, expression: str, *, draft_first: bool = False) -> None:
-    page.locator("[data-test=score-content]").select_option(content)
+    page.locator("[data-test=score-item_1]").select_option(content)
     if draft_first:
         page.locator("[data-action=save]").click()
         expect(page.locator("#toast")).to_contain_text("草稿已保存")
         page.reload()
-        expect(page.locator("[data-test=score-content]")).to_have_value(content)
-    page.locator("[data-test=score-expression]").select_option(expression)
+        expect(page.locator("[data-test=score-item_1]")).to_have_value(content)
+    page.locator("[data-test=score-item_2]").select_option(expression)
     page.locator("[data-test=comment]").fill("思路清晰")
     page.locator("[data-action=submit]").click()
     page.locator(".modal [data-action=confirm]").click()
     expect(page.locator("[data-test=locked]")).to_be_visible()
-    expect(page.locator("[data-test=score-content]")).to_be_disabled()
+    expect(page.locator("[data-test=score-item_1]")).to_be_disabled()
 
 
 def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, ops: Ops, phone: Callable[..., Any], desk: Callable[[], Any], tmp_path: Any) -> None:
@@ -61,11 +68,28 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     aux.close()
 
     graders = [staff_account(server, "grader") for _ in range(2)]
-    ops.http.call("PUT", f"/api/v1/ops/sessions/{session['id']}/grading", json=RUBRIC)
-    for grader in graders:
-        ops.http.call("PUT", f"/api/v1/ops/sessions/{session['id']}/graders/{grader.id}")
     ops.http.call("POST", f"/api/v1/ops/sittings/{sitting_id}/decisions", 201, json={"outcome": "clean"})
-    assert ops.http.call("POST", f"/api/v1/ops/sessions/{session['id']}/grading/assign")["sheets_added"] == 2
+
+    # Ops set the rubric and the graders in the console, then assign.
+    admin = staff_account(server, "ops")
+    desk_ops = desk()
+    log_in(desk_ops, server, admin)
+    desk_ops.locator(f"[data-test=session][data-session-id='{session['id']}'] [data-action=results]").click()
+    desk_ops.locator("[data-action=edit-rubric]").click()
+    set_up_rubric(desk_ops)
+    expect(desk_ops.locator("[data-test=rubric] li")).to_have_count(2)
+    for grader in graders:
+        desk_ops.locator("[data-test=grader-pick]").select_option(grader.id)
+        desk_ops.locator("[data-action=add-grader]").click()
+        expect(desk_ops.locator("[data-test=graders]")).to_contain_text(grader.username)
+    expect(desk_ops.locator("[data-test=graders] .pill")).to_have_count(2)
+    shoot(desk_ops, "results-setup")
+    desk_ops.locator("[data-action=assign]").click()
+    expect(desk_ops.locator("#toast")).to_contain_text("新增评分任务 2 个")
+    plan = ops.http.call("GET", f"/api/v1/ops/sessions/{session['id']}/grading")
+    assert [(i["label"], i["max_points"], i["step"]) for i in plan["items"]] == [("内容", 6, 0.5), ("表达", 4, 1)]
+    assert plan["items"][0]["descriptors"] == [{"from": 5, "to": 6, "text": "切题，见解深入", "text_en": ""}, {"from": 0, "to": 2.5, "text": "偏题", "text_en": ""}]
+    assert (plan["graders_per_sitting"], [g["code"] for g in plan["graders"]]) == (2, ["G01", "G02"])
 
     for grader, (content, expression), first in zip(graders, (("5.5", "3"), ("4", "3")), (True, False), strict=True):
         page = desk()
@@ -93,10 +117,8 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
         expect(page.locator("[data-test=grading-item][data-status=submitted]")).to_have_count(1)
 
     server.clock.set(flows.answer_ends(session) + timedelta(minutes=31))  # past the upload deadline
-    admin = staff_account(server, "ops")
-    page = desk()
-    log_in(page, server, admin)
-    page.locator(f"[data-test=session][data-session-id='{session['id']}'] [data-action=results]").click()
+    page = desk_ops
+    page.reload()
     row = page.locator("[data-test=result-row][data-state=scored]")
     expect(row).to_have_count(1)
     expect(row.locator("[data-test=score]")).to_have_text("7.75")  # (8.5 + 7) / 2
