@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.config import DEFAULT_TIMEZONE
+
 # An instant as the server writes one into stored details (`datetime.isoformat()` of an aware value).
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
 
@@ -35,8 +37,8 @@ def local_details(details: Any, timezone: str | None) -> Any:
     return details
 
 
-# China has one civil time; the phones name it the same way (clients/common/i18n.js).
-_ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间"}
+# The phones name the default zone the same way (clients/common/i18n.js).
+_ZONE_NAMES = {DEFAULT_TIMEZONE: "北京时间"}
 
 
 def zone_label(timezone: str, at: datetime | None = None) -> str:

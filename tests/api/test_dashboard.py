@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
+from app.models import StaffRole
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
 from tests.support.api import Api
@@ -85,11 +87,12 @@ async def test_the_socket_says_within_2_s_what_changed(api: Api) -> None:
             assert phones["aux"]["recording"] == "missing"
 
 
-async def test_the_socket_refuses_a_bad_token_and_a_session_out_of_scope(api: Api) -> None:
+async def test_the_socket_refuses_a_bad_token_a_grader_and_a_session_out_of_scope(api: Api) -> None:
     async with answering(api) as a, ws_client(api.app) as client:
         other_exam = await api.exam(a.s.ops)
         stranger = await api.reviewer(a.s.ops, other_exam["id"])
-        for token, code in (("dcs_not-a-token", 4401), (a.s.seat.main, 4401), (stranger, 4404)):
+        grader = await api.staff(StaffRole.grader)  # graders never watch candidates, whatever they grade
+        for token, code in (("dcs_not-a-token", 4401), (a.s.seat.main, 4401), (stranger, 4404), (grader, 4403)):
             with pytest.raises(WebSocketDisconnect) as closed:
                 async with aconnect_ws(f"/api/v1/ops/sessions/{a.s.session['id']}/live?token={token}", client) as ws:
                     await next_message(ws)

@@ -24,6 +24,13 @@ ANSWER_SECONDS = 10
 HOSTILE = '=HYPERLINK("x")'
 
 
+def assert_blind(text: str, candidate: Any, sitting_id: str) -> None:
+    """Nothing on a grader's page names the candidate: not the name, the ID number (or its masked tail), the phone,
+    the sitting, nor the other candidate on the roster."""
+    for value in (candidate.name, candidate.id_number, candidate.id_number[-4:], sitting_id, HOSTILE):
+        assert value not in text, value
+
+
 def set_up_rubric(page: Any) -> None:
     first = page.locator("[data-test=rubric-row]").nth(0)
     first.locator("[name=label]").fill("内容")
@@ -98,6 +105,7 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
         expect(item).to_have_count(1)
         code = item.get_attribute("data-code")
         assert code and code.startswith("A-")
+        assert_blind(page.locator("body").inner_text(), candidate, sitting_id)
         if first:
             shoot(page, "grading-queue")
         item.locator("[data-action=grade]").click()
@@ -106,9 +114,7 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
             video = page.locator(f"[data-test=video-{role}]")
             expect(video).to_have_count(1)
             until(page, lambda: video.evaluate("v => v.readyState") >= 2, timeout=20, what=f"the {role} video to load")
-        text = page.locator("body").inner_text()
-        for value in (candidate.name, candidate.id_number, candidate.id_number[-4:], sitting_id, HOSTILE):
-            assert value not in text, value
+        assert_blind(page.locator("body").inner_text(), candidate, sitting_id)
         score(page, content, expression, draft_first=first)
         expect(page.locator("[data-test=grade-sum]")).to_contain_text(f"{float(content) + float(expression):g} / 10")
         if first:
