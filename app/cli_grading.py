@@ -44,7 +44,7 @@ def _rubric_file(path: Path) -> dict[str, Any]:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(errors.RubricInvalid(details={"reason": "unreadable_file", "file": str(path), "detail": str(exc)[:200]}))
-    return {"items": loaded} if isinstance(loaded, list) else loaded if isinstance(loaded, dict) else {"items": loaded}
+    return loaded if isinstance(loaded, dict) else {"items": loaded}
 
 
 @rubric_cli.command("set")
