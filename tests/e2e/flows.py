@@ -128,3 +128,11 @@ def answer_ends(session: dict[str, Any]) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(session["answer_ends_at"])
+
+
+def answered(main: Any, aux: Any, server: E2EServer, candidate: Candidate, session: dict[str, Any], answer_seconds: int) -> None:
+    """Both phones through the waiting room, recording through the answer window, until both uploads are done."""
+    to_ready(main, aux, server, candidate, session["id"])
+    to_recording(main, aux, server, session)
+    for page in (main, aux):
+        page.wait_for_selector("[data-test=upload-done]", timeout=(answer_seconds + 60) * 1000)

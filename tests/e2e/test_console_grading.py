@@ -67,10 +67,7 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     ops.candidate(exam["id"], name=HOSTILE, id_photo=None)  # on the roster, never confirmed
     sitting_id = candidate.sitting(session["id"])["id"]
     main, aux = phone(), phone()
-    flows.to_ready(main, aux, server, candidate, session["id"])
-    flows.to_recording(main, aux, server, session)
-    for page in (main, aux):
-        page.wait_for_selector("[data-test=upload-done]", timeout=(ANSWER_SECONDS + 60) * 1000)
+    flows.answered(main, aux, server, candidate, session, ANSWER_SECONDS)
     main.close()
     aux.close()
 

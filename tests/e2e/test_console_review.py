@@ -48,10 +48,7 @@ def answered_and_analysed(server: E2EServer, ops: Ops, phone: Callable[..., Any]
     exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS)
     sitting_id = candidate.sitting(session["id"])["id"]
     main, aux = phone(), phone()
-    flows.to_ready(main, aux, server, candidate, session["id"])
-    flows.to_recording(main, aux, server, session)
-    for page in (main, aux):
-        page.wait_for_selector("[data-test=upload-done]", timeout=(ANSWER_SECONDS + 60) * 1000)
+    flows.answered(main, aux, server, candidate, session, ANSWER_SECONDS)
     flagged = lambda: {f["role"] for f in ops.http.call("GET", f"/api/v1/ops/sittings/{sitting_id}/flags")["flags"] if f["kind"] == "poor_video"} == {"main", "aux"}  # noqa: E731
     analysis = lambda: ops.http.call("GET", f"/api/v1/ops/sittings/{sitting_id}/flags")["analysis"]  # noqa: E731
     until(main, flagged, timeout=120, what="poor_video flags of both recordings", status=analysis)
