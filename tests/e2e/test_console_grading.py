@@ -32,16 +32,15 @@ def assert_blind(text: str, candidate: Any, sitting_id: str) -> None:
 
 
 def set_up_rubric(page: Any) -> None:
-    first = page.locator("[data-test=rubric-row]").nth(0)
-    first.locator("[name=label]").fill("内容")
-    first.locator("[name=max_points]").fill("6")
-    first.locator("[name=step]").fill("0.5")
-    first.locator("[name=bands]").fill("5-6 切题，见解深入\n0-2.5 偏题")
-    page.locator("[data-action=add-item]").click()
-    second = page.locator("[data-test=rubric-row]").nth(1)
-    second.locator("[name=label]").fill("表达")
-    second.locator("[name=max_points]").fill("4")
-    second.locator("[name=step]").fill("1")
+    items = (("内容", "6", "0.5", "5-6 切题，见解深入\n0-2.5 偏题"), ("表达", "4", "1", ""))
+    for index, (label, max_points, step, bands) in enumerate(items):
+        if index:
+            page.locator("[data-action=add-item]").click()
+        row = page.locator("[data-test=rubric-row]").nth(index)
+        row.locator("[name=label]").fill(label)
+        row.locator("[name=max_points]").fill(max_points)
+        row.locator("[name=step]").fill(step)
+        row.locator("[name=bands]").fill(bands)
     page.locator("[name=graders_per_sitting]").fill("2")
     page.locator("[data-action=save-rubric]").click()
 
