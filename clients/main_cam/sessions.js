@@ -50,15 +50,22 @@ export function sessionsScreen(root, ctx) {
     if (alive) render();
   }
 
+  let starting = false;
+
   async function startPractice(session) {
-    // The server answers the attempt still open if there is one (a second tap, the practice opened on another
-    // phone), so every start lands in the one attempt.
+    // The server answers the attempt still open if there is one (the practice opened on another phone, a tap that
+    // raced this one), so every start lands in the one attempt. A second tap while the first is on its way opens
+    // nothing: its answer would open the sitting screen a second time over the first.
+    if (starting) return;
+    starting = true;
     try {
       const sitting = await ctx.api.post(`/api/v1/candidate/practice/${session.id}/attempts`);
       if (alive) ctx.go(`sitting/${sitting.id}`);
     } catch (error) {
       message = errorText(error);
-      render();
+      if (alive) render();
+    } finally {
+      starting = false;
     }
   }
 

@@ -5,6 +5,7 @@ flags as ops read them. The runner's passes are driven by hand (`run_pending`), 
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -56,6 +57,7 @@ async def test_a_verified_recording_is_queued_and_analysed_into_recording_flags(
         assert sorted(r.status for r in runs) == ["done", "done"]
         memory = [r.memory for r in runs if r.memory is not None]
         assert len(memory) == 2 and all(m.private_mb <= MEMORY_MB and m.rss_mb <= MEMORY_MB + SHARED_CODE_MB for m in memory), runs
+        assert [r.niceness for r in runs] == [min(os.nice(0) + 10, 19)] * 2  # analysis yields the cores to the server's requests
         body = await a.flags()
         assert {r: (j["status"], j["attempts"], j["progress"], j["failure_reason"]) for r, j in by_role(body).items()} == {
             "main": ("done", 1, 1.0, None), "aux": ("done", 1, 1.0, None)

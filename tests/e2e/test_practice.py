@@ -58,11 +58,15 @@ def test_practice_started_twice_and_on_a_second_phone_is_one_attempt_that_ends_u
     first, second = phone(), phone()
     card = f"[data-session='{practice['id']}']"
 
-    # 开始练习 tapped twice in a row (two requests at once), then again from the list: one attempt.
+    # 开始练习 tapped twice in a row (one start goes out: a second answer would open the sitting screen again over
+    # the first), then again from the list: one attempt.
     flows.login(first, server, candidate)
     first.goto(f"{server.url}/main/#/sessions")
+    starts: list[str] = []
+    first.on("request", lambda r: starts.append(r.url) if r.method == "POST" and r.url.endswith("/attempts") else None)
     first.dblclick(f"{card} [data-action=practice]")
     first.wait_for_selector("main[data-stage=pair]")
+    assert len(starts) == 1, starts
     sitting_id = first.url.rsplit("/", 1)[1]
     first.goto(f"{server.url}/main/#/sessions")
     first.wait_for_selector(f"{card} [data-action=practice][data-open=true]")

@@ -92,6 +92,7 @@ class JobRun:
     flags: int = 0
     reason: str | None = None
     memory: worker.Memory | None = None  # the worker's, after the job
+    niceness: int | None = None  # the worker's scheduling priority
 
 
 class _Failed(Exception):
@@ -230,7 +231,7 @@ class Runner:
         seconds = round(time.monotonic() - started, 2)
         memory = outcome.memory
         log.info("flags.job.done", job_id=str(job.id), flags=stored, seconds=seconds, rss_mb=memory.rss_mb, private_mb=memory.private_mb, peak_mb=memory.peak_mb)
-        return JobRun(job.id, job.recording_id, job.sitting_id, AnalysisStatus.done.value, job.attempts, flags=stored, memory=memory)
+        return JobRun(job.id, job.recording_id, job.sitting_id, AnalysisStatus.done.value, job.attempts, flags=stored, memory=memory, niceness=outcome.niceness)
 
     async def _prepare(self, job: AnalysisJob) -> _Prepared:
         """The recording (still the bytes the job is for), its upload, and the candidate's enrolled face (main)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +24,16 @@ if TYPE_CHECKING:
 
 _engine: FaceEngine | None = None
 _progress: Queue[tuple[str, float]] | None = None
+NICENESS = 10
 PROGRESS_STEP = 0.01  # the least progress worth a message (at most 100 per job)
 
 
 def start(model_dir: str, pack: str, progress: Queue[tuple[str, float]]) -> None:
     """The pool's initializer: load the engine once for every job this process will run."""
     global _engine, _progress
+    # Analysis can wait; the server's requests (face gate, uploads, pushes) cannot: on a busy machine the kernel
+    # gives the serving process the cores first.
+    os.nice(NICENESS)
     _engine = load_engine(Path(model_dir), pack)
     _progress = progress
     _trim()  # loading parses the ONNX graph twice; give those freed pages back to the system
@@ -71,6 +76,7 @@ class Outcome:
     analysis: Analysis | None
     reason: str | None  # why the file could not be analysed (VideoUnreadable), when it could not
     memory: Memory
+    niceness: int = NICENESS  # the worker's, as the kernel schedules it (os.nice(0))
 
 
 def analyse(task: Task) -> Outcome:
@@ -87,8 +93,8 @@ def analyse(task: Task) -> Outcome:
     try:
         analysis = analyze(Path(task.path), role=task.role, engine=_engine, reference=reference, thresholds=task.thresholds, progress=progress)
     except VideoUnreadable as exc:
-        return Outcome(None, exc.reason, _after_job())
-    return Outcome(analysis, None, _after_job())
+        return Outcome(None, exc.reason, _after_job(), os.nice(0))
+    return Outcome(analysis, None, _after_job(), os.nice(0))
 
 
 def _after_job() -> Memory:
