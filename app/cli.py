@@ -32,6 +32,7 @@ from app.services.sitting import sittings
 from app.services.auth import create_staff
 from app.cli_grading import grading_cli, results_cli
 from app.cli_common import CLI_ACTOR, emit, fail, migrated_engine, load_settings, parse_input, parse_when, run_work, uuid_arg
+from app.cli_output import progress_bar, show
 
 cli = typer.Typer(help="dualcam: proctored exams on two phones", no_args_is_help=True, pretty_exceptions_enable=False)
 exam_cli = typer.Typer(help="Exams and notices", no_args_is_help=True)
@@ -120,9 +121,8 @@ def serve(
         # by the protocol layer (close 1009) before they are buffered whole.
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_message_bytes,
-        # The client address the per-client limits count is the X-Forwarded-For of these proxies, the peer otherwise.
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The app reads X-Forwarded-* from the proxies in forwarded_allow_ips itself (app.main): not twice.
+        proxy_headers=False,
     )
     base = f"http://{config.host}:{config.port}"
 
@@ -375,21 +375,24 @@ def _photos_from(path: Path | None) -> dict[str, bytes | None] | None:
 @roster_cli.command("import")
 def roster_import(
     exam_id: uuid.UUID,
-    csv_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8 or GBK)")],
-    photos: Annotated[Path | None, typer.Option(exists=True, help="folder or zip of the photos named in the CSV")] = None,
+    roster_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8 or GBK) or XLSX (ID numbers as text)")],
+    photos: Annotated[Path | None, typer.Option(exists=True, help="folder or zip of the photos named in the roster")] = None,
     dry_run: Annotated[bool, typer.Option()] = False,
     codes_out: Annotated[Path | None, typer.Option(help="write name, phone, access code to this CSV")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a roster (all rows or none); prints each candidate's access code."""
 
-    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
-        exam = await exams.get_exam(db, exam_id)
-        return await roster.import_roster(
-            db, exam=exam, csv_data=csv_path.read_bytes(), photos=_photos_from(photos), store=store, secret_key=s.secret_key, dry_run=dry_run, now=now, actor=CLI_ACTOR
-        )
+    with progress_bar(enabled=not as_json) as steps:
 
-    result = run_work(work)
+        async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+            exam = await exams.get_exam(db, exam_id)
+            return await roster.import_roster(
+                db, exam=exam, data=roster_file.read_bytes(), photos=_photos_from(photos), store=store, secret_key=s.secret_key,
+                dry_run=dry_run, now=now, actor=CLI_ACTOR, steps=steps,
+            )  # fmt: skip
+
+        result = run_work(work)
     if codes_out is not None:
         # Access codes are credentials: the file is the owner's only (0600).
         rows = ([i.name, i.id_number_masked, i.phone, i.access_code] for i in result.imported)
@@ -433,7 +436,7 @@ def flags_run(
                 settings=settings, scratch_dir=settings.data_dir / "tmp" / "analysis",
             )  # fmt: skip
             try:
-                return await runner.run_pending(session_id=session)
+                return await runner.run_pending(session_id=session, steps=steps)
             finally:
                 await runner.stop()
         finally:
@@ -443,16 +446,16 @@ def flags_run(
             await engine.dispose()
 
     try:
-        runs = asyncio.run(main())
+        with progress_bar(enabled=not as_json) as steps:
+            runs = asyncio.run(main())
     except errors.DualcamError as exc:
         fail(exc)
     counts = {status: sum(1 for r in runs if r.status == status) for status in ("done", "pending", "failed", "lost")}
     if as_json:
         emit({"session_id": session, "counts": counts, "jobs": [asdict(r) for r in runs]}, True)
         return
-    for r in runs:
-        typer.echo(f"{r.job_id} {r.status} (attempt {r.attempts}): {r.flags} flags" + (f" — {r.reason}" if r.reason else ""))
-    typer.echo(" ".join(f"{k}: {v}" for k, v in counts.items()))
+    show([{"job_id": r.job_id, "status": r.status, "attempts": r.attempts, "flags": r.flags, "reason": r.reason} for r in runs])
+    show(counts)
 
 
 @flags_cli.command("status")
@@ -472,9 +475,9 @@ def flags_status(
     if as_json:
         emit({"session_id": session, **asdict(found)}, True)
         return
-    typer.echo(" ".join(f"{k}: {v}" for k, v in found.counts.items()))
-    for f in found.failures:
-        typer.echo(f"failed {f.job_id} sitting {f.sitting_id} {f.role} after {f.attempts} attempts: {f.reason}")
+    show(dict(found.counts))
+    if found.failures:
+        show([asdict(f) for f in found.failures])
 
 
 def main() -> None:

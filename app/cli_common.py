@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app import errors
 from app.adapters.factory import open_object_store
 from app.adapters.storage import ObjectStore
+from app.cli_output import show
 from app.clock import SystemClock
 from app.config import Settings
 from app.db import head_revision, make_engine, make_sessionmaker, schema_revision, transaction
@@ -97,11 +98,8 @@ def emit(value: Any, as_json: bool) -> None:
         value = asdict(value)
     if as_json:
         typer.echo(json.dumps(value, ensure_ascii=False, default=json_default, indent=2))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            typer.echo(f"{key}: {item}")
     else:
-        typer.echo(str(value))
+        show(value)
 
 
 def fail(error: errors.DualcamError) -> NoReturn:

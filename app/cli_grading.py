@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import errors
 from app.adapters.storage import ObjectStore
 from app.cli_common import CLI_ACTOR, emit, fail, parse_input, run_work, uuid_arg
+from app.cli_output import progress_bar, show
 from app.config import Settings
 from app.schemas.grading import GradingPlanIn
 from app.services.exam.assignments import staff_by_username
@@ -128,9 +129,8 @@ def results_show(session_id: str, as_json: Annotated[bool, typer.Option("--json"
         version = found.publication.version if found.publication else None
         emit({"session_id": str(found.session.id), "published_version": version, "rows": found.rows}, True)
         return
-    for row in found.rows:
-        score = "" if row["score"] is None else f"{row['score']:.2f}"
-        typer.echo(f"{row['candidate_id']}  {row['name']}  {row['state']}  {score}  {row['reason']}")
+    keys = ("candidate_id", "name", "id_number_masked", "state", "score", "reason", "graders")
+    show([{k: row.get(k) for k in keys if k in row} for row in found.rows])
 
 
 @results_cli.command("publish")
@@ -172,11 +172,13 @@ def results_export(
     """Write the results as CSV or XLSX (the published version when there is one)."""
     session = uuid_arg("session_id", session_id)
 
-    async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> tuple[bytes, int]:
-        found = await table.table(db, session_id=session, now=now, policy=AuditPolicy.of(s))
-        return (export.to_csv(found) if format == "csv" else export.to_xlsx(found, now)), len(found.rows)
+    with progress_bar() as steps:
 
-    content, rows = run_work(work)
+        async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> tuple[bytes, int]:
+            found = await table.table(db, session_id=session, now=now, policy=AuditPolicy.of(s))
+            return (export.to_csv(found, steps) if format == "csv" else export.to_xlsx(found, now, steps)), len(found.rows)
+
+        content, rows = run_work(work)
     try:
         out.write_bytes(content)
     except OSError as exc:

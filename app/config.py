@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     # A reviewer's claim on a sitting runs out after this long (renewed by claiming again), so nobody blocks it for long.
     review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60)
     log_json: bool = True
+    # Prometheus metrics: at /metrics for an ops bearer token, unless this names another listen address
+    # ("10.0.0.5:9464", a private network for the scraper) where they are served without a token, and /metrics is gone.
+    metrics_listen: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    # With metrics_listen, how often the database's numbers (analysis jobs, sittings per state) are read.
+    metrics_refresh_seconds: float = Field(default=15.0, gt=0)
     # argon2id cost; defaults are argon2-cffi's (RFC 9106 low-memory profile). Lowered only by the test suite.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)

@@ -1,6 +1,6 @@
 """One error base, one catalogue, one handler.
 
-Every error renders as {"error": {"code", "message" (zh-CN), "message_en", "details"?}} and each route
+Every error renders as {"error": {"code", "message" (zh-CN), "message_en", "details"?, "request_id"?}} and each route
 declares the ones it can raise through ``responses(...)`` so the OpenAPI schema lists them.
 """
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from app import face
 from app.face import FaceError
+from app.logs import request_id
 
 
 class ErrorBody(BaseModel):
@@ -19,6 +20,8 @@ class ErrorBody(BaseModel):
     message: str
     message_en: str
     details: Any | None = None
+    # The id of the request that failed (its X-Request-ID): what a support call quotes to find the server's lines.
+    request_id: str | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -43,6 +46,8 @@ class DualcamError(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message, "message_en": self.message_en}
         if self.details is not None:
             error["details"] = self.details
+        if (current := request_id.get()) is not None:
+            error["request_id"] = current
         return {"error": error}
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+# The id of the request or WebSocket being served (app.api.request_ids): on every log line it causes, in its error
+# bodies and its response header, so a support call quoting it finds the lines.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class EventLogger:
@@ -42,6 +47,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        if (current := request_id.get()) is not None:
+            line["request_id"] = current
         line.update(getattr(record, "fields", {}) or {})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)

@@ -20,6 +20,7 @@ from app.api.access_log import AccessLog
 from app.api.body_limits import BodyLimits
 from app.api.deps import BodyClass
 from app.api.errors import declare_common_responses, install_error_handlers
+from app.api.request_ids import RequestIds
 from app.api.security_headers import SecurityHeaders
 from app.clock import Clock, FileClock, SystemClock
 from app.config import Settings
@@ -27,6 +28,7 @@ from app.db import make_engine, make_sessionmaker
 from app.logs import get_logger
 from app.security import configure_password_hashing
 from app.scheduler import Job, Leadership, PostgresLeader, Scheduler, SoleLeader
+from app.services import live_counts
 from app.services.face import engine as face_engine
 from app.services.flags import events as flag_events
 from app.services.flags.queue import queue_for
@@ -108,10 +110,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             app.state.scheduler.start()
         if settings.flags_runner_enabled:
             runner.start()
+        exporter = None
+        if settings.metrics_listen:
+            exporter = live_counts.Exporter(settings.metrics_listen, sessionmaker=app.state.sessionmaker, clock=clock, every=settings.metrics_refresh_seconds)
+            exporter.start()
         log.info("app.started", database=engine.url.render_as_string(hide_password=True), storage=settings.resolved_storage_url.split("?")[0])
         try:
             yield
         finally:
+            if exporter is not None:
+                await exporter.stop()
             await app.state.scheduler.stop()
             await runner.stop()
             await playback.stop()
@@ -140,6 +148,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     }
     app.add_middleware(BodyLimits, routes=[r for router in routers for r in router.routes], limits=limits, upload_prefix=uploads.MOUNT)
     app.add_middleware(AccessLog)  # outside the limits: refusals are logged too
+    # Outside the access log (its line carries the id); the trusted proxy's client address is read here, not by uvicorn.
+    app.add_middleware(RequestIds, trusted_hosts=settings.forwarded_allow_ips)
     docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeaders, docs_paths=tuple(p for p in docs if p))  # outermost: refusals carry them too
     app.state.tus = uploads.build_tus(app)

@@ -8,6 +8,7 @@ connection (released by the server if the process dies); with SQLite there is on
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import metrics
 from app.adapters.hub import Hub
 from app.clock import Clock
 from app.db import transaction
@@ -151,9 +153,24 @@ class Scheduler:
         self._lock = asyncio.Lock()
         self._running = False
         self._stopped = False
-        self.is_leader = False
+        self._is_leader = False
+        self._last_tick: float | None = None  # monotonic start of the previous tick
+
+    @property
+    def is_leader(self) -> bool:
+        return self._is_leader
+
+    @is_leader.setter
+    def is_leader(self, value: bool) -> None:
+        self._is_leader = value
+        metrics.scheduler_leader.set(1 if value else 0)
 
     async def tick(self) -> int:
+        started = time.monotonic()
+        if self._running and self._last_tick is not None:
+            # Ticks are due every tick_seconds: a longer gap is how late this one is (a busy loop, a slow pass).
+            metrics.scheduler_lag.set(max(0.0, started - self._last_tick - self._tick_seconds))
+        self._last_tick = started
         async with self._lock:  # a slow pass is never overlapped by the next tick
             if self._stopped:  # a tick already queued when stop() ran must not take the lead again
                 return 0
@@ -175,6 +192,7 @@ class Scheduler:
             return 0
         if not self.is_leader:
             return 0
+        metrics.scheduler_last_pass.set_to_current_time()
         try:
             now = self._clock.now()
             announced = await run_due(self._sessionmaker, self._hub, now, live_still_seconds=self._live_still_seconds)

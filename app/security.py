@@ -36,6 +36,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def rehashed(password: str, password_hash: str) -> str | None:
+    """After a successful check: a new hash when the stored one was made with lower cost settings than the current
+    ones (raised since), else None. Only at log-in is the password at hand to hash again."""
+    return _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+
+
 def verify_password(password: str, password_hash: str | None) -> bool:
     try:
         return _hasher.verify(password_hash or DUMMY_HASH, password) and password_hash is not None

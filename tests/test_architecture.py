@@ -108,7 +108,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("app.api",),
     ("app.schemas",),
     ("app.services.demo",),
-    ("app.services.dashboard",),
+    ("app.services.dashboard", "app.services.live_counts"),
     ("app.services.flags",),
     ("app.services.review",),
     ("app.services.face", "app.services.recordings"),

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app import metrics
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,6 +68,7 @@ class _QueueSink:
         try:
             self.queue.put_nowait(envelope.message)
         except asyncio.QueueFull:
+            metrics.hub_dropped.inc()
             log.warning("hub.deliver.dropped", channel=envelope.channel)
 
 

@@ -19,7 +19,8 @@ from starlette.formparsers import MultiPartException
 from app import errors
 from app.api.body_limits import BodyTooLarge
 from app.api.deps import roles_of
-from app.logs import get_logger
+from app.api.request_ids import HEADER
+from app.logs import get_logger, request_id
 
 log = get_logger(__name__)
 
@@ -80,8 +81,17 @@ def _raised_over(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("request.unhandled", path=request.url.path, method=request.method)
-    return _render(InternalError())
+    # Answered by Starlette's outermost middleware, outside app.api.request_ids: the request's id comes back here.
+    current: str | None = getattr(request.state, "request_id", None)
+    token = request_id.set(current)
+    try:
+        log.exception("request.unhandled", path=request.url.path, method=request.method)
+        response = _render(InternalError())
+    finally:
+        request_id.reset(token)
+    if current is not None:
+        response.headers[HEADER] = current
+    return response
 
 
 def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:

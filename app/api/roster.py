@@ -46,8 +46,8 @@ async def import_roster(
     now: Now,
     store: Store,
     settings: SettingsDep,
-    csv_file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK): 姓名/name, 身份证号/id_number, 手机号/phone, 照片/photo")],
-    photos: Annotated[UploadFile | None, File(description="zip of the photo files named in the CSV")] = None,
+    csv_file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK) or XLSX (the first sheet; ID numbers as text): 姓名/name, 身份证号/id_number, 手机号/phone, 照片/photo")],
+    photos: Annotated[UploadFile | None, File(description="zip of the photo files named in the roster")] = None,
     dry_run: Annotated[bool, Query(description="check only, import nothing")] = False,
 ) -> RosterImportOut:
     """Import a roster: all rows or none; answers with each candidate's access code (shown only once)."""
@@ -55,7 +55,7 @@ async def import_roster(
     csv_data = await _read_capped(csv_file, _MAX_CSV_BYTES)
     archive = photo_archive.read_photo_archive(await _read_capped(photos, photo_archive.MAX_ARCHIVE_BYTES)) if photos else None
     result = await roster.import_roster(
-        db, exam=exam, csv_data=csv_data, photos=archive, store=store, secret_key=settings.secret_key, dry_run=dry_run, now=now, actor=principal.actor
+        db, exam=exam, data=csv_data, photos=archive, store=store, secret_key=settings.secret_key, dry_run=dry_run, now=now, actor=principal.actor
     )
     return RosterImportOut(
         dry_run=result.dry_run,

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app import errors
+from app import errors, metrics
 from app.adapters.hub import Envelope
 from app.db import transaction
 from app.logs import get_logger
@@ -91,6 +91,7 @@ class _Notices:
         try:
             self.queue.put_nowait(envelope.message)
         except asyncio.QueueFull:
+            metrics.hub_dropped.inc()
             self.overflowed = True
 
 
@@ -126,29 +127,35 @@ async def session_live(websocket: WebSocket, session_id: uuid.UUID) -> None:
         token_id = await _admit(websocket, session_id)
     except _Refused as refused:
         await websocket.close(refused.code)
+        metrics.websocket_closes.labels("staff", str(refused.code)).inc()
         return
     await websocket.accept()
-    hub = websocket.app.state.hub
-    notices = _Notices()
+    metrics.websockets_open.labels("staff").inc()
     code = 1000
-    async with hub.attach(notices, staff_session_channel(session_id), session_channel(session_id), token_channel(token_id)):
-        await websocket.send_json({"type": "hello", "session_id": str(session_id)})
-        tasks = {
-            asyncio.create_task(_forward(websocket, session_id, notices)),
-            asyncio.create_task(_recheck(websocket, session_id)),
-            asyncio.create_task(_until_closed(websocket)),
-        }
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                exc = None if task.cancelled() else task.exception()
-                if isinstance(exc, _Refused):
-                    code = exc.code
-                elif exc is not None and not isinstance(exc, WebSocketDisconnect):
-                    log.warning("staff.live.ended", session_id=str(session_id), error=repr(exc))
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    with contextlib.suppress(Exception):
-        await websocket.close(code)
+    try:
+        hub = websocket.app.state.hub
+        notices = _Notices()
+        async with hub.attach(notices, staff_session_channel(session_id), session_channel(session_id), token_channel(token_id)):
+            await websocket.send_json({"type": "hello", "session_id": str(session_id)})
+            tasks = {
+                asyncio.create_task(_forward(websocket, session_id, notices)),
+                asyncio.create_task(_recheck(websocket, session_id)),
+                asyncio.create_task(_until_closed(websocket)),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    exc = None if task.cancelled() else task.exception()
+                    if isinstance(exc, _Refused):
+                        code = exc.code
+                    elif exc is not None and not isinstance(exc, WebSocketDisconnect):
+                        log.warning("staff.live.ended", session_id=str(session_id), error=repr(exc))
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await websocket.close(code)
+    finally:
+        metrics.websockets_open.labels("staff").dec()
+        metrics.websocket_closes.labels("staff", str(code)).inc()

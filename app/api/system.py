@@ -1,14 +1,16 @@
-"""Health, readiness and the server clock."""
+"""Health, readiness, the server clock and the Prometheus metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app.api.deps import Now
+from app import errors, metrics
+from app.api.deps import DB, Now, Ops, SettingsDep
 from app.logs import get_logger
+from app.services import live_counts
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -71,3 +73,19 @@ async def server_time(now: Now) -> ServerTime:
     return ServerTime(
         now=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"), epoch_ms=int(now.timestamp() * 1000)
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"}, **errors.responses(errors.RouteNotFound)},
+    tags=["system"],
+)
+async def metrics_text(principal: Ops, db: DB, now: Now, settings: SettingsDep) -> Response:
+    """This process's metrics (docs/operations.md), for an ops token. With `DUALCAM_METRICS_LISTEN` they are served on
+    that address instead, and here is 404."""
+    if settings.metrics_listen:
+        raise errors.RouteNotFound()
+    await live_counts.refresh(db, now=now)
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

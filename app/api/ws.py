@@ -29,7 +29,7 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
-from app import errors
+from app import errors, metrics
 from app.adapters.hub import Envelope, encode
 from app.config import Settings
 from app.db import transaction
@@ -82,7 +82,7 @@ class Connection:
 
     __slots__ = (
         "ws", "state", "settings", "sessionmaker", "hub", "clock", "timeout", "device", "view",
-        "last_write", "connected_at", "peer_online", "end_reason", "_outbox", "_writing", "_writer", "_closer",
+        "last_write", "connected_at", "peer_online", "end_reason", "close_code", "_outbox", "_writing", "_writer", "_closer",
         "_deadline", "_device_key", "_sitting_key",
     )  # fmt: skip
 
@@ -101,6 +101,7 @@ class Connection:
         self.connected_at: datetime | None = None  # this socket's start: the device's presence is ours while it matches
         self.peer_online = False
         self.end_reason: str | None = None  # why the server ended the socket (superseded, backlog), once it did
+        self.close_code: int | None = None  # how the socket ended: the server's close code, or the phone's
         self._outbox: collections.deque[Envelope] = collections.deque()
         self._writing = False  # hub messages are sent only after `hello`
         self._writer: asyncio.Task[None] | None = None
@@ -127,6 +128,7 @@ class Connection:
     async def close(self, code: int, reason: str = "") -> None:
         if self.state is ConnectionState.CLOSED:
             return
+        self.close_code = code
         was_open = self.state is ConnectionState.OPEN
         self._move(ConnectionState.CLOSED)
         if was_open:
@@ -298,6 +300,7 @@ class Connection:
                     if raw["type"] == "websocket.disconnect":
                         if self.state is ConnectionState.OPEN:
                             self._move(ConnectionState.CLOSED)
+                            self.close_code = raw.get("code", 1005)
                         return self.end_reason or "socket_closed"
                     deadline.reschedule(None)  # a slow message is not silence
                     await self._received(raw)
@@ -415,20 +418,29 @@ def _has_lone_surrogate(message: dict[str, Any]) -> bool:
 async def realtime_channel(websocket: WebSocket) -> None:
     conn = Connection(websocket)
     reason = "closed"
+    role = "unauthenticated"
     try:
         async with contextlib.AsyncExitStack() as subscribed:
             try:
                 if not await conn.open(subscribed):
                     return
-            except WebSocketDisconnect:
+            except WebSocketDisconnect as exc:
+                conn.close_code = exc.code
                 reason = "socket_closed"
                 return
+            assert conn.device is not None
+            role = conn.device.role.value
+            metrics.websockets_open.labels(role).inc()
             conn.start_writing()
             reason = await conn.receive_loop()
-    except WebSocketDisconnect:
+    except WebSocketDisconnect as exc:
+        conn.close_code = conn.close_code or exc.code
         reason = conn.end_reason or "socket_closed"
     finally:
         await conn.stop()
         if conn.state is ConnectionState.OPEN:
             await conn.close(1000)
         await conn.finish(reason)
+        if role != "unauthenticated":
+            metrics.websockets_open.labels(role).dec()
+        metrics.websocket_closes.labels(role, str(conn.close_code or 1000)).inc()

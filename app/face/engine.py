@@ -36,6 +36,7 @@ from app.face.images import decode_image, pad_border
 from app.face.packs import PackSpec, get_pack, require_pack
 from app.face.recogniser import open_recogniser
 from app.face.quality import Finding, assess, finding
+from app import metrics
 from app.logs import get_logger
 
 log = get_logger(__name__)
@@ -362,6 +363,7 @@ class AsyncFaceEngine:
 
     async def _run(self, work: Callable[[], T], key: str | None) -> T:
         if self._pending >= self._max_pending:
+            metrics.face_busy.inc()
             log.warning("face.engine.busy", pending=self._pending)
             raise FaceEngineBusy(f"{self._pending} face calls pending")
         if key is not None and self._by_key.get(key, 0) >= self._max_pending_per_key:
@@ -376,7 +378,8 @@ class AsyncFaceEngine:
         # Released when the work is done (or cancelled before it started), not when the awaiting request stops
         # waiting: a client that disconnects must not free a place while its picture still occupies the worker.
         future.add_done_callback(lambda _: self._release_soon(loop, key))
-        return await asyncio.wrap_future(future)
+        with metrics.face_latency.time():
+            return await asyncio.wrap_future(future)
 
     def _release_soon(self, loop: asyncio.AbstractEventLoop, key: str | None) -> None:
         """From the worker thread: the counters belong to the event loop's thread."""
@@ -387,6 +390,7 @@ class AsyncFaceEngine:
 
     def _hold(self, key: str | None, delta: int) -> None:
         self._pending += delta
+        metrics.face_pending.set(self._pending)
         if key is not None:
             count = self._by_key.get(key, 0) + delta
             if count > 0:

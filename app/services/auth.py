@@ -21,6 +21,7 @@ from app.security import (
     new_token,
     normalize_id_number,
     normalize_phone,
+    rehashed,
     strong_enough,
     token_digest,
     verify_password,
@@ -206,6 +207,8 @@ async def staff_login(
         _note_failure(db, keys=keys, client=client, now=now)
         raise errors.LoginFailed()
     await _clear_failures(db, keys=keys, client=client)
+    if (upgraded := rehashed(password, staff.password_hash)) is not None:
+        staff.password_hash = upgraded
     role = Role(staff.role.value)
     record(db, at=now, actor=Actor(role.value, str(staff.id)), action="auth.login", target_kind="staff", target_id=staff.id)
     return await issue_token(db, role=role, now=now, ttl=policy.token_ttl, staff_id=staff.id)
@@ -253,6 +256,8 @@ async def candidate_login(
         raise errors.ExamChoiceRequired(details={"exam_ids": sorted(str(c.exam_id) for c in matches)})
     candidate = matches[0]
     await _clear_failures(db, keys=keys, client=client)
+    if candidate.password_hash is not None and (upgraded := rehashed(secret, candidate.password_hash)) is not None:
+        candidate.password_hash = upgraded
     record(db, at=now, actor=Actor("candidate", str(candidate.id)), action="auth.login", target_kind="candidate", target_id=candidate.id)
     return await issue_token(db, role=Role.candidate, now=now, ttl=policy.token_ttl, candidate_id=candidate.id)
 

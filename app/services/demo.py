@@ -118,7 +118,7 @@ async def seed(
     photo = ",demo-id-photo" if id_photo is not None else ""
     csv_data = f"姓名,身份证号,手机号{',照片' if photo else ''}\n演示考生,{DEMO_ID_NUMBER},{DEMO_PHONE}{photo}\n".encode()
     imported = await roster.import_roster(
-        db, exam=exam, csv_data=csv_data, photos={"demo-id-photo": id_photo} if photo else None, store=store, secret_key=secret_key,
+        db, exam=exam, data=csv_data, photos={"demo-id-photo": id_photo} if photo else None, store=store, secret_key=secret_key,
         dry_run=False, now=now, actor=actor,
     )  # fmt: skip
     candidate = await candidates.get_candidate(db, imported.imported[0].candidate_id)

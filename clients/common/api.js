@@ -1,5 +1,6 @@
 // fetch with a bearer token and one error shape. The server answers errors as
-// {"error": {"code", "message" (zh-CN), "message_en", "details"?}}; a network failure becomes code "network_error".
+// {"error": {"code", "message" (zh-CN), "message_en", "details"?, "request_id"?}}; a network failure becomes code
+// "network_error". The request id (also the X-Request-ID header) is what support looks up in the server's logs.
 
 import { pick, t } from "./i18n.js";
 
@@ -14,6 +15,7 @@ export class ApiError extends Error {
     this.messageEn = messageEn;
     this.details = details;
     this.headers = headers;
+    this.requestId = headers?.get?.("x-request-id") ?? null;
   }
 
   /** The message in the current language. */
@@ -40,7 +42,11 @@ async function toError(response) {
     // not JSON (a proxy page, a tus status): fall through to a generic error
   }
   const e = body?.error;
-  if (e?.code) return new ApiError(response.status, e.code, e.message, e.message_en, e.details ?? null, response.headers);
+  if (e?.code) {
+    const error = new ApiError(response.status, e.code, e.message, e.message_en, e.details ?? null, response.headers);
+    error.requestId = e.request_id ?? error.requestId;
+    return error;
+  }
   return new ApiError(response.status, `http_${response.status}`, `请求失败（${response.status}）`, `Request failed (${response.status})`, null, response.headers);
 }
 

@@ -7,6 +7,9 @@ import { getLang } from "./i18n.js";
 // (phone receives): offset = ((t1 - t0) + (t2 - t3)) / 2, rtt = (t3 - t0) - (t2 - t1). Over HTTP
 // (GET /api/v1/time) the server time is taken as the midpoint of the request. The estimate is the offset of the
 // sample with the smallest round trip among the recent ones (the least delayed, the least skewed).
+//
+// Round trips are measured with performance.now() (monotonic: the phone's clock being set, or NTP slewing it,
+// mid-request cannot make one negative or huge); t3 is t0 plus that measured trip. Date.now() only anchors t0.
 
 const KEEP = 12;
 const samples = [];
@@ -44,25 +47,36 @@ export function addSample(sampleOffset, rtt) {
   for (const fn of listeners) fn(offset);
 }
 
+// Pings on their way: t0 → performance.now() when sent (a few at a time; one that is never answered is pruned).
+const pending = new Map();
+
 /** A `time.pong` message answering a `time.ping` we sent with t0. */
 export function onPong({ t0, t1, t2 }) {
-  const t3 = Date.now();
+  const sent = pending.get(t0);
+  if (sent === undefined) return; // not ours, or answered already
+  pending.delete(t0);
+  const t3 = t0 + (performance.now() - sent);
   addSample((t1 - t0 + (t2 - t3)) / 2, t3 - t0 - (t2 - t1));
 }
 
 export function pingMessage() {
-  return { type: "time.ping", t0: Date.now() };
+  let t0 = Date.now();
+  while (pending.has(t0)) t0 += 1; // pings sent in the same millisecond keep apart
+  pending.set(t0, performance.now());
+  for (const [key, at] of pending) if (performance.now() - at > 60000) pending.delete(key);
+  return { type: "time.ping", t0 };
 }
 
 /** Sample the clock over HTTP `count` times (used before a device socket exists). */
 export async function syncHttp(count = 3) {
   for (let i = 0; i < count; i += 1) {
     const t0 = Date.now();
+    const sent = performance.now();
     try {
       const response = await fetch("/api/v1/time", { cache: "no-store" });
       const body = await response.json();
-      const t3 = Date.now();
-      addSample(body.epoch_ms - (t0 + t3) / 2, t3 - t0);
+      const rtt = performance.now() - sent;
+      addSample(body.epoch_ms - (t0 + rtt / 2), rtt);
     } catch {
       return synced; // offline: keep the last estimate
     }

@@ -272,6 +272,7 @@ const zh = {
   "err.network": "网络连接失败，请检查网络后重试",
   "err.camera": "无法打开摄像头或麦克风，请在浏览器设置中允许访问",
   "err.generic": "出错了：{message}",
+  "err.request_id": "（请求编号 {id}，联系技术支持时请提供）",
 };
 
 const en = {
@@ -542,6 +543,7 @@ const en = {
   "err.network": "Network error: check the connection and try again",
   "err.camera": "Cannot open the camera or microphone: allow access in the browser settings",
   "err.generic": "Something went wrong: {message}",
+  "err.request_id": " (request ID {id}: quote it to support)",
 };
 
 const DICTS = { "zh-CN": zh, en };

@@ -161,7 +161,10 @@ export function header(title, ...extra) {
 }
 
 export function errorText(error) {
-  if (error && typeof error.text === "string" && error.text) return error.text;
+  if (error && typeof error.text === "string" && error.text) {
+    // A server fault is not the candidate's to fix: the id lets support find what happened.
+    return error.status >= 500 && error.requestId ? error.text + t("err.request_id", { id: error.requestId }) : error.text;
+  }
   return t("err.generic", { message: error?.message || String(error) });
 }
 

@@ -21,6 +21,15 @@ import * as store from "./store.js";
 export const TUS_ENDPOINT = "/api/v1/uploads/";
 const TUS = { "Tus-Resumable": "1.0.0" };
 const BACKOFF_MS = [500, 1000, 2000, 3000, 5000];
+
+/**
+ * How long to wait before the `attempt`-th retry (1-based): "full jitter", a uniform draw up to the back-off step.
+ * After a hall-wide Wi-Fi drop every phone fails at the same instant; without the draw they would all retry in
+ * lockstep, each wave as big as the first.
+ */
+export function retryDelay(attempt, random = Math.random) {
+  return Math.round(random() * BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)]);
+}
 /** Uploads of one recording at most (the first and two more after failed verifications). */
 export const MAX_UPLOADS = 3;
 
@@ -185,9 +194,8 @@ export class Uploader {
           return;
         }
         await this.report(error.status === 0 || !navigator.onLine ? "offline" : "retrying");
-        const wait = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
         this.attempt += 1;
-        await this.sleep(wait);
+        await this.sleep(retryDelay(this.attempt));
       }
     }
   }

@@ -11,7 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.config import Settings
 from app.db import Base
+from app.main import create_app
 from app.models import Candidate, LoginAttempt, StaffRole, StaffUser
 from tests.support.api import PASSWORD, Api, id_number, phone
 
@@ -428,3 +430,36 @@ async def test_passwords_are_argon2id_and_id_numbers_never_plain(api: Api, ops: 
             for values in (await db.execute(select(table))).all():
                 text = " ".join(str(v) for v in values)
                 assert not any(p in text for p in plain), f"{table.name} holds an ID number in plain text"
+
+
+async def test_hashes_made_at_a_lower_cost_are_upgraded_at_the_next_log_in(api: Api, ops: str, settings: Settings) -> None:
+    """A server restarted with higher argon2 costs re-hashes each password when its owner next logs in (the only
+    moment the password is at hand), and not again after that; a failed log-in changes nothing."""
+    exam_id = (await api.exam(ops))["id"]
+    row, token = await api.candidate(ops, exam_id, seq=3)
+    await api.ok("PUT", "/api/v1/candidate/password", token, status=204, json={"current": row["access_code"], "new": "Secret-pass-3"})
+    staff = "upgrade-staff"
+    await api.staff(username=staff)
+
+    async def stored() -> tuple[str, str]:
+        async with api.app.state.sessionmaker() as db:
+            staff_hash = await db.scalar(select(StaffUser.password_hash).where(StaffUser.username == staff))
+            candidate_hash = await db.scalar(select(Candidate.password_hash).where(Candidate.phone == phone(3)))
+        assert staff_hash is not None and candidate_hash is not None
+        return staff_hash, candidate_hash
+
+    before = await stored()
+    assert all("m=1024,t=1," in h for h in before), before
+    create_app(settings.model_copy(update={"argon2_time_cost": 2, "argon2_memory_kib": 2048}))  # the restart: new costs
+    try:
+        assert (await candidate_login(api, phone(3), "wrong-password-3")).status_code == 401
+        assert await stored() == before
+        await api.ok("POST", "/api/v1/auth/staff/login", json={"username": staff, "password": PASSWORD})
+        assert (await candidate_login(api, phone(3), "Secret-pass-3")).status_code == 200
+        upgraded = await stored()
+        assert all("m=2048,t=2," in h for h in upgraded), upgraded
+        await api.ok("POST", "/api/v1/auth/staff/login", json={"username": staff, "password": PASSWORD})
+        assert (await candidate_login(api, phone(3), "Secret-pass-3")).status_code == 200
+        assert await stored() == upgraded  # at the current cost already: left alone
+    finally:
+        create_app(settings)

@@ -72,6 +72,7 @@ def assert_too_large(response: httpx.Response, limit: int) -> None:
     assert response.status_code == 413, response.text
     assert response.json()["error"] == {
         "code": "payload_too_large", "message": "上传内容过大", "message_en": "The upload is too large", "details": {"max_bytes": limit},
+        "request_id": response.headers["x-request-id"],
     }  # fmt: skip
     assert response.headers["connection"] == "close"  # the rest of the body is never read
 

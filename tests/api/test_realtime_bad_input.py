@@ -41,7 +41,8 @@ async def error_for(ws: AsyncWebSocketSession, send: Any) -> dict[str, Any]:
     else:
         await ws.send_json(send)
     error = await wait_for(ws, "error")
-    assert set(error) == {"type", "code", "message", "message_en"} | ({"details"} if "details" in error else set())
+    # The socket's request id rides on each error frame: what support looks up in the server's log.
+    assert set(error) == {"type", "code", "message", "message_en", "request_id"} | ({"details"} if "details" in error else set())
     assert error["message"] and error["message_en"]
     pong = await barrier(ws)
     assert pong["t0"] == 0

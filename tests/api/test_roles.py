@@ -76,6 +76,7 @@ RUBRIC = {"items": [{"key": "content", "label": "内容", "max_points": 10, "ste
 TABLE: list[Op] = [
     Op("GET", "/healthz", ANYONE),
     Op("GET", "/readyz", ANYONE),
+    Op("GET", "/metrics", {OPS}),
     Op("GET", f"{V1}/time", ANYONE),
     Op("POST", f"{V1}/auth/staff/login", ANYONE, json=lambda w: w.logins["staff"]),
     Op("POST", f"{V1}/auth/candidate/login", ANYONE, json=lambda w: w.logins["candidate"]),

@@ -182,8 +182,12 @@ async def test_bad_rows_are_all_reported_by_line_and_nothing_is_imported(api: Ap
         assert [r["name"] for r in error["details"]["rejected"]][:2] == ["李四", "王五"]
         for row in error["details"]["rejected"]:
             for item in row["errors"]:
-                assert set(item) == {"code", "message", "message_en"}
+                # The column as the file titles it, for every error but an unreadable line's.
+                assert set(item) == ({"code", "message", "message_en"} | ({"column"} if item["code"] != "bad_encoding" else set()))
                 assert any("\u4e00" <= ch <= "\u9fff" for ch in item["message"]) and item["message_en"].isascii()
+        columns = {r["row"]: [e.get("column") for e in r["errors"]] for r in error["details"]["rejected"]}
+        assert columns[3] == ["身份证号"] and columns[4] == ["手机号"] and columns[11] == ["照片"] and columns[13] == [None]
+        assert columns[14] == ["姓名", "身份证号", "手机号"]
 
     assert await roster_of(api, ops, exam_id) == before
     assert stored_objects(api) == []

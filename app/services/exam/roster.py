@@ -1,13 +1,13 @@
-"""Roster import: a CSV (UTF-8 or GBK) of name, ID number, phone and an optional photo file name.
+"""Roster import: a CSV (UTF-8 or GBK) or XLSX of name, ID number, phone and an optional photo file name (reading the
+file: app.services.exam.roster_files).
 
-All or nothing: if any row is rejected, nothing is imported and every rejected row is reported. (Past 300 lines:
-reading, checking and importing are one pass over the file, so that a rejected row leaves nothing behind.)
-"""
+All or nothing: if any row is rejected, nothing is imported and every rejected row is reported, with its row and
+column."""
 
 from __future__ import annotations
 
-import csv
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -32,9 +32,11 @@ from app.security import (
 )
 from app.services import auth
 from app.services.audit import Actor, record
+from app.services.exam.roster_files import read_table
 from app.services.images import sniff_image
 
 MAX_ROWS = 50_000
+CHECKING, IMPORTING = "检查名单 Checking rows", "导入考生 Importing candidates"
 
 HEADER_ALIASES = {
     "name": {"name", "姓名"},
@@ -48,7 +50,12 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
     "bad_encoding": ("该行编码无法识别（请使用 UTF-8 或 GBK）", "Unreadable encoding in this row (use UTF-8 or GBK)"),
     "missing_name": ("姓名为空", "The name is empty"),
     "name_too_long": ("姓名过长（最多 100 字）", "The name is too long (100 characters at most)"),
+    "name_has_line_break": ("姓名中有换行（请删去单元格内的换行）", "The name contains a line break (remove it from the cell)"),
     "invalid_id_number": ("身份证号格式或校验位错误", "Invalid ID number (format or check digit)"),
+    "id_number_not_text": (
+        "身份证号被 Excel 存成了数字，超过 15 位的数字已丢失：请将该列设为文本格式后重新填写",
+        "Excel stored the ID number as a number, which loses digits past the 15th: format the column as text and enter it again",
+    ),
     "invalid_phone": ("手机号格式错误", "Invalid mobile phone number"),
     "duplicate_id_number": ("身份证号与名单中其他行重复", "The ID number repeats another row of the file"),
     "duplicate_phone": ("手机号与名单中其他行重复", "The phone repeats another row of the file"),
@@ -64,15 +71,28 @@ ROW_ERRORS: dict[str, tuple[str, str]] = {
 }
 
 
+# The column each row error is about (its title as the file has it goes in the error).
+ERROR_COLUMNS = {
+    "missing_name": "name", "name_too_long": "name", "name_has_line_break": "name",
+    "invalid_id_number": "id_number", "id_number_not_text": "id_number", "duplicate_id_number": "id_number", "id_number_on_roster": "id_number",
+    "invalid_phone": "phone", "duplicate_phone": "phone", "phone_on_roster": "phone",
+    "photo_missing": "photo", "photo_not_image": "photo", "photo_too_large": "photo", "photo_dimensions_too_large": "photo",
+}  # fmt: skip
+
+
 @dataclass
 class RowReport:
     row: int
     name: str
+    titles: dict[str, str] = field(default_factory=dict)  # canonical column → its title in the file
     errors: list[dict[str, str]] = field(default_factory=list)
 
     def reject(self, code: str) -> None:
         zh, en = ROW_ERRORS[code]
-        self.errors.append({"code": code, "message": zh, "message_en": en})
+        error = {"code": code, "message": zh, "message_en": en}
+        if (column := ERROR_COLUMNS.get(code)) is not None:
+            error["column"] = self.titles.get(column, column)
+        self.errors.append(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,40 +120,7 @@ class _Row:
     phone: str
     photo: str
     report: RowReport
-
-
-def _file_encoding(raw_lines: list[bytes], has_bom: bool) -> str:
-    """The file's one encoding. GB18030 decodes almost any bytes, so a line must never fall back to it on its
-    own: a Latin-1 "Müller" in a UTF-8 file would import as "M黮ler". Non-ASCII lines that are valid UTF-8 are
-    strong evidence (GBK text almost never is), so they decide; lines in neither encoding are reported per row."""
-    if has_bom:
-        return "utf-8"
-    utf8 = other = 0
-    for raw in raw_lines:
-        if raw.isascii():
-            continue
-        try:
-            raw.decode("utf-8")
-            utf8 += 1
-        except UnicodeDecodeError:
-            other += 1
-    return "utf-8" if utf8 >= other else "gb18030"
-
-
-def _decode_lines(data: bytes) -> list[tuple[int, str | None]]:
-    """Lines numbered as in the file, decoded in the file's encoding (UTF-8, with or without BOM, or GBK via
-    its superset GB18030); a line that does not decode comes back as None (reported per row)."""
-    has_bom = data.startswith(b"\xef\xbb\xbf")
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    raw_lines = data.splitlines()  # bytes split only on \n, \r, \r\n: line numbers as an editor shows them
-    encoding = _file_encoding(raw_lines, has_bom)
-    lines: list[tuple[int, str | None]] = []
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            lines.append((number, raw.decode(encoding)))
-        except UnicodeDecodeError:
-            lines.append((number, None))
-    return lines
+    id_number_numeric: bool = False  # an XLSX cell Excel stored as a number: digits past the 15th are lost
 
 
 def _header_map(header: list[str]) -> dict[str, int]:
@@ -149,30 +136,28 @@ def _header_map(header: list[str]) -> dict[str, int]:
 
 
 def parse_rows(data: bytes) -> tuple[list[_Row], list[RowReport]]:
-    lines = _decode_lines(data)
-    if not lines or lines[0][1] is None:
-        raise errors.RosterUnreadable()
-    columns = _header_map(next(csv.reader([lines[0][1]])))
+    table = read_table(data)
+    columns = _header_map(table.header)
+    titles = {name: table.header[index].strip().lstrip("\ufeff") for name, index in columns.items()}
     rows: list[_Row] = []
     undecodable: list[RowReport] = []
-    for number, text in lines[1:]:
-        if text is None:
-            report = RowReport(number, "")
+    for line in table.records:
+        if len(rows) + len(undecodable) >= MAX_ROWS:
+            raise errors.PayloadTooLarge()
+        if line.cells is None:
+            report = RowReport(line.number, "", titles)
             report.reject("bad_encoding")
             undecodable.append(report)
             continue
-        if not text.strip():
-            continue
-        cells = next(csv.reader([text]))
 
-        def cell(name: str, cells: list[str] = cells) -> str:
+        def cell(name: str, cells: list[str] = line.cells) -> str:
             index = columns.get(name)
             return cells[index].strip() if index is not None and index < len(cells) else ""
 
         name = cell("name")
-        rows.append(_Row(number, name, normalize_id_number(cell("id_number")), normalize_phone(cell("phone")), cell("photo"), RowReport(number, name)))
-    if len(rows) + len(undecodable) > MAX_ROWS:
-        raise errors.PayloadTooLarge()
+        row = _Row(line.number, name, normalize_id_number(cell("id_number")), normalize_phone(cell("phone")), cell("photo"), RowReport(line.number, name, titles))
+        row.id_number_numeric = columns["id_number"] in line.numeric
+        rows.append(row)
     if not rows and not undecodable:
         raise errors.RosterUnreadable(details={"reason": "no rows"})
     return rows, undecodable
@@ -182,28 +167,36 @@ async def import_roster(
     db: AsyncSession,
     *,
     exam: Exam,
-    csv_data: bytes,
+    data: bytes,
     photos: dict[str, bytes | None] | None,
     store: ObjectStore,
     secret_key: str,
     dry_run: bool,
     now: datetime,
     actor: Actor,
+    steps: Callable[[str, int, int], None] | None = None,
 ) -> ImportResult:
-    rows, reports = parse_rows(csv_data)
+    """`steps(what, done, total)` hears how far the check and the import are (the CLI's progress bars)."""
+    steps = steps or (lambda what, done, total: None)
+    rows, reports = parse_rows(data)
     photos = photos or {}
     existing = (await db.execute(select(Candidate.id_number_hash, Candidate.phone).where(Candidate.exam_id == exam.id))).all()
     known_ids = {r.id_number_hash for r in existing}
     known_phones = {r.phone for r in existing}
     seen_ids: set[str] = set()
     seen_phones: set[str] = set()
-    for row in rows:
+    for done, row in enumerate(rows, start=1):
+        steps(CHECKING, done, len(rows))
         report = row.report
         if not row.name:
             report.reject("missing_name")
         elif len(row.name) > 100:
             report.reject("name_too_long")
-        if not valid_id_number(row.id_number):
+        elif any(c in row.name for c in "\r\n"):
+            report.reject("name_has_line_break")
+        if row.id_number_numeric:
+            report.reject("id_number_not_text")
+        elif not valid_id_number(row.id_number):
             report.reject("invalid_id_number")
         else:
             digest = id_number_digest(secret_key, row.id_number)
@@ -231,7 +224,8 @@ async def import_roster(
     if dry_run:
         return ImportResult(dry_run=True, rows=len(rows), imported=[])
     imported = []
-    for row in rows:
+    for done, row in enumerate(rows, start=1):
+        steps(IMPORTING, done, len(rows))
         code = new_access_code()
         candidate = Candidate(
             exam_id=exam.id,

@@ -15,6 +15,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from app.services.sitting.channels import staff_session_channel
 from app.uploads import Upload
 
 log = get_logger(__name__)
+ANALYSING = "分析录像 Analysing recordings"
+Steps = Callable[[str, int, int], None]  # (what, done, total)
 
 
 class UploadReader(UploadBytes, Protocol):
@@ -187,21 +190,25 @@ class Runner:
 
     # --- one pass ----------------------------------------------------------------------------------------------
 
-    async def run_pending(self, *, session_id: uuid.UUID | None = None) -> list[JobRun]:
+    async def run_pending(self, *, session_id: uuid.UUID | None = None, steps: Steps | None = None) -> list[JobRun]:
         """Run every job claimable now (of one session, when given), `flags_workers` at a time, until none is left;
-        first queue the verified recordings that lack a job of this analyzer version."""
+        first queue the verified recordings that lack a job of this analyzer version. `steps(what, done, total)`
+        hears each job end (the CLI's progress bar; the total is the jobs pending at the start)."""
         if self._faces is None:
             log.warning("flags.runner.no_engine", fix="dualcam models fetch, then restart: the analysis needs the face engine")
             return []
         async with self._pass:
             async with transaction(self._sessionmaker) as db:
                 await jobs.enqueue_missing(db, analyzer_version=self.analyzer_version, now=self._clock.now(), session_id=session_id)
+                total = (await jobs.queue_status(db, session_id=session_id)).counts["pending"] if steps else 0
             claim = Claim(worker=self.worker_id, lease=self.policy.lease, analyzer_version=self.analyzer_version, session_id=session_id)
             runs: list[JobRun] = []
-            await asyncio.gather(*(self._lane(claim, runs) for _ in range(self.policy.workers)))
+            if steps:
+                steps(ANALYSING, 0, total)
+            await asyncio.gather(*(self._lane(claim, runs, steps, total) for _ in range(self.policy.workers)))
             return runs
 
-    async def _lane(self, claim: Claim, runs: list[JobRun]) -> None:
+    async def _lane(self, claim: Claim, runs: list[JobRun], steps: Steps | None, total: int) -> None:
         while True:
             async with transaction(self._sessionmaker) as db:
                 job = await self._queue.claim(db, claim=claim, now=self._clock.now())
@@ -209,6 +216,8 @@ class Runner:
                 return
             log.info("flags.job.claimed", job_id=str(job.id), attempt=job.attempts, worker=self.worker_id)
             runs.append(await self._run(job))
+            if steps:
+                steps(ANALYSING, len(runs), max(total, len(runs)))  # a retried job runs again: more runs than jobs
 
     async def _run(self, job: AnalysisJob) -> JobRun:
         started = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,24 +47,37 @@ def about(table: Table, now: datetime) -> list[tuple[str, str]]:
     ]
 
 
-def to_csv(table: Table) -> bytes:
+WRITING = "写出成绩 Writing rows"
+Steps = Callable[[str, int, int], None]  # (what, done, total): how far the export is (the CLI's progress bar)
+
+
+def _quiet(what: str, done: int, total: int) -> None:
+    pass
+
+
+def to_csv(table: Table, steps: Steps = _quiet) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(c) for c in header(table)])
-    writer.writerows([safe_cell(c) for c in row] for row in body(table))
+    rows = body(table)
+    for done, row in enumerate(rows, start=1):
+        writer.writerow([safe_cell(c) for c in row])
+        steps(WRITING, done, len(rows))
     return ("\ufeff" + buffer.getvalue()).encode()
 
 
-def to_xlsx(table: Table, now: datetime) -> bytes:
+def to_xlsx(table: Table, now: datetime, steps: Steps = _quiet) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "成绩 Results"
     columns = header(table)
     sheet.append([safe_cell(c) for c in columns])
-    for row in body(table):
+    rows = body(table)
+    for done, row in enumerate(rows, start=1):
         sheet.append([safe_cell(c) for c in row])
+        steps(WRITING, done, len(rows))
     sheet.freeze_panes = "A2"
-    _widths(sheet, columns, body(table))
+    _widths(sheet, columns, rows)
     info = book.create_sheet("说明 About")
     for key, value in about(table, now):
         info.append([key, safe_cell(value)])

@@ -39,7 +39,7 @@ def rows(*lines: tuple[str, str, str, str] | tuple[str, str, str]) -> bytes:
 async def load(env: Env, exam: Exam, data: bytes, *, photos: dict[str, bytes | None] | None = None, dry_run: bool = False) -> roster.ImportResult:
     async with env.tx() as db:
         return await roster.import_roster(
-            db, exam=exam, csv_data=data, photos=photos, store=env.app.state.store, secret_key=env.settings.secret_key, dry_run=dry_run, now=env.now(), actor=OPS
+            db, exam=exam, data=data, photos=photos, store=env.app.state.store, secret_key=env.settings.secret_key, dry_run=dry_run, now=env.now(), actor=OPS
         )
 
 
