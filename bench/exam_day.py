@@ -1,0 +1,320 @@
+"""An exam day against one real `dualcam serve` process, driven only through its public interfaces (JSON on stdout).
+
+    .venv/bin/python bench/exam_day.py [--candidates 50] [--faults 0.1] [--seed 1] [--waiting-minutes 1.5]
+        [--answer-minutes 1] [--upload-minutes 1] [--arrival-seconds 30] [--topology single] [--json]
+
+Topology `single` (the only one so far): `dualcam migrate` and `dualcam serve` on embedded defaults (SQLite, local
+files, the in-memory hub, the real system clock) in a fresh temporary DUALCAM_DATA_DIR, with the sface models of
+var/models. The first ops account comes from `dualcam staff create`; everything after is HTTP: an exam, a formal
+session whose waiting window opens ~20 s after seeding (answer window and upload deadline from the flags), a question,
+and a roster of N candidates imported with a zip of ID photos (real faces from tests/data/faces, reused across
+candidates).
+
+Then one asyncio task per candidate (arrivals spread over `--arrival-seconds` before the waiting window opens): log
+in, confirm, verify identity with a selfie, register the main phone, pair the aux phone with a pairing code, open
+both WebSockets (heartbeats at the server's `heartbeat_seconds`), pass the waiting-room face gate once the window
+opens, take the `answer_start` push on both sockets (latency = receive time − answer_starts_at, on the same clock
+as the server's), send each phone's WebM (VP8 + Opus by PyAV) over tus with a deferred length in a PATCH about every
+2 s of the answer window and the length with the last one, and poll the phone's sitting until both are verified.
+
+Faults (`--faults`, a share of the candidates, kinds round-robin after a `--seed`ed shuffle): `absent` (confirmed
+beforehand but never shows up on the day: an unconfirmed candidate has no sitting at all), `no_aux_upload` (the aux
+phone never uploads), `socket_drop` (the main socket closes a third into the answer window and reconnects 2 s
+later), `network_loss` (uploads stop ~10 s mid-answer, then a tus HEAD and on). Expected final states: absent →
+absent, no_aux_upload → incomplete (the harness waits for the upload deadline when such a candidate exists), the
+others → uploaded. The final states come from `GET /api/v1/ops/sessions/{id}/sittings`, the server's sha256 of each
+recording from `GET /api/v1/ops/sittings/{id}/recordings`, compared with what was sent.
+
+Reported: per phase p50/p95/p99/max (ms; `chunk_ack` is one PATCH's round trip, `final_ack` the last PATCH, which
+also waits for the server's verification), states against expectations per candidate and in counts, lost bytes and
+hash mismatches, HTTP errors by status, server metrics (/metrics before and after: CPU, RSS, request counts by
+status class, upload bytes, face busy), the server's peak RSS (VmHWM), the parameters, wall time, and `all_pass`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from exam_day_candidate import EXPECTED, FAULTS, V1, Context, Plan, Stats, call, run_candidate  # noqa: E402
+
+FACES = ROOT / "tests" / "data" / "faces"
+PEOPLE = ("person_a", "person_b")  # the two people with two photos each (ID photo _1, live captures _2)
+BIN = ROOT / ".venv" / "bin"
+
+
+def log(*parts: Any) -> None:
+    print(f"[{datetime.now(UTC).strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _status_kib(pid: int, key: str) -> int | None:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def _id_number(seq: int, prefix: str = "370102199001") -> str:
+    body = f"{prefix}{seq:05d}"[:17]
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def _percentiles(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(values)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731 (nearest rank)
+    return {"n": len(ordered), **{f"p{int(q * 100)}_ms": round(at(q) * 1000, 1) for q in (0.5, 0.95, 0.99)}, "max_ms": round(ordered[-1] * 1000, 1)}
+
+
+# --- the server ---------------------------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ, "DUALCAM_DATA_DIR": str(data_dir), "DUALCAM_FACE_MODEL_DIR": str(ROOT / "var" / "models"),
+            "DUALCAM_SECRET_KEY": secrets.token_urlsafe(40), "DUALCAM_PUBLIC_BASE_URL": self.url,
+        }  # fmt: skip
+        for key in ("DUALCAM_CLOCK_FILE", "DUALCAM_DATABASE_URL", "DUALCAM_STORAGE_URL", "DUALCAM_REDIS_URL"):
+            self.env.pop(key, None)
+        self.log_path = data_dir / "serve.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([str(BIN / "dualcam"), *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"dualcam {' '.join(args)}: {done.returncode} {done.stderr[-2000:]}")
+        return done.stdout
+
+    async def start(self) -> None:
+        self.cli("migrate")
+        self.proc = subprocess.Popen([str(BIN / "dualcam"), "serve", "--port", str(self.port)], env=self.env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+            for _ in range(300):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"dualcam serve exited {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise RuntimeError("dualcam serve not ready in 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def metrics(client: httpx.AsyncClient, ops: str) -> dict[str, Any]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {ops}"})).text
+    out: dict[str, Any] = {"http_requests_by_class": {}}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "dualcam_upload_bytes_total", "dualcam_face_busy_total"):
+                out[name] = out.get(name, 0) + value
+            elif name == "dualcam_http_requests_total":
+                key = labels.get("status", "?")[:1] + "xx"
+                out["http_requests_by_class"][key] = out["http_requests_by_class"].get(key, 0) + value
+    return out
+
+
+# --- seeding over the ops API --------------------------------------------------------------------------------------
+
+
+async def seed(client: httpx.AsyncClient, stats: Stats, ops: str, args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    exam = (await call(client, stats, "POST", f"{V1}/ops/exams", ops, expect=201, json={
+        "title": "exam-day bench", "organizer": "bench", "province": "山东", "identity_category": "其他",
+        "confirm_opens_at": (now - timedelta(days=1)).isoformat(), "confirm_closes_at": (now + timedelta(days=1)).isoformat(),
+        "rules_text": "诚信承诺：不得退出视频录制过程。", "support_phone": "400-000-0000", "support_hours": "08:00-20:00",
+    })).json()  # fmt: skip
+    opens = now + timedelta(seconds=args.lead_seconds)
+    starts = opens + timedelta(minutes=args.waiting_minutes)
+    ends = starts + timedelta(minutes=args.answer_minutes)
+    deadline = ends + timedelta(minutes=args.upload_minutes)
+    times = {"waiting_opens_at": opens, "answer_starts_at": starts, "answer_ends_at": ends, "upload_deadline": deadline}
+    session = (await call(client, stats, "POST", f"{V1}/ops/exams/{exam['id']}/sessions", ops, expect=201,
+                          json={"kind": "formal", "title": "bench formal", **{k: v.isoformat() for k, v in times.items()}})).json()  # fmt: skip
+    await call(client, stats, "POST", f"{V1}/ops/sessions/{session['id']}/questions", ops, expect=201, json={"text": "请结合岗位要求，谈谈你的职业规划。"})
+    rows = ["姓名,身份证号,手机号,照片"]
+    rows += [f"考生{seq},{_id_number(seq)},139{seq:08d},{PEOPLE[seq % len(PEOPLE)]}_1.jpg" for seq in range(1, args.candidates + 1)]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for person in PEOPLE:
+            zipped.writestr(f"{person}_1.jpg", (FACES / f"{person}_1.jpg").read_bytes())
+    files = {"csv_file": ("roster.csv", ("\n".join(rows) + "\n").encode(), "text/csv"), "photos": ("photos.zip", archive.getvalue(), "application/zip")}
+    imported = (await call(client, stats, "POST", f"{V1}/ops/exams/{exam['id']}/roster", ops, expect=201, files=files)).json()["imported"]
+    return session, imported
+
+
+def assign_faults(n: int, share: float, seed: int) -> list[str | None]:
+    rng = random.Random(seed)
+    faulty = rng.sample(range(n), round(n * share)) if share > 0 else []
+    faults: list[str | None] = [None] * n
+    for i, index in enumerate(faulty):
+        faults[index] = FAULTS[i % len(FAULTS)]
+    return faults
+
+
+# --- the run ---------------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from tests.support.media import webm
+
+    wall = time.monotonic()
+    stats = Stats()
+    with tempfile.TemporaryDirectory(prefix="exam-day-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            await server.start()
+            assert server.proc is not None
+            log("serve ready", server.url, "pid", server.proc.pid)
+            password = re.search(r"password:\s*(\S+)", server.cli("staff", "create", "ops-bench", "--role", "ops"))
+            assert password, "no password printed by `dualcam staff create`"
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                ops = (await call(client, stats, "POST", f"{V1}/auth/staff/login", json={"username": "ops-bench", "password": password.group(1)})).json()["token"]
+                before = await metrics(client, ops)
+                session, imported = await seed(client, stats, ops, args)
+                log("seeded", len(imported), "candidates; session", session["id"], "waiting opens", session["waiting_opens_at"])
+                answer_s = args.answer_minutes * 60
+                ctx = Context(
+                    base_url=server.url, session=session, recording=webm(seconds=answer_s, live=True), chunk_seconds=2.0, stats=stats,
+                    photos={f"{p}_{k}": (FACES / f"{p}_{k}.jpg").read_bytes() for p in PEOPLE for k in (1, 2)},
+                )  # fmt: skip
+                faults = assign_faults(len(imported), args.faults, args.seed)
+                opens = datetime.fromisoformat(session["waiting_opens_at"]).timestamp()
+                first = time.time() + 1
+                spread = max(0.0, min(args.arrival_seconds, opens + args.waiting_minutes * 30 - first))  # arrive by mid-waiting
+                plans = [
+                    Plan(seq=i + 1, id_number=_id_number(i + 1), access_code=row["access_code"], person=PEOPLE[(i + 1) % len(PEOPLE)],
+                         fault=faults[i], arrive_at=first + spread * i / max(1, len(imported)))
+                    for i, row in enumerate(imported)
+                ]  # fmt: skip
+                await asyncio.gather(*(run_candidate(ctx, plan) for plan in plans))
+                if any(p.fault == "no_aux_upload" for p in plans):
+                    deadline = datetime.fromisoformat(session["upload_deadline"]).timestamp()
+                    log("waiting for the upload deadline", session["upload_deadline"])
+                    await asyncio.sleep(max(0.0, deadline - time.time() + 3))
+                await asyncio.sleep(1.5)  # one scheduler tick for finalizing
+                sittings = (await call(client, stats, "GET", f"{V1}/ops/sessions/{session['id']}/sittings", ops)).json()
+                recordings = {}
+                for row in sittings:
+                    recordings[row["sitting_id"]] = (await call(client, stats, "GET", f"{V1}/ops/sittings/{row['sitting_id']}/recordings", ops)).json()
+                after = await metrics(client, ops)
+            peak = _status_kib(server.proc.pid, "VmHWM")
+        finally:
+            server.stop()
+            serve_log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+    return report(args, plans, sittings, recordings, stats, before, after, peak, time.monotonic() - wall, serve_log)
+
+
+def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str, Any]], recordings: dict[str, Any],
+           stats: Stats, before: dict[str, Any], after: dict[str, Any], peak_kib: int | None, wall: float, serve_log: str) -> dict[str, Any]:  # fmt: skip
+    by_name = {row["name"]: row for row in sittings}
+    candidates, lost, mismatches = [], 0, []
+    counts: dict[str, int] = {}
+    expected_counts: dict[str, int] = {}
+    all_pass = True
+    for plan in plans:
+        row = by_name.get(f"考生{plan.seq}")
+        state = row["state"] if row else None
+        expected = EXPECTED[plan.fault]
+        counts[str(state)] = counts.get(str(state), 0) + 1
+        expected_counts[expected] = expected_counts.get(expected, 0) + 1
+        server_sha = {r["role"]: r.get("sha256") for r in recordings.get(row["sitting_id"], [])} if row else {}
+        server_len = {r["role"]: r.get("bytes_received") for r in recordings.get(row["sitting_id"], [])} if row else {}
+        for role, sent in plan.sent_sha256.items():
+            if server_sha.get(role) != sent:
+                mismatches.append({"seq": plan.seq, "role": role, "sent": sent, "server": server_sha.get(role)})
+            lost += max(0, plan.sent_bytes[role] - (server_len.get(role) or 0))
+        ok = state == expected
+        all_pass &= ok
+        candidates.append({"seq": plan.seq, "fault": plan.fault, "expected": expected, "state": state, "ok": ok, "reached": plan.reached,
+                           "failure": plan.failure, "push_ms": {k: round(v * 1000, 1) for k, v in plan.pushes.items()}})  # fmt: skip
+    all_pass &= lost == 0 and not mismatches
+    delta = lambda key: round(after.get(key, 0) - before.get(key, 0), 3)  # noqa: E731
+    return {
+        "bench": "exam_day",
+        "params": {k: v for k, v in vars(args).items() if k != "json"},
+        "wall_s": round(wall, 1),
+        "phases": {name: _percentiles(stats.phases.get(name, [])) for name in ("login", "identity", "pairing", "face_gate", "start_push_main", "start_push_aux", "chunk_ack", "final_ack")},
+        "states": counts,
+        "expected_states": expected_counts,
+        "lost_bytes": lost,
+        "sha256_mismatches": mismatches,
+        "http_errors": stats.errors,
+        "server": {
+            "cpu_seconds": delta("process_cpu_seconds_total"),
+            "rss_bytes_after": after.get("process_resident_memory_bytes"),
+            "peak_rss_kib": peak_kib,
+            "upload_bytes": delta("dualcam_upload_bytes_total"),
+            "face_busy": delta("dualcam_face_busy_total"),
+            "http_requests_by_class": {k: v - before["http_requests_by_class"].get(k, 0) for k, v in after["http_requests_by_class"].items()},
+            "log_errors": sum(1 for line in serve_log.splitlines() if '"error"' in line or "Traceback" in line),
+        },
+        "candidates": candidates,
+        "all_pass": bool(all_pass),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--faults", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--topology", choices=["single"], default="single")
+    parser.add_argument("--lead-seconds", type=float, default=20, help="seeding to waiting window open")
+    parser.add_argument("--waiting-minutes", type=float, default=1.5)
+    parser.add_argument("--answer-minutes", type=float, default=1)
+    parser.add_argument("--upload-minutes", type=float, default=1, help="answer end to upload deadline")
+    parser.add_argument("--arrival-seconds", type=float, default=30)
+    parser.add_argument("--json", action="store_true", help="only the JSON document on stdout")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
+    sys.exit(0 if result["all_pass"] else 1)
+
+
+if __name__ == "__main__":
+    main()
