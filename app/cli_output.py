@@ -66,12 +66,14 @@ Steps = Callable[[str, int, int], None]  # (what, done, total): a service's repo
 @contextmanager
 def progress_bar(*, enabled: bool = True) -> Iterator[Steps]:
     """Bars on stderr, one per kind of step a long operation reports (`steps("检查名单 Checking rows", 120, 1000)`).
-    Disabled (for --json) it is a no-op. Where stderr is not a terminal rich draws the bars once, when they end."""
-    if not enabled:
+    Only for a person at a terminal: disabled (for --json), or with stderr going to a file or a pipe (a cron job's
+    log, a script reading the one-line error), it is a no-op."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
         yield lambda what, done, total: None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    bars = Progress(*columns, console=Console(stderr=True))
+    bars = Progress(*columns, console=console)
     tasks: dict[str, TaskID] = {}
 
     def steps(what: str, done: int, total: int) -> None:

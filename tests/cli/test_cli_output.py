@@ -64,6 +64,9 @@ def test_a_roster_import_shows_its_progress_and_a_table_of_the_access_codes(data
 def test_json_output_has_no_bars_and_an_export_shows_its_rows_written(data_dir: Path, tmp_path: Path) -> None:
     exam_id = make_exam(data_dir)
     workbook = roster_workbook(tmp_path / "名单.xlsx")
+    # Not at a terminal (a script, a log file): no bars, the same output.
+    out, bars = run(data_dir, "roster", "import", exam_id, str(workbook), "--dry-run", terminal=False)
+    assert bars == "" and "rows: 2" in out
     out, bars = run(data_dir, "roster", "import", exam_id, str(workbook), "--json")
     assert bars == "" and json.loads(out)["rows"] == 2
 
