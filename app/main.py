@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         BodyClass.roster: settings.max_roster_body_bytes,
     }
     app.add_middleware(BodyLimits, routes=[r for router in routers for r in router.routes], limits=limits, upload_prefix=uploads.MOUNT)
-    app.add_middleware(AccessLog)  # outside the limits: refusals are logged too
+    app.add_middleware(AccessLog, upload_prefix=uploads.MOUNT)  # outside the limits: refusals are logged too
     # Outside the access log (its line carries the id); the trusted proxy's client address is read here, not by uvicorn.
     app.add_middleware(RequestIds, trusted_hosts=settings.forwarded_allow_ips)
     docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)

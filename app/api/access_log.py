@@ -5,30 +5,28 @@ from __future__ import annotations
 
 import time
 
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.logs import get_logger
 
 log = get_logger("dualcam.access")
-UPLOADS = "/api/v1/uploads"
 
 
 def route_of(scope: Scope) -> str:
     """The template the request matched ("/api/v1/ops/sittings/{sitting_id}"), "<mount>/*" under a mount (the tus
     uploads, the apps' files), or "unmatched": never the raw path, whose ids would make a series each."""
-    route = scope.get("route")
-    if route is not None:
-        return f"{route.path}/*" if isinstance(route, Mount) else str(getattr(route, "path", "unmatched"))
+    if (route := scope.get("route")) is not None:
+        return str(route.path)
     # FastAPI's router names no route for a mount; the mount shows in the root path it added to the scope.
     mount = scope.get("root_path", "").removeprefix(scope.get("app_root_path", ""))
     return f"{mount}/*" if mount else "unmatched"
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, upload_prefix: str) -> None:
         self.app = app
+        self.upload_prefix = upload_prefix  # the tus mount: its PATCH bodies are the recordings' bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -40,7 +38,7 @@ class AccessLog:
         started = time.perf_counter()
         status = 500  # what the client sees if the app dies before answering
         received = 0
-        upload = scope["method"] == "PATCH" and scope["path"].startswith(UPLOADS)
+        upload = scope["method"] == "PATCH" and scope["path"].startswith(self.upload_prefix)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
