@@ -10,20 +10,10 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from tests.api.test_roster import ZH_HEADER, post_roster, roster_of
+from tests.api.test_roster import ZH_HEADER, exam_id, ops, post_roster, roster_of  # noqa: F401  (the fixtures)
 from tests.support.api import Api, id_number, phone
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def ops(api: Api) -> str:
-    return await api.staff()
-
-
-@pytest.fixture
-async def exam_id(api: Api, ops: str) -> str:
-    return (await api.exam(ops))["id"]
 
 
 def workbook(*rows: tuple[Any, ...], header: tuple[str, ...] = ("姓名", "身份证号", "手机号")) -> bytes:
