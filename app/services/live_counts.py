@@ -37,10 +37,13 @@ async def refresh(db: AsyncSession, *, now: datetime) -> None:
     counts = {status: n for status, n in await db.execute(select(AnalysisJob.status, func.count()).group_by(AnalysisJob.status))}
     for status in AnalysisStatus:
         metrics.analysis_jobs.labels(status.value).set(counts.get(status, 0))
-    metrics.sittings.clear()  # a session that closed since the last scrape leaves no stale series
-    for session in await open_sessions(db, now=now):
-        for state, n in (await session_status(db, session=session, now=now)).items():
-            metrics.sittings.labels(str(session.id), state.value).set(n)
+    found = {session.id: await session_status(db, session=session, now=now) for session in await open_sessions(db, now=now)}
+    # Cleared and set with no await between: a scrape on the listener's thread never sees half of it. Clearing drops
+    # the series of a session that closed since the last refresh.
+    metrics.sittings.clear()
+    for session_id, counts in found.items():
+        for state, n in counts.items():
+            metrics.sittings.labels(str(session_id), state.value).set(n)
 
 
 class Exporter:
