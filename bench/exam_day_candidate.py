@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,12 @@ class Stats:
     def error(self, key: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
 
+    retried: dict[str, int] = field(default_factory=dict)
+
+    def retry(self, key: str) -> None:
+        """A request that failed and was tried again, as a phone does (a replica gone, a lock not yet free)."""
+        self.retried[key] = self.retried.get(key, 0) + 1
+
 
 @dataclass
 class Plan:
@@ -48,6 +55,7 @@ class Plan:
     reached: str = "not_started"
     failure: str | None = None
     pushes: dict[str, float] = field(default_factory=dict)
+    last_byte_at: float = 0.0
 
 
 @dataclass
@@ -88,11 +96,15 @@ class Phone:
         self.changed = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.heartbeat_seconds = 10.0
+        self.closing = False
+        self.reconnects = 0
 
     async def open(self) -> dict[str, Any]:
+        self.closing = False
         url = self.ctx.base_url.replace("http", "ws", 1) + f"{V1}/ws?token={self.token}"
         self.ws = await connect(url, open_timeout=30, ping_interval=None, close_timeout=2, max_size=2**20)
         hello = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+        self.messages.append((time.time(), hello))
         self.heartbeat_seconds = float(hello.get("heartbeat_seconds") or 10)
         self.tasks = [asyncio.create_task(self._read(self.ws)), asyncio.create_task(self._beat(self.ws))]
         await self.send({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9})
@@ -107,6 +119,23 @@ class Phone:
             async for raw in ws:
                 self.messages.append((time.time(), json.loads(raw)))
                 self.changed.set()
+        if not self.closing:  # closed under it (its replica died): back as soon as the load balancer has another
+            asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for attempt in range(1, 60):
+            await asyncio.sleep(backoff(attempt))
+            if self.closing:
+                return
+            try:
+                await self.open()
+                self.reconnects += 1
+                self.ctx.stats.retry(f"ws_reconnect_{self.role}")
+                return
+            except Exception:  # noqa: BLE001 (refused or cut while the load balancer notices: try again)
+                self.ctx.stats.retry(f"ws_connect_failed_{self.role}")
 
     async def _beat(self, ws: ClientConnection) -> None:
         with contextlib.suppress(Exception):
@@ -130,6 +159,7 @@ class Phone:
                 await asyncio.wait_for(self.changed.wait(), left)
 
     async def close(self) -> None:
+        self.closing = True
         for task in self.tasks:
             task.cancel()
         if self.ws is not None:
@@ -142,37 +172,73 @@ async def sleep_until(epoch: float) -> None:
     await asyncio.sleep(max(0.0, epoch - time.time()))
 
 
+def backoff(attempt: int) -> float:
+    """Full jitter up to 0.5, 1, 2, 3, 5 s: the phones' own retry steps (clients/common/uploader.js)."""
+    return random.random() * (0.5, 1.0, 2.0, 3.0, 5.0)[min(attempt, 5) - 1]
+
+
+RETRIED = {409, 423, 500, 502, 503, 504}  # an offset moved, a lock a dead replica held, a replica gone
+
+
+async def _tus(client: httpx.AsyncClient, stats: Stats, method: str, url: str, token: str, **kwargs: Any) -> httpx.Response | None:
+    """One tus request; None when it failed in a way a phone retries (after a back-off and a HEAD)."""
+    try:
+        response = await client.request(method, url, headers={**kwargs.pop("headers"), "Authorization": f"Bearer {token}"}, **kwargs)
+    except httpx.TransportError as exc:
+        stats.retry(f"{method}_{type(exc).__name__}")
+        return None
+    if response.status_code in RETRIED:
+        stats.retry(f"{method}_{response.status_code}")
+        return None
+    if response.status_code not in (200, 204):
+        stats.error(str(response.status_code))
+        raise Failed(f"{method} {url}: {response.status_code} {response.text[:300]}")
+    return response
+
+
 async def upload(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str, role: str) -> None:
     """tus with a deferred length: a PATCH about every chunk_seconds during the answer window, the length set with
-    the last one after answer end; network_loss: a 10 s pause mid-answer, then HEAD for the offset and go on."""
+    the last one after answer end. A PATCH that fails (connection cut, 423, 5xx) is retried after a back-off from the
+    offset a HEAD gives, as the phones do; network_loss: a 10 s pause mid-answer first."""
     stats, data = ctx.stats, ctx.recording
     starts, ends = ctx.epoch("answer_starts_at"), ctx.epoch("answer_ends_at")
     pieces = max(2, int((ends - starts) / ctx.chunk_seconds))
     size = -(-len(data) // pieces)
-    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    bounds = [min(len(data), size * (i + 1)) for i in range(pieces)]
     created = await call(client, stats, "POST", f"{V1}/uploads/", token, expect=201, headers={**TUS, "Upload-Defer-Length": "1"})
     location = created.headers["Location"]
     plan.sent_sha256[role], plan.sent_bytes[role] = hashlib.sha256(data).hexdigest(), len(data)
-    offset, paused = 0, False
-    for i, chunk in enumerate(chunks):
-        last = i == len(chunks) - 1
-        if last:
-            await sleep_until(ends + 0.5)  # the length is known once recording stopped
-        else:
-            await sleep_until(starts + (i + 1) * ctx.chunk_seconds)
-        if plan.fault == "network_loss" and not paused and i >= len(chunks) // 2:
-            paused = True
+    offset, paused, failures = 0, False, 0
+    for i, bound in enumerate(bounds):
+        last = bound == len(data)
+        await sleep_until(ends + 0.5 if last else starts + (i + 1) * ctx.chunk_seconds)  # the length is known at stop
+        if plan.fault == "network_loss" and not paused and i >= len(bounds) // 2:
+            paused, offset = True, -1
             await asyncio.sleep(10)
-            head = await call(client, stats, "HEAD", location, token, headers=TUS)
-            offset = int(head.headers["Upload-Offset"])
-        headers = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)}
+        while offset < bound:
+            if offset < 0:  # not known: ask
+                head = await _tus(client, stats, "HEAD", location, token, headers=TUS)
+                if head is None:
+                    failures += 1
+                    await asyncio.sleep(backoff(failures))
+                    continue
+                offset = int(head.headers["Upload-Offset"])
+                continue
+            headers = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)}
+            if last:
+                headers["Upload-Length"] = str(len(data))
+            t = time.perf_counter()
+            answer = await _tus(client, stats, "PATCH", location, token, headers=headers, content=data[offset:bound])
+            if answer is None:
+                failures += 1
+                offset = -1
+                await asyncio.sleep(backoff(failures))
+                continue
+            stats.add("final_ack" if last else "chunk_ack", time.perf_counter() - t)
+            offset, failures = int(answer.headers["Upload-Offset"]), 0
         if last:
-            headers["Upload-Length"] = str(len(data))
-        t = time.perf_counter()
-        answer = await call(client, stats, "PATCH", location, token, expect=204, headers=headers, content=chunk)
-        # The last PATCH also verifies the whole recording (PyAV) before its 204: timed apart.
-        stats.add("final_ack" if last else "chunk_ack", time.perf_counter() - t)
-        offset = int(answer.headers["Upload-Offset"])
+            break
+    plan.last_byte_at = time.time()
 
 
 async def run_candidate(ctx: Context, plan: Plan) -> None:
@@ -251,14 +317,18 @@ async def _run(ctx: Context, plan: Plan) -> None:
             plan.reached = "sent"
             if plan.fault == "no_aux_upload":
                 return
-            deadline = time.monotonic() + 60
+            # Asked the way the phones ask (clients/common/uploader.js verifyDelay): 1 s, then half again, up to 5 s.
+            deadline, asked = time.monotonic() + 300, 0
             while time.monotonic() < deadline:
-                sitting = (await call(main_http, stats, "GET", f"{V1}/device/sitting", main_token)).json()
-                if sum(1 for r in sitting["recordings"] if r["verified"]) == 2:
-                    plan.reached = "verified"
-                    return
-                await asyncio.sleep(0.5)
-            raise Failed("recordings not verified within 60 s of the last byte")
+                with contextlib.suppress(httpx.TransportError, Failed):
+                    sitting = (await call(main_http, stats, "GET", f"{V1}/device/sitting", main_token)).json()
+                    if sum(1 for r in sitting["recordings"] if r["verified"]) == 2:
+                        plan.reached = "verified"
+                        stats.add("verified_after_last_byte", time.time() - plan.last_byte_at)
+                        return
+                asked += 1
+                await asyncio.sleep(min(5.0, 1.5 ** (asked - 1)) * random.uniform(0.5, 1))
+            raise Failed("recordings not verified within 300 s of the last byte")
         finally:
             await main.close()
             if aux is not None:

@@ -88,7 +88,7 @@ def build_tus(app: FastAPI) -> TusApp:
             await staff_feed.changed_sitting(db, sitting_id=principal.data.sitting_id, what="upload")
 
     async def post_finish(upload: Upload) -> None:
-        await state.verifier.verify(upload.id)
+        state.verifier.submit(upload.id)
 
     return TusApp(
         hooks=TusHooks(authorize=authorize, pre_create=pre_create, pre_write=pre_write, pre_terminate=pre_terminate, post_write=post_write, post_finish=post_finish),

@@ -30,6 +30,16 @@ const BACKOFF_MS = [500, 1000, 2000, 3000, 5000];
 export function retryDelay(attempt, random = Math.random) {
   return Math.round(random() * BACKOFF_MS[Math.min(attempt - 1, BACKOFF_MS.length - 1)]);
 }
+
+/**
+ * How long to wait before asking again whether the server verified the recording (`asked` times so far): the server
+ * probes finished uploads in a queue, so right after the answer's end the whole hall waits on it together; asking
+ * more and more slowly (1 s to 5 s, spread) keeps their questions from becoming the queue's load.
+ */
+export function verifyDelay(asked, random = Math.random) {
+  const step = Math.min(5000, 1000 * 1.5 ** Math.max(0, asked - 1));
+  return Math.round(step * (0.5 + random() / 2));
+}
 /** Uploads of one recording at most (the first and two more after failed verifications). */
 export const MAX_UPLOADS = 3;
 
@@ -83,6 +93,7 @@ export class Uploader {
     this.state = "idle";
     this.serverOffset = null;
     this.attempt = 0;
+    this.verifyAsked = 0; // questions "verified yet?" since the last byte went in
     this.wake = null;
     this.running = false;
     this.stopped = false;
@@ -332,7 +343,8 @@ export class Uploader {
       await this.report("resending");
       return false;
     }
-    await this.sleep(1000);
+    this.verifyAsked += 1;
+    await this.sleep(verifyDelay(this.verifyAsked));
     return false;
   }
 

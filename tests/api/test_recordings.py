@@ -58,7 +58,8 @@ class Tus:
         return await self.api.request("PATCH", url, token, headers=headers, content=body)
 
     async def send(self, token: str, data: bytes, *, chunk: int = 1024, url: str | None = None) -> str:
-        """Create (or find) the recording's upload and send `data` from the server's offset, length with the last."""
+        """Create (or find) the recording's upload and send `data` from the server's offset, length with the last;
+        then wait for its verification (queued by the server once the last byte is in)."""
         if url is None:
             created = await self.create(token)
             assert created.status_code == 201, created.text
@@ -70,6 +71,7 @@ class Tus:
             answer = await self.patch(token, url, offset, body, length=len(data) if last else None)
             assert answer.status_code == 204, answer.text
             offset = int(answer.headers["Upload-Offset"])
+        await self.api.settled(token)
         return url
 
 
@@ -324,7 +326,8 @@ async def test_checksum_mismatch_discards_the_chunk_and_keeps_the_offset(api: Ap
 
 
 async def test_both_phones_finishing_at_the_same_moment_still_make_the_sitting_uploaded(api: Api) -> None:
-    """The two last PATCHes race (each settles its recording and looks at the other one's): one of them sees both."""
+    """The two last PATCHes race, and so do their verifications (each settles its recording and looks at the other
+    one's): one of them sees both."""
     async with answering(api) as a:
         seat = a.s.seat
         await a.at(ENDS)
@@ -336,4 +339,4 @@ async def test_both_phones_finishing_at_the_same_moment_still_make_the_sitting_u
             *(a.tus.patch(token, urls[token], len(data) - 10, data[-10:], length=len(data)) for token, data in ((seat.main, MAIN_VIDEO), (seat.aux, AUX_VIDEO)))
         )
         assert [r.status_code for r in finals] == [204, 204]
-        assert (await a.sitting())["state"] == "uploaded"
+        assert (await api.settled(seat.main))["state"] == "uploaded"

@@ -41,6 +41,7 @@ async def tus_send(api: Api, token: str, url: str, data: bytes) -> None:
     headers = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0", "Upload-Length": str(len(data))}
     answer = await api.request("PATCH", url, token, headers=headers, content=data)
     assert answer.status_code == 204 and answer.headers["Upload-Offset"] == str(len(data)), answer.text
+    await api.settled(token)
 
 
 async def counts(api: Api) -> tuple[int, int]:

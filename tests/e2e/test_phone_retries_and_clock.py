@@ -1,5 +1,5 @@
 """The phones' shared modules in Chromium, against the real server: the uploader's retries are drawn with full jitter
-(phones that failed together do not retry together), the clock sync measures round trips on the monotonic clock
+(phones that failed together do not retry together) and its questions whether the recording is verified slow down, the clock sync measures round trips on the monotonic clock
 (the phone's clock being set mid-request does not skew the estimate), and an API error carries the request id that
 support looks up (shown on the screen for a server fault)."""
 
@@ -33,6 +33,20 @@ def test_upload_retries_are_spread_over_the_whole_back_off_step(server: E2EServe
         # Spread over the step, not bunched around it: both halves drawn often, and many distinct delays.
         low = sum(v < step / 2 for v in values)
         assert 120 < low < 280 and len(set(values)) > 100, (name, low)
+
+
+def test_asking_whether_the_recording_is_verified_slows_down_to_every_five_seconds(server: E2EServer, phone) -> None:
+    page = open_app(phone, server)
+    drawn = page.evaluate(
+        """async () => {
+          const { verifyDelay } = await import("/common/uploader.js");
+          const bounds = (asked) => [verifyDelay(asked, () => 0), verifyDelay(asked, () => 1)];
+          return { first: bounds(1), second: bounds(2), late: bounds(30), spread: Array.from({ length: 200 }, () => verifyDelay(30)) };
+        }"""
+    )
+    # A second at first, half again each time, at most five; each one drawn from its upper half (phones spread).
+    assert drawn["first"] == [500, 1000] and drawn["second"] == [750, 1500] and drawn["late"] == [2500, 5000]
+    assert min(drawn["spread"]) >= 2500 and max(drawn["spread"]) <= 5000 and len(set(drawn["spread"])) > 50
 
 
 def test_a_clock_set_during_a_ping_does_not_move_the_servers_time(server: E2EServer, phone) -> None:

@@ -155,6 +155,12 @@ class Api:
         body = await self.ok("POST", f"/api/v1/candidate/sittings/{sitting_id}/devices", token, status=201, json={"role": role})
         return body["token"]
 
+    async def settled(self, device_token: str) -> dict[str, Any]:
+        """The phone's sitting once the server has verified every finished upload (it probes them in a queue after
+        the final PATCH has been answered) and done what follows (analysis queued, playback copies started)."""
+        await self.app.state.verifier.settled()
+        return await self.ok("GET", "/api/v1/device/sitting", device_token)
+
 
 @asynccontextmanager
 async def own_app(

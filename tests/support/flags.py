@@ -20,12 +20,13 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 
 async def upload(api: Api, token: str, data: bytes) -> None:
-    """A phone's whole recording in one PATCH; the server verifies it before answering."""
+    """A phone's whole recording in one PATCH, and the wait for its verification."""
     created = await api.request("POST", f"{V1}/uploads/", token, headers={**TUS, "Upload-Defer-Length": "1"})
     assert created.status_code == 201, created.text
     headers = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0", "Upload-Length": str(len(data))}
     sent = await api.request("PATCH", created.headers["Location"], token, headers=headers, content=data)
     assert sent.status_code == 204, sent.text
+    await api.settled(token)
 
 
 @dataclass

@@ -152,11 +152,13 @@ async def pending_recording(db: AsyncSession, upload_id: str) -> Recording | Non
     return await db.scalar(select(Recording).where(Recording.upload_id == upload_id, Recording.status == RecordingStatus.receiving))
 
 
-async def unverified_finished(db: AsyncSession, *, uploads: UploadFacts, limit: int = 50) -> list[str]:
-    """Uploads finished but never verified (the process died in between): the scheduler verifies them."""
+async def unverified_finished(db: AsyncSession, *, uploads: UploadFacts, before: datetime, limit: int = 50) -> list[str]:
+    """Uploads finished before `before` but never verified (the process that queued them died): the scheduler
+    verifies them."""
     waiting = list(await db.scalars(select(Recording.upload_id).where(Recording.status == RecordingStatus.receiving)))
     found = await uploads.get_many(waiting)
-    return [upload_id for upload_id in waiting if upload_id in found and found[upload_id].finished_at is not None][:limit]
+    finished = {upload_id: found[upload_id].finished_at for upload_id in waiting if upload_id in found}
+    return [upload_id for upload_id, at in finished.items() if at is not None and at <= before][:limit]
 
 
 async def settle(

@@ -71,6 +71,9 @@ def mark_uploaded(db: AsyncSession, *, view: SittingView, now: datetime) -> Sitt
         return view.state
     if view.sitting.recording_stopped_at is None and view.state is SittingState.answering:
         view.sitting.recording_stopped_at = now
+    if view.sitting.outcome == SittingState.incomplete.value:
+        # The deadline was judged while this verification still waited in the queue: every byte was in before it.
+        view.sitting.outcome = view.sitting.outcome_at = None
     view.sitting.uploaded_at = now
     record(db, at=now, actor=Actor("system"), action="sitting.uploaded", target_kind="sitting", target_id=view.sitting.id)
     _announce(db, view, SittingState.uploaded)

@@ -162,6 +162,23 @@ async def test_both_verified_make_the_sitting_uploaded_as_of_the_later_last_byte
     assert again is not None and again.status is RecordingStatus.verified
 
 
+async def test_a_deadline_judged_while_the_verifications_waited_does_not_stand(scene: Scene, env: Env) -> None:
+    main, aux = await uploader(scene), await uploader(scene, DeviceRole.aux)
+    await scene.into(SittingState.answering)
+    plans = {role: await plan(env, who) for role, who in ((DeviceRole.main, main), (DeviceRole.aux, aux))}
+    for role, made in plans.items():
+        owner = (main if role is DeviceRole.main else aux).owner
+        await upload_row(env, made.upload_id, owner, upload_offset=100, completed_at=DEADLINE - S, finished_at=DEADLINE - S, sha256="ab" * 32)
+    env.clock.set(DEADLINE + 2 * S)
+    await env.app.state.scheduler.tick()  # the deadline's pass: the recordings are still queued for their probe
+    view = await scene.view()
+    assert (view.state, view.sitting.outcome) == (SittingState.incomplete, "incomplete")
+    for made in plans.values():
+        await settle(env, made.upload_id, INFO)
+    view = await scene.view()
+    assert (view.state, view.sitting.outcome, view.sitting.uploaded_at) == (SittingState.uploaded, None, DEADLINE - S)
+
+
 async def test_two_verifications_of_one_upload_at_once_settle_it_once(scene: Scene, env: Env) -> None:
     """The final PATCH's verification and the scheduler's pass over leftovers may probe the same upload together."""
     main = await uploader(scene)
