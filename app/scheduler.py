@@ -3,13 +3,15 @@
 APScheduler (3.x, in-memory job store per process) runs a short tick in every process; a tick does work
 only in the leader. Leadership is a PostgreSQL session-level advisory lock held on a dedicated
 connection (released by the server if the process dies); with SQLite there is one process, the leader.
+A session boundary due before the next tick gets a pass of its own at that instant, so an answer start is pushed
+on the dot rather than up to a tick late.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -165,12 +167,15 @@ class Scheduler:
         self._is_leader = value
         metrics.scheduler_leader.set(1 if value else 0)
 
-    async def tick(self) -> int:
-        started = time.monotonic()
-        if self._running and self._last_tick is not None:
-            # Ticks are due every tick_seconds: a longer gap is how late this one is (a busy loop, a slow pass).
-            metrics.scheduler_lag.set(max(0.0, started - self._last_tick - self._tick_seconds))
-        self._last_tick = started
+    async def tick(self, *, on_the_dot: bool = False) -> int:
+        """One pass (announcements, presence, the jobs) if this process leads. `on_the_dot`: a pass woken for a
+        boundary between two ticks (it does not count towards the ticks' lag)."""
+        if not on_the_dot:
+            started = time.monotonic()
+            if self._running and self._last_tick is not None:
+                # Ticks are due every tick_seconds: a longer gap is how late this one is (a busy loop, a slow pass).
+                metrics.scheduler_lag.set(max(0.0, started - self._last_tick - self._tick_seconds))
+            self._last_tick = started
         async with self._lock:  # a slow pass is never overlapped by the next tick
             if self._stopped:  # a tick already queued when stop() ran must not take the lead again
                 return 0
@@ -202,10 +207,22 @@ class Scheduler:
                     await job.run()
                 except Exception:  # one job's failure (S3 down) must not stop the others' passes
                     log.exception("scheduler.job.failed", job=job.name)
+            if self._running:
+                await self._wake_for_next_boundary()
             return announced
         except Exception:
             log.exception("scheduler.tick.failed")
             return 0
+
+    async def _wake_for_next_boundary(self) -> None:
+        """A boundary due before the next tick gets a pass of its own at that instant (timed on this process's
+        clock: the injected one may be a file or a fake that does not follow the wall)."""
+        now = self._clock.now()
+        async with transaction(self._sessionmaker) as db:
+            at = await phases.next_boundary(db, after=now, within=timedelta(seconds=self._tick_seconds))
+        if at is not None:
+            run_date = datetime.now(UTC) + (at - now) + timedelta(milliseconds=2)  # at, not a hair before
+            self._aps.add_job(self.tick, "date", run_date=run_date, kwargs={"on_the_dot": True}, id="boundary", replace_existing=True)
 
     async def _release(self) -> None:
         try:
@@ -214,7 +231,8 @@ class Scheduler:
             log.exception("scheduler.leader.release.failed")
         self.is_leader = False
 
-    def start(self) -> None:
+    def start(self) -> asyncio.Task[int]:
+        """Tick every tick_seconds from now on; answers the first pass, run at once (catching up)."""
         self._running = True
         self._aps.add_job(
             self.tick, "interval", seconds=self._tick_seconds, id="tick", max_instances=1, coalesce=True
@@ -222,6 +240,7 @@ class Scheduler:
         self._aps.start()
         # First pass right away: catch up on whatever was due while the process was down.
         self._first = asyncio.get_running_loop().create_task(self.tick())
+        return self._first
 
     async def stop(self) -> None:
         if self._aps.running:

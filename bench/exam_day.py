@@ -30,10 +30,13 @@ phones ask, until both recordings are verified.
 Faults (`--faults`, a share of the candidates, kinds round-robin after a `--seed`ed shuffle): `absent` (confirmed
 beforehand but never shows up on the day: an unconfirmed candidate has no sitting at all), `no_aux_upload` (the aux
 phone never uploads), `socket_drop` (the main socket closes a third into the answer window and reconnects 2 s
-later), `network_loss` (uploads stop ~10 s mid-answer, then a tus HEAD and on). Expected final states: absent →
-absent, no_aux_upload → incomplete (the harness waits for the upload deadline when such a candidate exists), the
-others → uploaded. The final states come from `GET /api/v1/ops/sessions/{id}/sittings`, the server's sha256 of each
-recording from `GET /api/v1/ops/sittings/{id}/recordings`, compared with what was sent.
+later), `network_loss` (uploads stop ~10 s mid-answer, then a tus HEAD and on), `reload` (the main phone's app starts
+again a third into the answer: socket closed and opened 3 s later, upload resumed from a HEAD), `early_stop` (结束录制
+two thirds into the answer; both phones send what they recorded). Expected final states: absent → absent,
+no_aux_upload → incomplete (the harness waits for the upload deadline when such a candidate exists), the others →
+uploaded. The final states come from `GET /api/v1/ops/sessions/{id}/sittings`, the server's sha256 of each
+recording from `GET /api/v1/ops/sittings/{id}/recordings`, compared with what was sent. While answering, the main
+phone also sends an in-exam still every `live_still_seconds` (the answer-start push says how often; `--no-stills`).
 
 Reported: per phase p50/p95/p99/max (ms; `chunk_ack` is one PATCH's round trip, `final_ack` the last PATCH's,
 `verified_after_last_byte` from a candidate's last byte to both recordings verified as its phone learns it), states
@@ -67,11 +70,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import exam_day_topology as topology  # noqa: E402
-from exam_day_candidate import EXPECTED, FAULTS, V1, Context, Plan, Stats, call, run_candidate  # noqa: E402
+from exam_day_candidate import EXPECTED, FAULTS, Context, Plan, run_candidate  # noqa: E402
+from exam_day_phone import V1, Stats, call  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
 PEOPLE = ("person_a", "person_b")  # the two people with two photos each (ID photo _1, live captures _2)
-PHASES = ("login", "identity", "pairing", "face_gate", "start_push_main", "start_push_aux", "chunk_ack", "final_ack", "verified_after_last_byte")
+PHASES = ("login", "identity", "pairing", "face_gate", "start_push_main", "start_push_aux", "live_still", "chunk_ack", "final_ack", "verified_after_last_byte")
 
 
 def log(*parts: Any) -> None:
@@ -186,7 +190,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 log("seeded", len(imported), "candidates; session", session["id"], "waiting opens", session["waiting_opens_at"])
                 answer_s = args.answer_minutes * 60
                 ctx = Context(
-                    base_url=servers.url, session=session, recording=webm(seconds=answer_s, live=True), chunk_seconds=2.0, stats=stats,
+                    base_url=servers.url, session=session, recording=webm(seconds=answer_s, fps=args.fps, size=args.video, live=True), chunk_seconds=args.chunk_seconds, stats=stats, stills=args.stills,
                     photos={f"{p}_{k}": (FACES / f"{p}_{k}.jpg").read_bytes() for p in PEOPLE for k in (1, 2)},
                 )  # fmt: skip
                 faults = assign_faults(len(imported), args.faults, args.seed)
@@ -195,7 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 spread = max(0.0, min(args.arrival_seconds, opens + args.waiting_minutes * 30 - first))  # arrive by mid-waiting
                 plans = [
                     Plan(seq=i + 1, id_number=_id_number(i + 1), access_code=row["access_code"], person=PEOPLE[(i + 1) % len(PEOPLE)],
-                         fault=faults[i], arrive_at=first + spread * i / max(1, len(imported)))
+                         fault=faults[i], arrive_at=first + spread * (i / max(1, len(imported))) ** args.arrival_shape)
                     for i, row in enumerate(imported)
                 ]  # fmt: skip
                 jobs = [run_candidate(ctx, plan) for plan in plans]
@@ -269,6 +273,7 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
         "phases": {name: _percentiles(stats.phases.get(name, [])) for name in PHASES},
         "states": counts,
         "expected_states": expected_counts,
+        "recording_bytes": max((b for plan in plans for b in plan.sent_bytes.values()), default=None),
         "lost_bytes": lost,
         "sha256_mismatches": mismatches,
         "open_recordings": open_recordings,
@@ -287,6 +292,13 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
         "candidates": candidates,
         "all_pass": bool(all_pass),
     }
+
+
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not match:
+        raise argparse.ArgumentTypeError("expected WIDTHxHEIGHT, e.g. 320x240")
+    return int(match.group(1)), int(match.group(2))
 
 
 def _answer_offset(text: str) -> float:
@@ -310,7 +322,13 @@ def main() -> None:
     parser.add_argument("--waiting-minutes", type=float, default=1.5)
     parser.add_argument("--answer-minutes", type=float, default=1)
     parser.add_argument("--upload-minutes", type=float, default=1, help="answer end to upload deadline")
-    parser.add_argument("--arrival-seconds", type=float, default=30)
+    parser.add_argument("--arrival-seconds", type=float, default=30, help="arrivals from seeding over this long (by mid-waiting at the latest)")
+    parser.add_argument("--arrival-shape", type=float, default=2.0,
+                        help="the k-th of n candidates arrives at (k/n)^shape of the spread: 1 evenly, 2 (default) most of them early")
+    parser.add_argument("--chunk-seconds", type=float, default=2.0, help="a PATCH this often while answering (MediaRecorder's timeslice)")
+    parser.add_argument("--video", type=_size, default=(64, 48), metavar="WxH", help="the recording's frame size (with --fps, its bytes)")
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--no-stills", dest="stills", action="store_false", help="the main phone sends no in-exam stills")
     parser.add_argument("--json", action="store_true", help="only the JSON document on stdout")
     args = parser.parse_args()
     if args.kill_replica_at is not None and args.topology != "replicas":

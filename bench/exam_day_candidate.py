@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -13,32 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+from exam_day_phone import V1, Failed, Phone, Stats, backoff, call, sleep_until
 
-V1 = "/api/v1"
 TUS = {"Tus-Resumable": "1.0.0"}
-FAULTS = ("absent", "no_aux_upload", "socket_drop", "network_loss")
-EXPECTED = {None: "uploaded", "absent": "absent", "no_aux_upload": "incomplete", "socket_drop": "uploaded", "network_loss": "uploaded"}
-
-
-@dataclass
-class Stats:
-    """Shared by every candidate: phase timings (s) and HTTP errors by status."""
-
-    phases: dict[str, list[float]] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def add(self, phase: str, seconds: float) -> None:
-        self.phases.setdefault(phase, []).append(seconds)
-
-    def error(self, key: str) -> None:
-        self.errors[key] = self.errors.get(key, 0) + 1
-
-    retried: dict[str, int] = field(default_factory=dict)
-
-    def retry(self, key: str) -> None:
-        """A request that failed and was tried again, as a phone does (a replica gone, a lock not yet free)."""
-        self.retried[key] = self.retried.get(key, 0) + 1
+FAULTS = ("absent", "no_aux_upload", "socket_drop", "network_loss", "reload", "early_stop")
+EXPECTED = {None: "uploaded", "absent": "absent", "no_aux_upload": "incomplete", "socket_drop": "uploaded", "network_loss": "uploaded", "reload": "uploaded", "early_stop": "uploaded"}
 
 
 @dataclass
@@ -66,115 +44,10 @@ class Context:
     recording: bytes
     chunk_seconds: float
     stats: Stats
+    stills: bool = True
 
     def epoch(self, name: str) -> float:
         return datetime.fromisoformat(self.session[name]).timestamp()
-
-
-class Failed(Exception):
-    pass
-
-
-async def call(client: httpx.AsyncClient, stats: Stats, method: str, url: str, token: str | None = None, expect: int = 200, **kwargs: Any) -> httpx.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    response = await client.request(method, url, headers=headers, **kwargs)
-    if response.status_code != expect:
-        stats.error(str(response.status_code))
-        raise Failed(f"{method} {url}: {response.status_code} {response.text[:300]}")
-    return response
-
-
-class Phone:
-    """One phone's socket: a reader task that keeps the messages, a heartbeat task every `heartbeat_seconds`."""
-
-    def __init__(self, ctx: Context, token: str, role: str) -> None:
-        self.ctx, self.token, self.role = ctx, token, role
-        self.ws: ClientConnection | None = None
-        self.messages: list[tuple[float, dict[str, Any]]] = []
-        self.changed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
-        self.heartbeat_seconds = 10.0
-        self.closing = False
-        self.reconnects = 0
-
-    async def open(self) -> dict[str, Any]:
-        self.closing = False
-        url = self.ctx.base_url.replace("http", "ws", 1) + f"{V1}/ws?token={self.token}"
-        self.ws = await connect(url, open_timeout=30, ping_interval=None, close_timeout=2, max_size=2**20)
-        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
-        self.messages.append((time.time(), hello))
-        self.heartbeat_seconds = float(hello.get("heartbeat_seconds") or 10)
-        self.tasks = [asyncio.create_task(self._read(self.ws)), asyncio.create_task(self._beat(self.ws))]
-        await self.send({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9})
-        return hello
-
-    async def send(self, message: dict[str, Any]) -> None:
-        assert self.ws is not None
-        await self.ws.send(json.dumps(message))
-
-    async def _read(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                self.messages.append((time.time(), json.loads(raw)))
-                self.changed.set()
-        if not self.closing:  # closed under it (its replica died): back as soon as the load balancer has another
-            asyncio.get_running_loop().create_task(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for attempt in range(1, 60):
-            await asyncio.sleep(backoff(attempt))
-            if self.closing:
-                return
-            try:
-                await self.open()
-                self.reconnects += 1
-                self.ctx.stats.retry(f"ws_reconnect_{self.role}")
-                return
-            except Exception:  # noqa: BLE001 (refused or cut while the load balancer notices: try again)
-                self.ctx.stats.retry(f"ws_connect_failed_{self.role}")
-
-    async def _beat(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.heartbeat_seconds)
-                await ws.send(json.dumps({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9}))
-
-    async def wait_for(self, timeout: float, **match: Any) -> tuple[float, dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for at, message in self.messages[seen:]:
-                if all(message.get(k) == v for k, v in match.items()):
-                    return at, message
-            seen = len(self.messages)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failed(f"{self.role}: no {match} within {timeout:.0f} s")
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-
-    async def close(self) -> None:
-        self.closing = True
-        for task in self.tasks:
-            task.cancel()
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await self.ws.close()
-        self.ws = None
-
-
-async def sleep_until(epoch: float) -> None:
-    await asyncio.sleep(max(0.0, epoch - time.time()))
-
-
-def backoff(attempt: int) -> float:
-    """Full jitter up to 0.5, 1, 2, 3, 5 s: the phones' own retry steps (clients/common/uploader.js)."""
-    return random.random() * (0.5, 1.0, 2.0, 3.0, 5.0)[min(attempt, 5) - 1]
 
 
 RETRIED = {409, 423, 500, 502, 503, 504}  # an offset moved, a lock a dead replica held, a replica gone
@@ -196,25 +69,53 @@ async def _tus(client: httpx.AsyncClient, stats: Stats, method: str, url: str, t
     return response
 
 
-async def upload(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str, role: str) -> None:
-    """tus with a deferred length: a PATCH about every chunk_seconds during the answer window, the length set with
-    the last one after answer end. A PATCH that fails (connection cut, 423, 5xx) is retried after a back-off from the
-    offset a HEAD gives, as the phones do; network_loss: a 10 s pause mid-answer first."""
+async def face_call(client: httpx.AsyncClient, stats: Stats, url: str, token: str, files: dict[str, Any]) -> dict[str, Any]:
+    """A photo for the face engine; when it answers busy (503, Retry-After), the candidate taps again a moment later
+    (the phone shows 系统繁忙). Timed from the first tap: what the candidate waits."""
+    for attempt in range(1, 30):
+        answer = await client.post(url, headers={"Authorization": f"Bearer {token}"}, files=files)
+        if answer.status_code == 200:
+            return dict(answer.json())
+        if answer.status_code != 503:
+            stats.error(str(answer.status_code))
+            raise Failed(f"POST {url}: {answer.status_code} {answer.text[:300]}")
+        stats.retry(f"{url.rsplit('/', 1)[-1]}_503")
+        await asyncio.sleep(float(answer.headers.get("Retry-After", 1)) + random.random())
+    raise Failed(f"POST {url}: busy 30 times")
+
+
+def stop_at(ctx: Context, plan: Plan) -> float:
+    """When the candidate's recording stops: at the answer's end, or two thirds into it for an early stop."""
+    starts, ends = ctx.epoch("answer_starts_at"), ctx.epoch("answer_ends_at")
+    return starts + (ends - starts) * 2 / 3 if plan.fault == "early_stop" else ends
+
+
+async def upload(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str, role: str, phone: Phone | None = None) -> None:
+    """tus with a deferred length: a PATCH about every chunk_seconds while recording, the length set with the last
+    one when it stops. A PATCH that fails (connection cut, 423, 5xx) is retried after a back-off from the offset a
+    HEAD gives, as the phones do. network_loss: a 10 s pause mid-answer first; reload (main phone): a third into
+    the answer the app starts again, its socket closed and opened 3 s later, and the upload resumed from a HEAD."""
     stats, data = ctx.stats, ctx.recording
     starts, ends = ctx.epoch("answer_starts_at"), ctx.epoch("answer_ends_at")
     pieces = max(2, int((ends - starts) / ctx.chunk_seconds))
     size = -(-len(data) // pieces)
-    bounds = [min(len(data), size * (i + 1)) for i in range(pieces)]
+    stops = stop_at(ctx, plan)
+    bounds = [min(len(data), size * (i + 1)) for i in range(pieces) if starts + (i + 1) * ctx.chunk_seconds < stops] + [len(data)]
     created = await call(client, stats, "POST", f"{V1}/uploads/", token, expect=201, headers={**TUS, "Upload-Defer-Length": "1"})
     location = created.headers["Location"]
     plan.sent_sha256[role], plan.sent_bytes[role] = hashlib.sha256(data).hexdigest(), len(data)
     offset, paused, failures = 0, False, 0
     for i, bound in enumerate(bounds):
         last = bound == len(data)
-        await sleep_until(ends + 0.5 if last else starts + (i + 1) * ctx.chunk_seconds)  # the length is known at stop
+        await sleep_until(stops + 0.5 if last else starts + (i + 1) * ctx.chunk_seconds)  # the length is known at stop
         if plan.fault == "network_loss" and not paused and i >= len(bounds) // 2:
             paused, offset = True, -1
             await asyncio.sleep(10)
+        if plan.fault == "reload" and phone is not None and not paused and i >= len(bounds) // 3:
+            paused, offset = True, -1
+            await phone.close()
+            await asyncio.sleep(3)
+            await phone.open()
         while offset < bound:
             if offset < 0:  # not known: ask
                 head = await _tus(client, stats, "HEAD", location, token, headers=TUS)
@@ -268,7 +169,7 @@ async def _run(ctx: Context, plan: Plan) -> None:
             return
         t = time.perf_counter()
         selfie = {"image": ("selfie.jpg", ctx.photos[f"{plan.person}_2"], "image/jpeg")}
-        verified = (await call(main_http, stats, "POST", f"{V1}/candidate/identity/selfie", cand, files=selfie)).json()
+        verified = await face_call(main_http, stats, f"{V1}/candidate/identity/selfie", cand, selfie)
         stats.add("identity", time.perf_counter() - t)
         if not verified["passed"]:
             raise Failed(f"identity selfie not passed: {verified}")
@@ -276,14 +177,14 @@ async def _run(ctx: Context, plan: Plan) -> None:
         (mine,) = [s for s in sessions if s["id"] == ctx.session["id"]]
         plan.sitting_id = mine["sitting"]["id"]
         main_token = (await call(main_http, stats, "POST", f"{V1}/candidate/sittings/{plan.sitting_id}/devices", cand, expect=201, json={"role": "main"})).json()["token"]
-        main = Phone(ctx, main_token, "main")
+        main = Phone(ctx.base_url, stats, main_token, "main")
         aux: Phone | None = None
         try:
             await main.open()
             t = time.perf_counter()
             offer = (await call(main_http, stats, "POST", f"{V1}/device/pairing", main_token, expect=201)).json()
             claimed = (await call(aux_http, stats, "POST", f"{V1}/pairing/claim", expect=201, json={"token": offer["token"]})).json()
-            aux = Phone(ctx, claimed["token"], "aux")
+            aux = Phone(ctx.base_url, stats, claimed["token"], "aux")
             await aux.open()
             await main.wait_for(15, type="peer.online")
             stats.add("pairing", time.perf_counter() - t)
@@ -291,7 +192,7 @@ async def _run(ctx: Context, plan: Plan) -> None:
             await sleep_until(ctx.epoch("waiting_opens_at") + 0.5)  # the gate opens with the waiting window
             t = time.perf_counter()
             gate = {"image": ("capture.jpg", ctx.photos[f"{plan.person}_2"], "image/jpeg")}
-            passed = (await call(main_http, stats, "POST", f"{V1}/device/face", main_token, files=gate)).json()
+            passed = await face_call(main_http, stats, f"{V1}/device/face", main_token, gate)
             stats.add("face_gate", time.perf_counter() - t)
             if not passed.get("passed"):
                 raise Failed(f"face gate not passed: {passed}")
@@ -299,17 +200,23 @@ async def _run(ctx: Context, plan: Plan) -> None:
             plan.reached = "ready"
             wait = ctx.epoch("answer_starts_at") - time.time() + 30
             starts = ctx.epoch("answer_starts_at")
+            still_seconds: float | None = None
             for phone in (main, aux):
-                at, _ = await phone.wait_for(wait, type="phase", phase="answer_start")
+                at, start = await phone.wait_for(wait, type="phase", phase="answer_start")
+                still_seconds = still_seconds or start.get("live_still_seconds")
                 plan.pushes[phone.role] = at - starts
                 stats.add(f"start_push_{phone.role}", at - starts)
                 await phone.send({"type": "recording.started", "details": {"mime": "video/webm;codecs=vp8,opus"}})
             plan.reached = "answering"
-            jobs = [upload(main_http, ctx, plan, main_token, "main")]
+            jobs = [upload(main_http, ctx, plan, main_token, "main", main)]
             if plan.fault != "no_aux_upload":
                 jobs.append(upload(aux_http, ctx, plan, claimed["token"], "aux"))
             if plan.fault == "socket_drop":
                 jobs.append(_drop_and_reconnect(ctx, main))
+            if plan.fault == "early_stop":
+                jobs.append(_stop_early(main_http, ctx, plan, main_token))
+            if ctx.stills and still_seconds:
+                jobs.append(_stills(main_http, ctx, plan, main_token, float(still_seconds)))
             await asyncio.gather(*jobs)
             for phone in (main, aux):
                 with contextlib.suppress(Exception):
@@ -333,6 +240,31 @@ async def _run(ctx: Context, plan: Plan) -> None:
             await main.close()
             if aux is not None:
                 await aux.close()
+
+
+async def _stop_early(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str) -> None:
+    """结束录制 on the main phone before the answer's end (both phones then send what they recorded)."""
+    await sleep_until(stop_at(ctx, plan))
+    await call(client, ctx.stats, "POST", f"{V1}/device/stop", token)
+
+
+async def _stills(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str, every: float) -> None:
+    """The main phone's in-exam stills, every `every` s of the answer from a random first moment (phones do not
+    start together to the millisecond); one that fails is dropped, as the phone drops it."""
+    ends = ctx.epoch("answer_ends_at")
+    await asyncio.sleep(random.uniform(1, every))
+    image = {"image": ("still.jpg", ctx.photos[f"{plan.person}_2"], "image/jpeg")}
+    while time.time() < min(ends, stop_at(ctx, plan)) - 1:
+        t = time.perf_counter()
+        try:
+            answer = await client.post(f"{V1}/device/face/check", headers={"Authorization": f"Bearer {token}"}, files=image)
+            if answer.status_code == 200:
+                ctx.stats.add("live_still", time.perf_counter() - t)
+            else:
+                ctx.stats.retry(f"still_{answer.status_code}")
+        except httpx.TransportError as exc:
+            ctx.stats.retry(f"still_{type(exc).__name__}")
+        await asyncio.sleep(every)
 
 
 async def _drop_and_reconnect(ctx: Context, main: Phone) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -129,33 +130,7 @@ class Replica:
                 self.process.proc.wait()
 
 
-HAPROXY = """global
-    maxconn 20000
-defaults
-    mode http
-    option forwardfor
-    option redispatch
-    retries 3
-    timeout connect 2s
-    # A PATCH body and a WebSocket may be quiet for a while; a tunnel (WebSocket) lives as long as the exam.
-    timeout client 60s
-    timeout server 60s
-    timeout http-request 60s
-    timeout tunnel 1h
-    timeout client-fin 5s
-    default-server inter 1s fall 2 rise 2
-frontend dualcam
-    bind 127.0.0.1:{port}
-    maxconn 20000
-    unique-id-format %{{+X}}o%ci%cp%fp%Ts%rt
-    http-request set-header X-Request-ID %[unique-id]
-    default_backend replicas
-backend replicas
-    balance leastconn
-    option httpchk GET /readyz
-    http-check expect status 200
-{servers}
-"""
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"  # the configuration docs/deploy.md describes, run as it is
 
 
 @dataclass
@@ -214,8 +189,8 @@ async def single(tmp: Path) -> Topology:
     return topology
 
 
-async def replicas(tmp: Path, count: int = 3) -> Topology:
-    """PostgreSQL (a database made for the run, dropped after), Redis, SeaweedFS from the wheel, haproxy, `count`
+async def replicas(tmp: Path) -> Topology:
+    """PostgreSQL (a database made for the run, dropped after), Redis, SeaweedFS from the wheel, haproxy, three
     replicas that share the secret key and all run the scheduler (one leads, by PostgreSQL's advisory lock)."""
     sys.path.insert(0, str(ROOT))
     from tests.support.seaweed import running_seaweed
@@ -236,12 +211,15 @@ async def replicas(tmp: Path, count: int = 3) -> Topology:
             "DUALCAM_STORAGE_URL": seaweed.url("dualcam"), "DUALCAM_REDIS_URL": REDIS_URL, "DUALCAM_FORWARDED_ALLOW_IPS": "127.0.0.1",
         })  # fmt: skip
         topology.cli("migrate")
-        topology.replicas = [Replica(f"replica-{i + 1}", topology.env, tmp / "logs") for i in range(count)]
+        topology.replicas = [Replica(f"replica-{i + 1}", topology.env, tmp / "logs") for i in range(3)]  # the three of deploy/haproxy.cfg
         await asyncio.gather(*(r.start() for r in topology.replicas))
-        servers = "\n".join(f"    server {r.name} 127.0.0.1:{r.port} check" for r in topology.replicas)
-        config = tmp / "haproxy.cfg"
-        config.write_text(HAPROXY.format(port=port, servers=servers))
-        haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=(tmp / "logs" / "haproxy.log").open("wb"), stderr=subprocess.STDOUT)
+        lb_env = {
+            **os.environ, "DUALCAM_LB_BIND": f"127.0.0.1:{port}",
+            # haproxy refuses to start with more connections than half its file descriptors allow
+            "DUALCAM_LB_MAXCONN": str(max(256, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 100)),
+            **{f"DUALCAM_REPLICA_{i + 1}": f"127.0.0.1:{r.port}" for i, r in enumerate(topology.replicas)},
+        }  # fmt: skip
+        haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(HAPROXY_CONFIG)], env=lb_env, stdout=(tmp / "logs" / "haproxy.log").open("wb"), stderr=subprocess.STDOUT)
         topology.stack.callback(lambda: (haproxy.terminate(), haproxy.wait(10)))
         topology.watched.append(Process("haproxy", haproxy))
         async with httpx.AsyncClient(base_url=url, timeout=2) as client:

@@ -243,6 +243,28 @@ async def test_ticking_twice_or_from_two_schedulers_at_once_decides_nothing_twic
     assert await counts(api, f) == {"absent": 2, "incomplete": 1}
 
 
+async def test_a_running_scheduler_announces_a_boundary_on_the_dot_between_its_ticks(api: Api) -> None:
+    f = await formal_scenario(api)
+    hub = MemoryHub()
+    scheduler = Scheduler(sessionmaker=api.app.state.sessionmaker, hub=hub, clock=api.clock, leadership=SoleLeader(), tick_seconds=60, live_still_seconds=20)
+    async with recording() as heard:
+        await heard.listen(hub, session_channel(f.session_id))
+        api.clock.set(STARTS - timedelta(milliseconds=400))
+        try:
+            assert await scheduler.start() == 1  # the waiting window's opening, caught up at once
+            api.clock.set(STARTS)  # the 400 ms pass (of the wall's time) on this clock
+            waited = asyncio.get_running_loop().time()
+            seen: list[str] = [m["phase"] for _, m in await heard.take()]
+            while "answer_start" not in seen and asyncio.get_running_loop().time() - waited < 10:
+                await asyncio.sleep(0.05)
+                seen += [m["phase"] for _, m in await heard.take()]
+        finally:
+            await scheduler.stop()
+    # Heard long before the next tick (a minute away): the pass woke for the boundary itself.
+    assert seen == ["waiting_open", "answer_start"]
+    assert asyncio.get_running_loop().time() - waited < 10
+
+
 async def test_practice_attempts_are_announced_one_by_one_on_their_sitting_channel(api: Api) -> None:
     ops = await api.staff()
     exam = await api.exam(ops)

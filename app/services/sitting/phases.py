@@ -90,6 +90,18 @@ async def find_due(db: AsyncSession, *, now: datetime) -> list[Due]:
     return sorted((d for d in candidates if d.key not in done), key=lambda d: (d.at, d.key))
 
 
+async def next_boundary(db: AsyncSession, *, after: datetime, within: timedelta) -> datetime | None:
+    """The first boundary of a mock or formal session in (after, after + within]: the scheduler wakes for it on the
+    dot, so a whole hall hears the answer start within the fan-out's time, not within a tick's."""
+    sessions = await db.scalars(
+        select(ExamSession).where(
+            ExamSession.kind != SessionKind.practice, ExamSession.waiting_opens_at <= after + within, ExamSession.upload_deadline > after
+        )
+    )
+    found = [at for session in sessions for _, at in _boundaries(windows_for(session)) if after < at <= after + within]
+    return min(found, default=None)
+
+
 async def announce(db: AsyncSession, *, due: Due, now: datetime, live_still_seconds: int) -> Outbox:
     """Record one announcement and its decisions. If another run got there first, the flush raises
     IntegrityError (unique key) and the caller's transaction is rolled back: nothing is decided twice.

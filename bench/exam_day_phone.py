@@ -1,0 +1,143 @@
+"""The phones' side of bench/exam_day.py that is not about the exam's rules: shared timings, one HTTP call, one
+phone's WebSocket (heartbeats, and opened again when it closes under the phone), the phones' back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+V1 = "/api/v1"
+
+
+@dataclass
+class Stats:
+    """Shared by every candidate: phase timings (s) and HTTP errors by status."""
+
+    phases: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.phases.setdefault(phase, []).append(seconds)
+
+    def error(self, key: str) -> None:
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+    retried: dict[str, int] = field(default_factory=dict)
+
+    def retry(self, key: str) -> None:
+        """A request that failed and was tried again, as a phone does (a replica gone, a lock not yet free)."""
+        self.retried[key] = self.retried.get(key, 0) + 1
+
+
+class Failed(Exception):
+    pass
+
+
+async def call(client: httpx.AsyncClient, stats: Stats, method: str, url: str, token: str | None = None, expect: int = 200, **kwargs: Any) -> httpx.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = await client.request(method, url, headers=headers, **kwargs)
+    if response.status_code != expect:
+        stats.error(str(response.status_code))
+        raise Failed(f"{method} {url}: {response.status_code} {response.text[:300]}")
+    return response
+
+
+class Phone:
+    """One phone's socket: a reader task that keeps the messages, a heartbeat task every `heartbeat_seconds`."""
+
+    def __init__(self, base_url: str, stats: Stats, token: str, role: str) -> None:
+        self.base_url, self.stats, self.token, self.role = base_url, stats, token, role
+        self.ws: ClientConnection | None = None
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.changed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.heartbeat_seconds = 10.0
+        self.closing = False
+        self.reconnects = 0
+
+    async def open(self) -> dict[str, Any]:
+        self.closing = False
+        url = self.base_url.replace("http", "ws", 1) + f"{V1}/ws?token={self.token}"
+        self.ws = await connect(url, open_timeout=30, ping_interval=None, close_timeout=2, max_size=2**20)
+        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+        self.messages.append((time.time(), hello))
+        self.heartbeat_seconds = float(hello.get("heartbeat_seconds") or 10)
+        self.tasks = [asyncio.create_task(self._read(self.ws)), asyncio.create_task(self._beat(self.ws))]
+        await self.send({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9})
+        return hello
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(message))
+
+    async def _read(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                self.messages.append((time.time(), json.loads(raw)))
+                self.changed.set()
+        if not self.closing:  # closed under it (its replica died): back as soon as the load balancer has another
+            asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for attempt in range(1, 60):
+            await asyncio.sleep(backoff(attempt))
+            if self.closing:
+                return
+            try:
+                await self.open()
+                self.reconnects += 1
+                self.stats.retry(f"ws_reconnect_{self.role}")
+                return
+            except Exception:  # noqa: BLE001 (refused or cut while the load balancer notices: try again)
+                self.stats.retry(f"ws_connect_failed_{self.role}")
+
+    async def _beat(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(self.heartbeat_seconds)
+                await ws.send(json.dumps({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9}))
+
+    async def wait_for(self, timeout: float, **match: Any) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for at, message in self.messages[seen:]:
+                if all(message.get(k) == v for k, v in match.items()):
+                    return at, message
+            seen = len(self.messages)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failed(f"{self.role}: no {match} within {timeout:.0f} s")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+    async def close(self) -> None:
+        self.closing = True
+        for task in self.tasks:
+            task.cancel()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        self.ws = None
+
+
+async def sleep_until(epoch: float) -> None:
+    await asyncio.sleep(max(0.0, epoch - time.time()))
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter up to 0.5, 1, 2, 3, 5 s: the phones' own retry steps (clients/common/uploader.js)."""
+    return random.random() * (0.5, 1.0, 2.0, 3.0, 5.0)[min(attempt, 5) - 1]
