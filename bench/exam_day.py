@@ -288,10 +288,27 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
             "face_busy": delta("dualcam_face_busy_total"),
             "http_requests_by_class": {k: v - before["http_requests_by_class"].get(k, 0) for k, v in after["http_requests_by_class"].items()},
             "log_errors": sum(1 for line in serve_log.splitlines() if '"error"' in line or "Traceback" in line),
+            "log_error_events": _error_events(serve_log),
         },
         "candidates": candidates,
         "all_pass": bool(all_pass),
     }
+
+
+def _error_events(serve_log: str) -> dict[str, dict[str, Any]]:
+    """The servers' error lines by their event (JSON lines), with the first one's text: what went wrong, not only
+    how often."""
+    events: dict[str, dict[str, Any]] = {}
+    for line in serve_log.splitlines():
+        if '"error"' not in line:
+            continue
+        try:
+            event = str(json.loads(line).get("event", "?"))
+        except ValueError:
+            event = line[:120]
+        seen = events.setdefault(event, {"count": 0, "first": line[-400:]})
+        seen["count"] += 1
+    return events
 
 
 def _size(text: str) -> tuple[int, int]:

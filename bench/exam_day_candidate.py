@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from exam_day_phone import V1, Failed, Phone, Stats, backoff, call, sleep_until
+from exam_day_phone import V1, Failed, Phone, Stats, backoff, call, phone_address, sleep_until
 
 TUS = {"Tus-Resumable": "1.0.0"}
 FAULTS = ("absent", "no_aux_upload", "socket_drop", "network_loss", "reload", "early_stop")
@@ -155,7 +155,9 @@ async def _run(ctx: Context, plan: Plan) -> None:
     stats = ctx.stats
     if plan.fault != "absent":
         await sleep_until(plan.arrive_at)
-    async with httpx.AsyncClient(base_url=ctx.base_url, timeout=60) as main_http, httpx.AsyncClient(base_url=ctx.base_url, timeout=60) as aux_http:
+    main_at, aux_at = phone_address(plan.seq, "main"), phone_address(plan.seq, "aux")
+    client = lambda at: httpx.AsyncClient(base_url=ctx.base_url, timeout=60, transport=httpx.AsyncHTTPTransport(local_address=at))  # noqa: E731
+    async with client(main_at) as main_http, client(aux_at) as aux_http:
         t = time.perf_counter()
         body = (await call(main_http, stats, "POST", f"{V1}/auth/candidate/login", json={"identifier": plan.id_number, "secret": plan.access_code})).json()
         if plan.fault != "absent":
@@ -177,14 +179,14 @@ async def _run(ctx: Context, plan: Plan) -> None:
         (mine,) = [s for s in sessions if s["id"] == ctx.session["id"]]
         plan.sitting_id = mine["sitting"]["id"]
         main_token = (await call(main_http, stats, "POST", f"{V1}/candidate/sittings/{plan.sitting_id}/devices", cand, expect=201, json={"role": "main"})).json()["token"]
-        main = Phone(ctx.base_url, stats, main_token, "main")
+        main = Phone(ctx.base_url, stats, main_token, "main", main_at)
         aux: Phone | None = None
         try:
             await main.open()
             t = time.perf_counter()
             offer = (await call(main_http, stats, "POST", f"{V1}/device/pairing", main_token, expect=201)).json()
             claimed = (await call(aux_http, stats, "POST", f"{V1}/pairing/claim", expect=201, json={"token": offer["token"]})).json()
-            aux = Phone(ctx.base_url, stats, claimed["token"], "aux")
+            aux = Phone(ctx.base_url, stats, claimed["token"], "aux", aux_at)
             await aux.open()
             await main.wait_for(15, type="peer.online")
             stats.add("pairing", time.perf_counter() - t)
