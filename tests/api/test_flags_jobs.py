@@ -141,7 +141,9 @@ async def test_a_damaged_file_is_retried_three_times_then_failed_with_its_reason
 
 
 async def test_progress_is_written_while_a_worker_runs(api: Api) -> None:
-    long_video = webm(seconds=90.0, fps=5)
+    # Long enough that its analysis (after the worker's engine loads, at 0.0) spans many 0.1 s progress writes:
+    # tiny frames are analysed fast, and a 90 s video sometimes finished between two of them.
+    long_video = webm(seconds=360.0, fps=5)
     async with answering(api) as a:
         await recorded(a, long_video)
         seen: list[float] = []
