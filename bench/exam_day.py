@@ -72,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import exam_day_topology as topology  # noqa: E402
 from exam_day_candidate import EXPECTED, FAULTS, Context, Plan, run_candidate  # noqa: E402
 from exam_day_phone import V1, Stats, call  # noqa: E402
+from tests.support.api import id_number  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
 PEOPLE = ("person_a", "person_b")  # the two people with two photos each (ID photo _1, live captures _2)
@@ -80,12 +81,6 @@ PHASES = ("login", "identity", "pairing", "face_gate", "start_push_main", "start
 
 def log(*parts: Any) -> None:
     print(f"[{datetime.now(UTC).strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
-
-
-def _id_number(seq: int, prefix: str = "370102199001") -> str:
-    body = f"{prefix}{seq:05d}"[:17]
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
 def _percentiles(values: list[float]) -> dict[str, Any]:
@@ -147,7 +142,7 @@ async def seed(client: httpx.AsyncClient, stats: Stats, ops: str, args: argparse
                           json={"kind": "formal", "title": "bench formal", **{k: v.isoformat() for k, v in times.items()}})).json()  # fmt: skip
     await call(client, stats, "POST", f"{V1}/ops/sessions/{session['id']}/questions", ops, expect=201, json={"text": "请结合岗位要求，谈谈你的职业规划。"})
     rows = ["姓名,身份证号,手机号,照片"]
-    rows += [f"考生{seq},{_id_number(seq)},139{seq:08d},{PEOPLE[seq % len(PEOPLE)]}_1.jpg" for seq in range(1, args.candidates + 1)]
+    rows += [f"考生{seq},{id_number(seq)},139{seq:08d},{PEOPLE[seq % len(PEOPLE)]}_1.jpg" for seq in range(1, args.candidates + 1)]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         for person in PEOPLE:
@@ -198,7 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 first = time.time() + 1
                 spread = max(0.0, min(args.arrival_seconds, opens + args.waiting_minutes * 30 - first))  # arrive by mid-waiting
                 plans = [
-                    Plan(seq=i + 1, id_number=_id_number(i + 1), access_code=row["access_code"], person=PEOPLE[(i + 1) % len(PEOPLE)],
+                    Plan(seq=i + 1, id_number=id_number(i + 1), access_code=row["access_code"], person=PEOPLE[(i + 1) % len(PEOPLE)],
                          fault=faults[i], arrive_at=first + spread * (i / max(1, len(imported))) ** args.arrival_shape)
                     for i, row in enumerate(imported)
                 ]  # fmt: skip
