@@ -55,6 +55,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -226,6 +227,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler.cancel()
             servers.close()
             serve_log = servers.logs()
+            if args.keep_logs is not None:
+                shutil.copytree(Path(tmp) / "logs", args.keep_logs, dirs_exist_ok=True)
     busy1, total1 = topology.machine_jiffies()
     machine = {"cores": os.cpu_count(), "busy_share": round((busy1 - busy0) / max(1, total1 - total0), 3), "load_average_after": os.getloadavg()}
     return report(args, plans, sittings, recordings, stats, before, after, processes, machine, kill, time.monotonic() - wall, serve_log)
@@ -263,7 +266,7 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
     delta = lambda key: round(after.get(key, 0) - before.get(key, 0), 3)  # noqa: E731
     return {
         "bench": "exam_day",
-        "params": {k: v for k, v in vars(args).items() if k != "json"},
+        "params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"},
         "wall_s": round(wall, 1),
         "phases": {name: _percentiles(stats.phases.get(name, [])) for name in PHASES},
         "states": counts,
@@ -284,6 +287,8 @@ def report(args: argparse.Namespace, plans: list[Plan], sittings: list[dict[str,
             "http_requests_by_class": {k: v - before["http_requests_by_class"].get(k, 0) for k, v in after["http_requests_by_class"].items()},
             "log_errors": sum(1 for line in serve_log.splitlines() if '"error"' in line or "Traceback" in line),
             "log_error_events": _error_events(serve_log),
+            # Finishes that read the whole upload back to hash it: its PATCHes went to more than one replica.
+            "finish_read_backs": serve_log.count('"upload.finish.read_back"'),
         },
         "candidates": candidates,
         "all_pass": bool(all_pass),
@@ -341,6 +346,7 @@ def main() -> None:
     parser.add_argument("--video", type=_size, default=(64, 48), metavar="WxH", help="the recording's frame size (with --fps, its bytes)")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--no-stills", dest="stills", action="store_false", help="the main phone sends no in-exam stills")
+    parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="copy the servers' and the balancer's logs here")
     parser.add_argument("--json", action="store_true", help="only the JSON document on stdout")
     args = parser.parse_args()
     if args.kill_replica_at is not None and args.topology != "replicas":

@@ -24,7 +24,7 @@ from app.adapters.upload_store import READ_SIZE, StoredUpload, UploadStore
 from app.db import transaction
 from app.logs import get_logger
 from app.models import Recording, RecordingStatus
-from app.services.recordings.scratch import UploadBytes, local_copy
+from app.services.recordings.scratch import UploadBytes, local_copy, scratch_path
 from app.uploads import Upload
 
 log = get_logger(__name__)
@@ -104,7 +104,7 @@ class PlaybackCopies:
         upload = await self._reader.get(upload_id)
         if upload is None or upload.finished_at is None:
             return False
-        target = self._scratch / f"{recording_id}.webm"
+        target = scratch_path(self._scratch, str(recording_id), ".webm")
         target.parent.mkdir(parents=True, exist_ok=True)
         key = f"{KEY_PREFIX}{recording_id}-{(sha256 or 'unknown')[:16]}.webm"
         try:

@@ -4,6 +4,7 @@ local files, else a scratch copy streamed from the store chunk by chunk (never t
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +24,12 @@ class UploadBytes(Protocol):
     def read(self, upload: Upload) -> AsyncIterator[bytes]: ...
 
 
+def scratch_path(scratch_dir: Path, name: str, suffix: str) -> Path:
+    """A file of its own in a scratch directory that replicas share (one data directory): two of them, or two
+    passes of one, may work on the same recording at once, and must not write, or remove, each other's file."""
+    return scratch_dir / f"{name}-{secrets.token_hex(6)}{suffix}"
+
+
 @contextlib.asynccontextmanager
 async def local_copy(reader: UploadBytes, upload: Upload, scratch_dir: Path) -> AsyncIterator[Path]:
     """The upload as a local file: in place for the local store, else a scratch copy (removed afterwards)."""
@@ -30,7 +37,7 @@ async def local_copy(reader: UploadBytes, upload: Upload, scratch_dir: Path) -> 
     if local is not None:
         yield local
         return
-    path = scratch_dir / f"{upload.id}.bin"
+    path = scratch_path(scratch_dir, upload.id, ".bin")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         async with await anyio.open_file(path, "wb") as out:
