@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if exporter is not None:
                 await exporter.stop()
             await app.state.scheduler.stop()
+            await app.state.tus.stop()
             await verifier.stop()
             await runner.stop()
             await playback.stop()

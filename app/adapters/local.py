@@ -86,6 +86,8 @@ class LocalUploadStore:
     next piece (see `write`).
     """
 
+    assembles_on_finish = False
+
     def __init__(self, root: Path) -> None:
         self.root = root
 

@@ -304,6 +304,8 @@ class _State:
 class S3UploadStore:
     """The UploadStore port on S3 multipart uploads (see the module docstring for the staging rule)."""
 
+    assembles_on_finish = True
+
     def __init__(self, connection: S3Connection) -> None:
         self._s3 = connection
         self.part_size = connection.location.part_size

@@ -64,6 +64,10 @@ class StoreInfo:
 
 
 class UploadStore(Protocol):
+    # finish() assembles the upload (S3: its last part, complete, a size check): slow enough to run after the
+    # last PATCH's answer. False: the bytes are already whole (a local file).
+    assembles_on_finish: bool
+
     async def create(self, key: str) -> dict[str, Any]:
         """Prepare a new upload; returns its initial state."""
         ...

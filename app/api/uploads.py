@@ -17,7 +17,7 @@ from app import errors
 from app.db import transaction
 from app.logs import get_logger
 from app.security import bearer_token
-from app.services.recordings import recordings
+from app.services.recordings import recordings, verification
 from app.services.sitting import staff_feed
 from app.uploads import CreateDecision, ErrorSpec, Caller, TusApp, TusConfig, TusError, TusHooks, Upload
 
@@ -92,6 +92,7 @@ def build_tus(app: FastAPI) -> TusApp:
 
     return TusApp(
         hooks=TusHooks(authorize=authorize, pre_create=pre_create, pre_write=pre_write, pre_terminate=pre_terminate, post_write=post_write, post_finish=post_finish),
-        config=TusConfig(max_size=MAX_RECORDING_BYTES),
+        # Finishes cut short are the scheduler's after a while; meanwhile the process that took the last byte has them.
+        config=TusConfig(max_size=MAX_RECORDING_BYTES, leftover_after_s=verification.LEFTOVER_AFTER.total_seconds()),
         clock=state.clock,
     )

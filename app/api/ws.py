@@ -119,8 +119,16 @@ class Connection:
         await self.send_text(encode(message))
 
     async def send_text(self, text: str) -> None:
-        if self.state is ConnectionState.OPEN:
+        if self.state is not ConnectionState.OPEN:
+            return
+        try:
             await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            # The network broke under this send (starlette will send nothing more): the receive loop sees the
+            # disconnect; a message still being handled must not fail on its answer.
+            if self.state is ConnectionState.OPEN:
+                self._move(ConnectionState.CLOSED)
+                self.close_code = exc.code
 
     async def error(self, error: errors.DualcamError) -> None:
         await self.send({"type": "error", **error.body()["error"]})

@@ -216,7 +216,7 @@ class SqlUploadState:
         )
         return await self._run(_uploads, query, write=False)
 
-    async def complete_unfinished(self, *, limit: int = 100) -> Sequence[Upload]:
+    async def complete_unfinished(self, *, completed_before: datetime, limit: int = 100) -> Sequence[Upload]:
         query = (
             select(*_ROW)
             .where(
@@ -224,6 +224,7 @@ class SqlUploadState:
                 _TABLE.c.finished_at.is_(None),
                 _TABLE.c.upload_length.is_not(None),
                 _TABLE.c.upload_offset == _TABLE.c.upload_length,
+                _TABLE.c.completed_at <= completed_before,
             )
             .limit(limit)
         )

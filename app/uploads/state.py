@@ -135,6 +135,7 @@ class UploadState(Protocol):
         """Unfinished uploads, not gone, whose expiry has passed."""
         ...
 
-    async def complete_unfinished(self, *, limit: int = 100) -> Sequence[Upload]:
-        """Uploads with all bytes in but never finished (a crash between the last commit and finish)."""
+    async def complete_unfinished(self, *, completed_before: datetime, limit: int = 100) -> Sequence[Upload]:
+        """Uploads whose last byte was committed before `completed_before` but never finished (a crash between the
+        last commit and finish, a store down at the finish)."""
         ...

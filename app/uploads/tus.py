@@ -26,7 +26,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from app.logs import get_logger
 from app.uploads import errors, wire
 from app.uploads.errors import TusError
 from app.uploads.hashes import RunningHashes
+from app.uploads.later import LaterFinishes
 from app.uploads.lock import Holder, UploadLocks
 from app.uploads.state import Changes, NewUpload, Upload, UploadExists, UploadState
 
@@ -106,7 +107,8 @@ class TusHooks:
     # answer stays 204, its bytes are safe.
     post_write: Callable[[Caller, Upload], Awaitable[None]] = _allow
     # After the last byte is committed and the store assembled the upload (sha256 set). A TusError it raises is
-    # the PATCH's answer; any other exception is logged and the client still gets 204 (its bytes are safe).
+    # the PATCH's answer when the finish runs in it; any other exception is logged and the client still gets 204
+    # (its bytes are safe). A store that assembles on finish (S3) finishes after the answer (app.uploads.later).
     post_finish: Callable[[Upload], Awaitable[None]] = _nothing
 
 
@@ -122,6 +124,9 @@ class TusConfig:
     # Record the upload's sha256 at finish: kept running while this process stored every byte of the upload,
     # else computed by reading the upload back once.
     hash_on_finish: bool = True
+    # How long a complete, unfinished upload is left to the process finishing it (after its answer, or in a
+    # failed PATCH the client retries) before `finish_pending` takes it from any process.
+    leftover_after_s: float = 0.0
 
 
 @dataclass
@@ -155,6 +160,7 @@ class TusApp:
         self._store: UploadStore | None = None
         self._locks: UploadLocks | None = None
         self._hashes = RunningHashes()
+        self._later = LaterFinishes(self._finish_later)
         if state is not None and store is not None:
             self.attach(state=state, store=store)
 
@@ -285,6 +291,10 @@ class TusApp:
         checksum = wire.parse_checksum(headers.get("upload-checksum"))
         upload = await self._visible(upload_id, principal)
         await self.hooks.pre_write(principal, upload)
+        if self._finishes_later and upload.complete and offset == upload.offset and not has_body and new_length in (None, upload.length):
+            # A phone asking again after a lost answer: nothing to write, and the lock may be the finish's.
+            self._finish_after_answer(upload)
+            return _Answer(204, self._upload_headers(upload))
         async with self.locks.hold(upload_id, wait=self.config.lock_wait_s) as holder:
             upload = self._check(holder.upload, principal)  # terminated or expired while we waited?
             if offset != upload.offset:
@@ -299,6 +309,7 @@ class TusApp:
                 checksum=checksum,
                 set_length=set_length,
             )
+        self._finish_after_answer(written.upload)
         if written.ended == "preempted" and written.stored == 0:
             raise TusError(errors.UPLOAD_PREEMPTED)
         if written.stored:
@@ -450,7 +461,8 @@ class TusApp:
                 # the client goes on with PATCH from there (a refused POST would make it create another upload).
                 log.info("upload.create.body_refused", upload_id=upload.id, code=exc.spec.code)
                 return await self._visible(upload.id, principal)
-            return written.upload
+        self._finish_after_answer(written.upload)
+        return written.upload
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -525,7 +537,7 @@ class TusApp:
             if result.written or set_length is not None:
                 new_offset = upload.offset + result.written
                 # The last write before a finish keeps the lock for it; any other lets go in the same statement.
-                holder.releasing = new_offset != length
+                holder.releasing = new_offset != length or self._finishes_later
                 now = self.clock.now()
                 changes = Changes(
                     offset=new_offset,
@@ -551,9 +563,47 @@ class TusApp:
             # The running sha256 stays with the upload as committed — unless it took in bytes that were not.
             if whole is not None and body.absorbed == upload.offset - stored.offset:
                 self._hashes.keep(upload, whole)
-        if upload.complete and upload.finished_at is None:
+        if upload.complete and upload.finished_at is None and not self._finishes_later:
             upload = await self._finish(upload, holder)
         return _Written(upload=upload, ended=ended, stored=result.written)
+
+    @property
+    def _finishes_later(self) -> bool:
+        return self.store.assembles_on_finish
+
+    def _finish_after_answer(self, upload: Upload) -> None:
+        if self._finishes_later and upload.complete and upload.finished_at is None:
+            self._later.submit(upload.id)
+
+    async def _finish_later(self, upload_id: str) -> None:
+        try:
+            await self._finish_one(upload_id, wait=self.config.lock_wait_s)
+        except Exception:  # the database away for a moment: finish_pending takes it
+            log.exception("upload.finish.failed", upload_id=upload_id)
+
+    async def _finish_one(self, upload_id: str, *, wait: float) -> bool:
+        """Finish a complete upload unless another holds it or finished it; False when this did not finish it."""
+        try:
+            async with self.locks.hold(upload_id, wait=wait, preempt=False) as holder:
+                fresh = holder.upload
+                if not (fresh.complete and fresh.finished_at is None):
+                    return False
+                await self._finish(fresh, holder)
+                return True
+        except TusError as exc:  # held elsewhere (a retried last PATCH, another replica): theirs to finish
+            log.info("upload.finish.skipped", upload_id=upload_id, code=exc.spec.code)
+            return False
+        except UploadStoreError as exc:
+            log.error("upload.finish.failed", upload_id=upload_id, error=str(exc))
+            return False
+
+    async def settled(self) -> None:
+        """Wait for the finishes running after their answers."""
+        await self._later.settled()
+
+    async def stop(self) -> None:
+        """Shutdown: a finish cut short is finish_pending's."""
+        await self._later.stop()
 
     async def _finish(self, upload: Upload, holder: Holder) -> Upload:
         state = await self.store.finish(self._stored(upload))
@@ -675,18 +725,11 @@ class TusApp:
 
     async def finish_pending(self) -> list[str]:
         """Finish uploads whose last byte was committed but whose finish never ran (a crash in between)."""
+        before = self.clock.now() - timedelta(seconds=self.config.leftover_after_s)
         finished: list[str] = []
-        for upload in await self.state.complete_unfinished():
-            try:
-                async with self.locks.hold(upload.id, wait=0, preempt=False) as holder:
-                    fresh = holder.upload
-                    if fresh.complete and fresh.finished_at is None:
-                        await self._finish(fresh, holder)
-                        finished.append(upload.id)
-            except TusError:
-                continue
-            except UploadStoreError as exc:
-                log.error("upload.finish.failed", upload_id=upload.id, error=str(exc))
+        for upload in await self.state.complete_unfinished(completed_before=before):
+            if not self._later.pending(upload.id) and await self._finish_one(upload.id, wait=0):
+                finished.append(upload.id)
         return finished
 
 

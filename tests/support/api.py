@@ -156,8 +156,10 @@ class Api:
         return body["token"]
 
     async def settled(self, device_token: str) -> dict[str, Any]:
-        """The phone's sitting once the server has verified every finished upload (it probes them in a queue after
-        the final PATCH has been answered) and done what follows (analysis queued, playback copies started)."""
+        """The phone's sitting once the server has finished and verified every upload whose last byte is in (on S3
+        the finish, and everywhere the probe, run after the final PATCH's answer) and done what follows (analysis
+        queued, playback copies started)."""
+        await self.app.state.tus.settled()
         await self.app.state.verifier.settled()
         return await self.ok("GET", "/api/v1/device/sitting", device_token)
 

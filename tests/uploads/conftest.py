@@ -159,8 +159,10 @@ async def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest)
 
 
 @pytest.fixture
-def tus(rules: Rules, clock: FakeClock, sessionmaker: async_sessionmaker[AsyncSession], store: UploadStore) -> TusApp:
-    return TusApp(hooks=rules.hooks(), config=TEST_CONFIG, clock=clock, state=SqlUploadState(sessionmaker), store=store)
+async def tus(rules: Rules, clock: FakeClock, sessionmaker: async_sessionmaker[AsyncSession], store: UploadStore) -> AsyncIterator[TusApp]:
+    app = TusApp(hooks=rules.hooks(), config=TEST_CONFIG, clock=clock, state=SqlUploadState(sessionmaker), store=store)
+    yield app
+    await app.settled()  # a finish after its answer (S3) is done before the store closes
 
 
 @pytest.fixture

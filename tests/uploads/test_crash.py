@@ -400,6 +400,18 @@ def upload_through_kills(
     return outcome, killer
 
 
+def await_finish(server: UploadServer, upload_id: str, size: int, db_url: str, budget_s: float = 60) -> None:
+    """On S3 the finish runs after the last PATCH's answer, and a kill may cut it short: ask again with an empty
+    PATCH (what a tus client does) until the upload is finished."""
+    deadline = time.monotonic() + budget_s
+    with httpx.Client(headers={**TUS, **AUTH}, timeout=20) as client:
+        while upload_row(db_url, upload_id)["finished_at"] is None:
+            assert time.monotonic() < deadline, f"not finished in {budget_s} s\n{server.log()}"
+            with contextlib.suppress(httpx.TransportError):
+                client.patch(f"{server.url}{MOUNT}/{upload_id}", content=b"", headers={**OCTET, "Upload-Offset": str(size)})
+            time.sleep(0.5)
+
+
 def check_outcome(outcome: Outcome, killer: Killer, data: bytes, row: dict[str, Any]) -> str:
     """The invariants every crash run must keep; a one-line summary for the report."""
     assert len(killer.kills) >= MIN_KILLS, f"seed {SEED}: only {len(killer.kills)} kills landed: {killer.kills}"
@@ -457,6 +469,7 @@ def test_kill_9_at_random_moments_s3_on_postgres(tmp_path: Path, seaweed: Seawee
     with killed_at_exit(server):
         server.start()
         outcome, killer = upload_through_kills(server, data, rng, chunk, kills=KILLS, budget_s=200)
+        await_finish(server, outcome.upload_id, len(data), own_pg_uploads_url)
     view = read_bucket(seaweed, bucket, f"uploads/{outcome.upload_id}")
     assert len(view.data) == len(data) and sha(view.data) == sha(data)
     summary = check_outcome(outcome, killer, data, upload_row(own_pg_uploads_url, outcome.upload_id))

@@ -166,6 +166,8 @@ async def test_any_replica_continues_any_upload(
             offset = int(response.headers["upload-offset"])
             assert await offset_of((b, a)[turn % 2], url) == offset  # the other replica sees it at once
             turn += 1
+        for replica in replicas:
+            await replica.settled()  # the finish runs after the last PATCH's answer
 
     (finished,) = rules.finished
     assert finished.sha256 == hashlib.sha256(data).hexdigest()
