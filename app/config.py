@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # Connections per process (PostgreSQL: size + overflow of them, times the replicas, under max_connections), and
+    # how long a request waits for one before it is answered 503 server_busy with Retry-After.
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_pool_overflow: int = Field(default=20, ge=0, le=500)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
     storage_url: str | None = None
     redis_url: str | None = None
     face_model_dir: Path | None = None

@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 created=key_file.created,
                 hint="set DUALCAM_SECRET_KEY (the same in every process on this database) before production",
             )
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(
+            settings.resolved_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow, pool_timeout=settings.db_pool_timeout_seconds
+        )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = open_object_store(settings.resolved_storage_url)

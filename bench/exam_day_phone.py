@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 V1 = "/api/v1"
 
@@ -41,6 +42,8 @@ class Failed(Exception):
     pass
 
 
+# Close codes after which the phone's app stops reconnecting (clients/common/ws.js FINAL_CLOSE).
+FINAL_CLOSE = {4401, 4409, 4410}
 GONE = {502, 503, 504}  # the load balancer without a replica for a moment: a person taps again
 
 
@@ -51,6 +54,7 @@ async def call(client: httpx.AsyncClient, stats: Stats, method: str, url: str, t
     if token:
         headers["Authorization"] = f"Bearer {token}"
     for attempt in range(1, 9):
+        wait = backoff(attempt)
         try:
             response = await client.request(method, url, headers=headers, **kwargs)
         except httpx.TransportError as exc:
@@ -61,7 +65,8 @@ async def call(client: httpx.AsyncClient, stats: Stats, method: str, url: str, t
             if response.status_code not in GONE or attempt == 8:
                 break
             stats.retry(f"{method}_{response.status_code}")
-        await asyncio.sleep(backoff(attempt))
+            wait = max(wait, float(response.headers.get("retry-after") or 0))  # a busy server says when
+        await asyncio.sleep(wait)
     if response.status_code != expect:
         stats.error(str(response.status_code))
         raise Failed(f"{method} {url}: {response.status_code} {response.text[:300]}")
@@ -86,6 +91,7 @@ class Phone:
         self.heartbeat_seconds = 10.0
         self.closing = False
         self.reconnects = 0
+        self.ended: int | None = None  # a close code that ends the channel for good
 
     async def open(self) -> dict[str, Any]:
         self.closing = False
@@ -107,6 +113,9 @@ class Phone:
             async for raw in ws:
                 self.messages.append((time.time(), json.loads(raw)))
                 self.changed.set()
+        if ws.close_code in FINAL_CLOSE:  # as clients/common/ws.js: unauthorized, superseded, sitting over
+            self.ended = ws.close_code
+            return
         if not self.closing:  # closed under it (its replica died): back as soon as the load balancer has another
             asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -122,6 +131,11 @@ class Phone:
                 self.reconnects += 1
                 self.stats.retry(f"ws_reconnect_{self.role}")
                 return
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code in FINAL_CLOSE:
+                    self.ended = exc.rcvd.code
+                    return
+                self.stats.retry(f"ws_connect_failed_{self.role}")
             except Exception:  # noqa: BLE001 (refused or cut while the load balancer notices: try again)
                 self.stats.retry(f"ws_connect_failed_{self.role}")
 

@@ -244,7 +244,14 @@ async def kill_and_restart(topology: Topology, *, at: float, restart_after: floa
     again `restart_after` seconds later and check that it serves through the load balancer."""
     await asyncio.sleep(max(0.0, at - time.time()))
     lead = await leader(topology)
-    victim = lead if which == "leader" or lead is None else next(r for r in topology.replicas if r is not lead)
+    for _ in range(30):  # an overloaded replica may not answer /readyz at once: ask again for a while
+        if lead is not None:
+            break
+        await asyncio.sleep(1)
+        lead = await leader(topology)
+    if lead is None:
+        log("no replica says it leads: killing", topology.replicas[0].name)
+    victim = (lead or topology.replicas[0]) if which == "leader" else next(r for r in topology.replicas if r is not lead)
     log("kill -9", victim.name, "(leader)" if victim is lead else "")
     killed_at = time.time()
     victim.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -13,8 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 from pydantic.fields import FieldInfo
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
 from app import errors
 from app.api.body_limits import BodyTooLarge
@@ -25,6 +29,9 @@ from app.logs import get_logger, request_id
 log = get_logger(__name__)
 
 InternalError = errors._error("InternalError", 500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error; please retry")
+# Every database connection of this process busy for the pool's whole wait: overload, not a fault; retry later.
+ServerBusy = errors._error("ServerBusy", 503, "server_busy", "服务器繁忙，请稍后重试", "The server is busy; please retry in a moment")
+BUSY_RETRY_AFTER_S = 5
 
 
 def _render(error: errors.DualcamError) -> JSONResponse:
@@ -80,13 +87,26 @@ def _raised_over(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+async def _on_busy(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+    log.warning("request.busy", path=conn.url.path, method=conn.scope.get("method", "WEBSOCKET"), error=str(exc)[:200])
+    if isinstance(conn, WebSocket):  # 1013 Try Again Later: the phone reconnects after its back-off
+        with contextlib.suppress(Exception):
+            await conn.close(code=1013, reason="server_busy")
+        return None
+    return _render(ServerBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Answered by Starlette's outermost middleware, outside app.api.request_ids: the request's id comes back here.
     current: str | None = getattr(request.state, "request_id", None)
     token = request_id.set(current)
     try:
-        log.exception("request.unhandled", path=request.url.path, method=request.method)
-        response = _render(InternalError())
+        if _raised_over(exc, PoolTimeout):  # in a middleware, outside the handler above (e.g. the body limits' token check)
+            log.warning("request.busy", path=request.url.path, method=request.method, error=str(exc)[:200])
+            response = _render(ServerBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}))
+        else:
+            log.exception("request.unhandled", path=request.url.path, method=request.method)
+            response = _render(InternalError())
     finally:
         request_id.reset(token)
     if current is not None:
@@ -99,6 +119,7 @@ def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     app.add_exception_handler(errors.DualcamError, _on_dualcam_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error([r for router in routers for r in router.routes if isinstance(r, APIRoute)]))
+    app.add_exception_handler(PoolTimeout, _on_busy)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -120,7 +141,7 @@ def declare_common_responses(router: APIRouter) -> None:
         if not isinstance(route, APIRoute):
             continue
         # Any request may carry a body, and one past its route's limit is refused before the route runs.
-        declared: list[type[errors.DualcamError]] = [InternalError, errors.PayloadTooLarge]  # app.api.body_limits
+        declared: list[type[errors.DualcamError]] = [InternalError, ServerBusy, errors.PayloadTooLarge]  # app.api.body_limits
         roles = roles_of(route.dependant)
         extra: dict[str, Any] = dict(route.openapi_extra or {})
         extra["x-roles"] = list(roles) if roles else ["anonymous"]

@@ -12,7 +12,7 @@ FinishOne = Callable[[str], Awaitable[object]]
 
 
 class LaterFinishes:
-    def __init__(self, finish_one: FinishOne, *, at_once: int = 4) -> None:
+    def __init__(self, finish_one: FinishOne, *, at_once: int = 8) -> None:
         self._finish_one = finish_one
         self._slots = asyncio.Semaphore(at_once)  # S3 calls at once for finishes: the PATCHes keep the rest
         self._tasks: dict[str, asyncio.Task[None]] = {}
