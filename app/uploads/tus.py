@@ -724,7 +724,8 @@ class TusApp:
         return expired
 
     async def finish_pending(self) -> list[str]:
-        """Finish uploads whose last byte was committed but whose finish never ran (a crash in between)."""
+        """Finish uploads whose last byte was committed `leftover_after_s` ago but whose finish never ran (a crash in
+        between, a finish after the answer cut short, a store down at the finish)."""
         before = self.clock.now() - timedelta(seconds=self.config.leftover_after_s)
         finished: list[str] = []
         for upload in await self.state.complete_unfinished(completed_before=before):
