@@ -87,13 +87,18 @@ def _raised_over(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-async def _on_busy(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+def _busy(conn: HTTPConnection, exc: Exception) -> JSONResponse:
     log.warning("request.busy", path=conn.url.path, method=conn.scope.get("method", "WEBSOCKET"), error=str(exc)[:200])
+    return _render(ServerBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}))
+
+
+async def _on_busy(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+    response = _busy(conn, exc)
     if isinstance(conn, WebSocket):  # 1013 Try Again Later: the phone reconnects after its back-off
         with contextlib.suppress(Exception):
             await conn.close(code=1013, reason="server_busy")
         return None
-    return _render(ServerBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}))
+    return response
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -102,8 +107,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     token = request_id.set(current)
     try:
         if _raised_over(exc, PoolTimeout):  # in a middleware, outside the handler above (e.g. the body limits' token check)
-            log.warning("request.busy", path=request.url.path, method=request.method, error=str(exc)[:200])
-            response = _render(ServerBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}))
+            response = _busy(request, exc)
         else:
             log.exception("request.unhandled", path=request.url.path, method=request.method)
             response = _render(InternalError())
