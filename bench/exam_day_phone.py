@@ -91,7 +91,6 @@ class Phone:
         self.heartbeat_seconds = 10.0
         self.closing = False
         self.reconnects = 0
-        self.ended: int | None = None  # a close code that ends the channel for good
 
     async def open(self) -> dict[str, Any]:
         self.closing = False
@@ -114,7 +113,6 @@ class Phone:
                 self.messages.append((time.time(), json.loads(raw)))
                 self.changed.set()
         if ws.close_code in FINAL_CLOSE:  # as clients/common/ws.js: unauthorized, superseded, sitting over
-            self.ended = ws.close_code
             return
         if not self.closing:  # closed under it (its replica died): back as soon as the load balancer has another
             asyncio.get_running_loop().create_task(self._reconnect())
@@ -133,7 +131,6 @@ class Phone:
                 return
             except ConnectionClosed as exc:
                 if exc.rcvd is not None and exc.rcvd.code in FINAL_CLOSE:
-                    self.ended = exc.rcvd.code
                     return
                 self.stats.retry(f"ws_connect_failed_{self.role}")
             except Exception:  # noqa: BLE001 (refused or cut while the load balancer notices: try again)
