@@ -373,7 +373,9 @@ class Connection:
         if not realtime.heartbeat_due(self.device.telemetry, telemetry, last_write=self.last_write, now=now, interval=interval):
             return
         async with transaction(self.sessionmaker, self.hub) as db:
-            beaten = await realtime.heartbeat(db, device_id=self.device.id, telemetry=telemetry, now=now, timeout=self.timeout)
+            beaten = await realtime.heartbeat(
+                db, device_id=self.device.id, known=self.device.telemetry or {}, telemetry=telemetry, now=now, timeout=self.timeout, view=self.view
+            )
         self.device.telemetry = beaten.telemetry
         if beaten.reconnected:
             self.connected_at = now

@@ -83,6 +83,20 @@ async def heartbeat(db: AsyncSession, *, device: Device, telemetry: dict[str, An
         device.telemetry = {**(device.telemetry or {}), **telemetry}
 
 
+async def refresh(db: AsyncSession, *, device_id: Any, telemetry: dict[str, Any], now: datetime) -> bool:
+    """A heartbeat of a phone the row holds online, in one statement (no read); False when it is not online
+    (offline, never connected, or replaced) and nothing was written."""
+    online = and_(Device.connected_at.is_not(None), Device.disconnected_at.is_(None), Device.superseded_at.is_(None))
+    statement = (
+        update(Device)
+        .where(Device.id == device_id, online)
+        .values(last_seen_at=now, telemetry=telemetry)
+        .returning(Device.id)
+        .execution_options(synchronize_session=False)
+    )
+    return await db.scalar(statement) is not None
+
+
 async def disconnect(
     db: AsyncSession,
     *,

@@ -127,21 +127,56 @@ async def test_connect_marks_the_phone_online_and_reports_what_it_decided(scene:
     assert (second.accepted, second.view.state) == (True, SittingState.ready)
 
 
-async def test_heartbeat_merges_telemetry_and_brings_a_swept_phone_back(scene: Scene, env: Env) -> None:
-    main, _ = await scene.phones()
-    await connect(env, main.id)
+async def beat(env: Env, device_id: uuid.UUID, view: Any, known: dict[str, Any], **telemetry: Any) -> realtime.Beat:
     async with env.tx() as db:
-        beat = await realtime.heartbeat(db, device_id=main.id, telemetry={"battery": 0.9, "network": "wifi"}, now=env.now(), timeout=env.timeout)
-    assert beat == realtime.Beat({"battery": 0.9, "network": "wifi"}, reconnected=False)
+        return await realtime.heartbeat(db, device_id=device_id, known=known, telemetry=telemetry, now=env.now(), timeout=env.timeout, view=view)
+
+
+@pytest.mark.parametrize("with_view", [True, False], ids=["the socket's view (one statement)", "no view (the whole path)"])
+async def test_heartbeat_merges_telemetry_and_brings_a_swept_phone_back(scene: Scene, env: Env, with_view: bool) -> None:
+    main, _ = await scene.phones()
+    connected = await connect(env, main.id)
+    view = connected.view if with_view else None
+    env.clock.advance(seconds=5)
+    first = await beat(env, main.id, view, {}, battery=0.9, network="wifi")
+    assert first == realtime.Beat({"battery": 0.9, "network": "wifi"}, reconnected=False)
+    row = await env.row(Device, main.id)
+    assert (row.telemetry, row.last_seen_at, row.disconnected_at) == ({"battery": 0.9, "network": "wifi"}, env.now(), None)
     env.clock.advance(seconds=60)
     async with env.tx() as db:
         assert await presence.sweep(db, now=env.now(), timeout=env.timeout) == 1
     env.clock.advance(seconds=1)
-    async with env.tx() as db:
-        beat = await realtime.heartbeat(db, device_id=main.id, telemetry={"battery": 0.7}, now=env.now(), timeout=env.timeout)
-    assert beat == realtime.Beat({"battery": 0.7, "network": "wifi"}, reconnected=True)
+    # Offline in the row: the one statement writes nothing and the whole path brings the phone back.
+    assert await beat(env, main.id, view, first.telemetry, battery=0.7) == realtime.Beat({"battery": 0.7, "network": "wifi"}, reconnected=True)
     row = await env.row(Device, main.id)
     assert (row.disconnected_at, row.last_seen_at) == (None, env.now())
+    assert [e.kind for e in await env.events(scene.sitting_id)][-2:] == ["device_offline", "device_online"]
+
+
+async def test_heartbeat_of_a_replaced_phone_takes_the_whole_path(scene: Scene, env: Env) -> None:
+    main, _ = await scene.phones()
+    view = (await connect(env, main.id)).view
+    async with env.tx() as db:
+        (await db.get_one(Device, main.id)).superseded_at = env.now()
+    env.clock.advance(seconds=5)
+    assert await beat(env, main.id, view, {}, battery=0.5) == realtime.Beat({"battery": 0.5}, reconnected=False)
+    row = await env.row(Device, main.id)
+    assert (row.superseded_at is not None, row.disconnected_at) == (True, None)
+
+
+async def test_heartbeat_in_the_waiting_window_makes_a_sitting_ready(scene: Scene, env: Env) -> None:
+    """While waiting, every beat also judges readiness: face passed and both phones online (say a phone counted as
+    stale a moment, not yet swept)."""
+    main, aux = await scene.phones()
+    await scene.into(SittingState.waiting)
+    view = (await connect(env, main.id)).view
+    await connect(env, aux.id)
+    env.clock.advance(seconds=40)  # both stale, not swept
+    await beat(env, aux.id, None, {})
+    await env.set_facts(scene.sitting_id, face_passed_at=env.now())
+    assert view.at(env.now()).state is SittingState.waiting
+    await beat(env, main.id, view, {})
+    assert (await scene.view()).state is SittingState.ready
 
 
 async def test_device_event_rejects_unknown_kinds(scene: Scene, env: Env) -> None:
