@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )  # fmt: skip
         verifier.on_verified.append(runner.on_verified)
         app.state.playback = playback = PlaybackCopies(
-            sessionmaker=app.state.sessionmaker, reader=app.state.tus, store=upload_store, scratch_dir=settings.data_dir / "tmp" / "playback"
+            sessionmaker=app.state.sessionmaker, reader=app.state.tus, store=upload_store, scratch_dir=settings.data_dir / "tmp" / "playback",
+            clock=clock,
         )
         verifier.on_verified.append(playback.on_verified)
         leadership: Leadership = SoleLeader() if settings.is_sqlite else PostgresLeader(engine)

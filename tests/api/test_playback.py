@@ -71,6 +71,9 @@ async def test_recordings_verified_before_copies_existed_get_theirs_from_the_sch
         assert before["playback"] is False
         assert (await api.client.get(before["url"])).content == LIVE_VIDEO  # meanwhile the original plays
 
+        await api.app.state.scheduler.tick()  # left to the process that verified it a while
+        assert (await a.recordings())["main"]["playback"] is False
+        api.clock.advance(minutes=10)
         await api.app.state.scheduler.tick()
         after = (await a.recordings())["main"]
         assert after["playback"] is True

@@ -73,7 +73,7 @@ async def test_replicas_sharing_a_data_directory_make_the_same_copy_at_once(api:
             await db.execute(update(Recording).values(playback_key=None, playback_size=None, playback_state=None, playback_of=None))
             await db.commit()
         replicas = [
-            PlaybackCopies(sessionmaker=api.app.state.sessionmaker, reader=api.app.state.tus, store=api.app.state.tus.store, scratch_dir=settings.data_dir / "tmp" / "playback")
+            PlaybackCopies(sessionmaker=api.app.state.sessionmaker, reader=api.app.state.tus, store=api.app.state.tus.store, scratch_dir=settings.data_dir / "tmp" / "playback", clock=api.clock)
             for _ in range(4)
         ]  # fmt: skip
         made = await asyncio.gather(*(r.make(recording_id) for r in replicas))

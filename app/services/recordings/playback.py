@@ -4,14 +4,16 @@ to the upload store beside the original (streamed, so local files and S3 alike, 
 bytes and their sha256 stay the evidence; reviewers watch the copy and download the original.
 
 A copy is made in the background after verification (the phone's last PATCH does not wait for it) and by the
-scheduler's backfill for recordings verified before copies existed or whose copy was cut short by a restart. A
-recording whose copy cannot be made keeps the reason and is served as it is."""
+scheduler's backfill for recordings verified before copies existed or whose copy was cut short by a restart (left
+to the process that verified it for `LEFT_FOR`, so a copy waiting its turn there is not made twice). A recording
+whose copy cannot be made keeps the reason and is served as it is."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.adapters.upload_store import READ_SIZE, StoredUpload, UploadStore
+from app.clock import Clock
 from app.db import transaction
 from app.logs import get_logger
 from app.models import Recording, RecordingStatus
@@ -30,6 +33,11 @@ from app.uploads import Upload
 log = get_logger(__name__)
 
 KEY_PREFIX = "playback/"
+# Copies made at once per process: after the answer's end a whole hall's recordings are verified within minutes,
+# and the copies (a remux, a read and a write of the whole file) wait their turn rather than take the CPU and the
+# database pool from the phones still uploading. The original plays meanwhile.
+COPIES_AT_ONCE = 2
+LEFT_FOR = timedelta(minutes=10)
 BACKFILL_BATCH = 10
 
 
@@ -60,17 +68,21 @@ def stored(recording: Recording) -> StoredUpload | None:
 
 
 class PlaybackCopies:
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], reader: PlaybackReader, store: UploadStore, scratch_dir: Path) -> None:
+    def __init__(
+        self, *, sessionmaker: async_sessionmaker[AsyncSession], reader: PlaybackReader, store: UploadStore, scratch_dir: Path, clock: Clock
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._clock = clock
         self._reader = reader
         self._store = store
         self._scratch = scratch_dir
         self._tasks: set[asyncio.Task[bool]] = set()
         self._busy: set[uuid.UUID] = set()
+        self._slots = asyncio.Semaphore(COPIES_AT_ONCE)
 
     async def on_verified(self, recording: Recording) -> None:
         """Verifier.on_verified: make the copy in the background."""
-        task = asyncio.get_running_loop().create_task(self.make(recording.id))
+        task = asyncio.get_running_loop().create_task(self._in_background(recording.id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -85,13 +97,21 @@ class PlaybackCopies:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def _in_background(self, recording_id: uuid.UUID) -> bool:
+        try:
+            return await self.make(recording_id)
+        except Exception:  # the database away or busy: the backfill makes it later
+            log.exception("recording.playback.failed", recording_id=str(recording_id))
+            return False
+
     async def make(self, recording_id: uuid.UUID) -> bool:
         """Make the recording's copy unless it has a current one; False when there is none to make or it failed."""
         if recording_id in self._busy:
             return False
         self._busy.add(recording_id)
         try:
-            return await self._make(recording_id)
+            async with self._slots:
+                return await self._make(recording_id)
         finally:
             self._busy.discard(recording_id)
 
@@ -142,12 +162,14 @@ class PlaybackCopies:
         return self._store.read(copy, start, end)
 
     async def backfill(self) -> int:
-        """One scheduler pass: copies for verified recordings that lack a current one (and have not failed)."""
+        """One scheduler pass: copies for recordings verified `LEFT_FOR` ago or more that lack a current one (and have
+        not failed)."""
         async with transaction(self._sessionmaker) as db:
             lacking = or_(Recording.playback_of.is_(None), Recording.playback_of != Recording.sha256)
+            settled = Recording.verified_at <= self._clock.now() - LEFT_FOR
             query = (
                 select(Recording.id)
-                .where(Recording.status == RecordingStatus.verified, Recording.playback_error.is_(None), lacking)
+                .where(Recording.status == RecordingStatus.verified, Recording.playback_error.is_(None), lacking, settled)
                 .order_by(Recording.verified_at)
                 .limit(BACKFILL_BATCH)
             )
