@@ -43,7 +43,7 @@ Reported: per phase p50/p95/p99/max (ms; `chunk_ack` is one PATCH's round trip, 
 against expectations per candidate and in counts, lost bytes, hash mismatches and recordings left open, HTTP errors
 by status and the retried requests, the kill (which replica, whether it led, how long until another led, requests the
 restarted one served), CPU seconds and peak RSS of every server process (sampled from /proc), the machine's busy share
-over the run, counters from every replica's /metrics, the parameters, wall time, and `all_pass`.
+over the run and per window of the day (`machine.windows`: before waiting, waiting, answer, upload), counters from every replica's /metrics, the parameters, wall time, and `all_pass`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import exam_day_topology as topology  # noqa: E402
 from exam_day_candidate import EXPECTED, FAULTS, Context, Plan, run_candidate  # noqa: E402
-from exam_day_phone import V1, Stats, call  # noqa: E402
+from exam_day_phone import V1, Stats, call, sleep_until  # noqa: E402
 from tests.support.api import id_number  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
@@ -153,6 +153,30 @@ async def seed(client: httpx.AsyncClient, stats: Stats, ops: str, args: argparse
     return session, imported
 
 
+WINDOWS = (("waiting", "waiting_opens_at"), ("answer", "answer_starts_at"), ("upload", "answer_ends_at"), ("after_deadline", "upload_deadline"))
+
+
+async def mark_windows(servers: Any, session: dict[str, Any], marks: list[tuple[str, float, int, int, float]]) -> None:
+    """At each window's opening: the machine's CPU counters and the servers' CPU, so the report can say what each
+    window of the day cost (`windows`)."""
+    def mark(name: str) -> None:
+        busy, total = topology.machine_jiffies()
+        marks.append((name, time.time(), busy, total, sum(p.report()["cpu_seconds"] for p in servers.processes() if p.name != "haproxy")))
+
+    mark("before_waiting")
+    for name, key in WINDOWS:
+        await sleep_until(datetime.fromisoformat(session[key]).timestamp())
+        mark(name)
+
+
+def windows(marks: list[tuple[str, float, int, int, float]]) -> dict[str, dict[str, float]]:
+    """Per stretch between two marks: how long, how busy the machine was, and the servers' CPU seconds."""
+    return {
+        name: {"seconds": round(t1 - t0, 1), "machine_busy_share": round((b1 - b0) / max(1, n1 - n0), 3), "server_cpu_seconds": round(c1 - c0, 1)}
+        for (name, t0, b0, n0, c0), (_, t1, b1, n1, c1) in zip(marks, marks[1:])
+    }
+
+
 def assign_faults(n: int, share: float, seed: int) -> list[str | None]:
     rng = random.Random(seed)
     faulty = rng.sample(range(n), round(n * share)) if share > 0 else []
@@ -170,6 +194,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     wall = time.monotonic()
     stats = Stats()
+    marks: list[tuple[str, float, int, int, float]] = []
     busy0, total0 = topology.machine_jiffies()
     with tempfile.TemporaryDirectory(prefix="exam-day-") as tmp:
         servers = await (topology.replicas(Path(tmp)) if args.topology == "replicas" else topology.single(Path(tmp)))
@@ -199,6 +224,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for i, row in enumerate(imported)
                 ]  # fmt: skip
                 jobs = [run_candidate(ctx, plan) for plan in plans]
+                marker = asyncio.create_task(mark_windows(servers, session, marks))
                 killing = None
                 if args.kill_replica_at is not None:
                     at = datetime.fromisoformat(session["answer_starts_at"]).timestamp() + args.kill_replica_at
@@ -211,6 +237,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     log("waiting for the upload deadline", session["upload_deadline"])
                     await asyncio.sleep(max(0.0, deadline - time.time() + 3))
                 await asyncio.sleep(1.5)  # one scheduler tick for finalizing
+                marker.cancel()
+                busy, total = topology.machine_jiffies()
+                marks.append(("end", time.time(), busy, total, sum(p.report()["cpu_seconds"] for p in servers.processes() if p.name != "haproxy")))
                 sittings = (await call(client, stats, "GET", f"{V1}/ops/sessions/{session['id']}/sittings", ops)).json()
                 recordings = {}
                 for row in sittings:
@@ -231,6 +260,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 shutil.copytree(Path(tmp) / "logs", args.keep_logs, dirs_exist_ok=True)
     busy1, total1 = topology.machine_jiffies()
     machine = {"cores": os.cpu_count(), "busy_share": round((busy1 - busy0) / max(1, total1 - total0), 3), "load_average_after": os.getloadavg()}
+    machine["windows"] = windows(marks)
     return report(args, plans, sittings, recordings, stats, before, after, processes, machine, kill, time.monotonic() - wall, serve_log)
 
 

@@ -115,7 +115,7 @@ async def upload(client: httpx.AsyncClient, ctx: Context, plan: Plan, token: str
             paused, offset = True, -1
             await phone.close()
             await asyncio.sleep(3)
-            await phone.open()
+            await phone.reopen()
         while offset < bound:
             if offset < 0:  # not known: ask
                 head = await _tus(client, stats, "HEAD", location, token, headers=TUS)
@@ -275,4 +275,4 @@ async def _drop_and_reconnect(ctx: Context, main: Phone) -> None:
     await sleep_until(starts + (ends - starts) / 3)
     await main.close()
     await asyncio.sleep(2)
-    await main.open()
+    await main.reopen()

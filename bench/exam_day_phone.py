@@ -103,8 +103,17 @@ class Phone:
         await self.send({"type": "heartbeat", "charging": True, "network": "wifi", "visibility": "visible", "battery": 0.9})
         return hello
 
+    async def reopen(self) -> None:
+        """The app opens its socket again (after a reload or a drop): at once, and if that fails, on its back-off."""
+        try:
+            await self.open()
+        except Exception:  # noqa: BLE001 (refused or cut, as a phone sees it: its reconnect loop takes over)
+            self.stats.retry(f"ws_connect_failed_{self.role}")
+            asyncio.get_running_loop().create_task(self._reconnect())
+
     async def send(self, message: dict[str, Any]) -> None:
-        assert self.ws is not None
+        if self.ws is None:
+            raise ConnectionError(f"{self.role}: no socket")
         await self.ws.send(json.dumps(message))
 
     async def _read(self, ws: ClientConnection) -> None:
