@@ -23,7 +23,7 @@ in, confirm, verify identity with a selfie, register the main phone, pair the au
 both WebSockets (heartbeats at the server's `heartbeat_seconds`; a socket closed under a phone is opened again),
 pass the waiting-room face gate once the window opens, take the `answer_start` push on both sockets (latency =
 receive time − answer_starts_at, on the same clock as the server's), send each phone's WebM (VP8 + Opus by PyAV)
-over tus with a deferred length in a PATCH about every 2 s of the answer window and the length with the last one
+over tus with a deferred length in a PATCH every 10 s of the answer window (`--chunk-seconds`, as the phone app batches its chunks) and the length with the last one
 (a failed PATCH retried after a back-off from a HEAD's offset, as the phones do), and ask the phone's sitting, as the
 phones ask, until both recordings are verified.
 
@@ -372,7 +372,7 @@ def main() -> None:
     parser.add_argument("--arrival-seconds", type=float, default=30, help="arrivals from seeding over this long (by mid-waiting at the latest)")
     parser.add_argument("--arrival-shape", type=float, default=2.0,
                         help="the k-th of n candidates arrives at (k/n)^shape of the spread: 1 evenly, 2 (default) most of them early")
-    parser.add_argument("--chunk-seconds", type=float, default=2.0, help="a PATCH this often while answering (MediaRecorder's timeslice)")
+    parser.add_argument("--chunk-seconds", type=float, default=10.0, help="a PATCH this often while answering (the phone app's PATCH_EVERY_MS)")
     parser.add_argument("--video", type=_size, default=(64, 48), metavar="WxH", help="the recording's frame size (with --fps, its bytes)")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--no-stills", dest="stills", action="store_false", help="the main phone sends no in-exam stills")

@@ -1,7 +1,9 @@
 // Our own small tus 1.0.0 client for a recording that is still being written:
 //
 // - created at recording start with `Upload-Defer-Length: 1` (the length is unknown until the stop);
-// - chunks are PATCHed in order from IndexedDB, each with `Upload-Checksum: sha256 <base64>` (crypto.subtle);
+// - chunks are PATCHed in order from IndexedDB, each PATCH with `Upload-Checksum: sha256 <base64>` (crypto.subtle);
+//   while recording, at most one PATCH every PATCH_EVERY_MS, carrying every chunk stored since (after the stop, at
+//   once): the hall's server takes a fifth of the requests, and the chunks wait on the phone either way;
 // - chunks stay in IndexedDB until the server VERIFIED the recording (not merely acknowledged its bytes): then they
 //   are all deleted at once;
 // - `Upload-Length` goes with the first PATCH after the stop (an empty PATCH when nothing is left to send);
@@ -40,6 +42,14 @@ export function verifyDelay(asked, random = Math.random) {
   const step = Math.min(5000, 1000 * 1.5 ** Math.max(0, asked - 1));
   return Math.round(step * (0.5 + random() / 2));
 }
+/**
+ * While recording, the least time between two PATCHes (the first goes at once). MediaRecorder stores a chunk every
+ * 2 s; sent one by one, 2,000 phones make 1,000 PATCHes a second, and a PATCH costs the server about the same CPU
+ * whatever its size (docs/exam-day.md). After the stop nothing waits.
+ */
+export const PATCH_EVERY_MS = 10000;
+/** One PATCH's body at most (several chunks): a slow mobile network still finishes it within the server's timeouts. */
+const PATCH_MAX_BYTES = 8 * 1024 * 1024;
 /** Uploads of one recording at most (the first and two more after failed verifications). */
 export const MAX_UPLOADS = 3;
 
@@ -94,6 +104,7 @@ export class Uploader {
     this.serverOffset = null;
     this.attempt = 0;
     this.verifyAsked = 0; // questions "verified yet?" since the last byte went in
+    this.lastPatchAt = -Infinity; // performance.now() of the last PATCH with bytes
     this.wake = null;
     this.running = false;
     this.stopped = false;
@@ -230,7 +241,13 @@ export class Uploader {
     if (!record.uploadUrl) return this.create(record);
     if (this.serverOffset === null) await this.head(record);
     const chunk = await store.chunkAt(this.key, this.serverOffset);
-    if (chunk) return this.send(record, chunk);
+    if (chunk) {
+      const wait = record.stopped ? 0 : this.lastPatchAt + PATCH_EVERY_MS - performance.now();
+      if (wait <= 0) return this.send(record, chunk);
+      await this.report("uploading");
+      await this.sleep(wait); // a new chunk ends it early: the step finds the rest of the wait again
+      return false;
+    }
     if (record.stopped && !record.lengthDeclared) return this.declareLength(record);
     if (record.stopped) return this.awaitVerification(record);
     // Recording: wait for the next chunk.
@@ -290,15 +307,16 @@ export class Uploader {
       // chunks): cannot happen unless the server lost acknowledged data.
       throw new TusError(409, `server offset ${offset} is before stored chunk at ${chunk.offset}`, false);
     }
-    const body = chunk.blob.slice(offset - chunk.offset);
+    const { body, end } = await this.bodyFrom(chunk, offset);
     await this.report(navigator.onLine ? "uploading" : "offline");
     const headers = {
       "Content-Type": "application/offset+octet-stream",
       "Upload-Offset": String(offset),
       "Upload-Checksum": `sha256 ${await sha256(body)}`,
     };
-    const isLast = record.stopped && chunk.offset + chunk.size === record.totalLength;
+    const isLast = record.stopped && end === record.totalLength;
     if (isLast && !record.lengthDeclared) headers["Upload-Length"] = String(record.totalLength);
+    this.lastPatchAt = performance.now();
     const response = await this.request("PATCH", record.uploadUrl, { headers, body });
     if (response.status !== 204) throw await this.failure(response, "PATCH");
     const next = Number(response.headers.get("Upload-Offset"));
@@ -307,6 +325,21 @@ export class Uploader {
     await store.acknowledge(this.key, this.serverOffset);
     await this.report("uploading");
     return false;
+  }
+
+  /** The bytes from `offset` on: the rest of `chunk` and the stored chunks that follow it, up to PATCH_MAX_BYTES. */
+  async bodyFrom(chunk, offset) {
+    const parts = [chunk.blob.slice(offset - chunk.offset)];
+    let size = parts[0].size;
+    let end = chunk.offset + chunk.size;
+    while (size < PATCH_MAX_BYTES) {
+      const next = await store.chunkAt(this.key, end);
+      if (!next || next.offset !== end) break;
+      parts.push(next.blob);
+      size += next.size;
+      end += next.size;
+    }
+    return { body: new Blob(parts), end };
   }
 
   async declareLength(record) {
