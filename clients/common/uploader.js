@@ -203,6 +203,7 @@ export class Uploader {
       } catch (error) {
         this.lastError = error.message;
         this.serverOffset = null; // ask the server again before the next PATCH
+        this.lastPatchAt = -Infinity; // a retry follows the back-off (at once when back online), not the PATCH period
         if (error.status === 401) {
           // Retrying a refused token only repeats the refusal (and, for a replaced phone, frightens the candidate
           // with "network lost"): stop at the first one and say so.
