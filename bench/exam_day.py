@@ -156,17 +156,18 @@ async def seed(client: httpx.AsyncClient, stats: Stats, ops: str, args: argparse
 WINDOWS = (("waiting", "waiting_opens_at"), ("answer", "answer_starts_at"), ("upload", "answer_ends_at"), ("after_deadline", "upload_deadline"))
 
 
-async def mark_windows(servers: Any, session: dict[str, Any], marks: list[tuple[str, float, int, int, float]]) -> None:
-    """At each window's opening: the machine's CPU counters and the servers' CPU, so the report can say what each
-    window of the day cost (`windows`)."""
-    def mark(name: str) -> None:
-        busy, total = topology.machine_jiffies()
-        marks.append((name, time.time(), busy, total, sum(p.report()["cpu_seconds"] for p in servers.processes() if p.name != "haproxy")))
+def mark(servers: Any, name: str) -> tuple[str, float, int, int, float]:
+    """Now: the machine's CPU counters and the servers' CPU seconds."""
+    busy, total = topology.machine_jiffies()
+    return name, time.time(), busy, total, sum(p.report()["cpu_seconds"] for p in servers.processes() if p.name != "haproxy")
 
-    mark("before_waiting")
+
+async def mark_windows(servers: Any, session: dict[str, Any], marks: list[tuple[str, float, int, int, float]]) -> None:
+    """A mark at each window's opening, so the report can say what each window of the day cost (`windows`)."""
+    marks.append(mark(servers, "before_waiting"))
     for name, key in WINDOWS:
         await sleep_until(datetime.fromisoformat(session[key]).timestamp())
-        mark(name)
+        marks.append(mark(servers, name))
 
 
 def windows(marks: list[tuple[str, float, int, int, float]]) -> dict[str, dict[str, float]]:
@@ -238,8 +239,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(max(0.0, deadline - time.time() + 3))
                 await asyncio.sleep(1.5)  # one scheduler tick for finalizing
                 marker.cancel()
-                busy, total = topology.machine_jiffies()
-                marks.append(("end", time.time(), busy, total, sum(p.report()["cpu_seconds"] for p in servers.processes() if p.name != "haproxy")))
+                marks.append(mark(servers, "end"))
                 sittings = (await call(client, stats, "GET", f"{V1}/ops/sessions/{session['id']}/sittings", ops)).json()
                 recordings = {}
                 for row in sittings:

@@ -7,6 +7,7 @@ every process sees the same answer.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,7 +84,7 @@ async def heartbeat(db: AsyncSession, *, device: Device, telemetry: dict[str, An
         device.telemetry = {**(device.telemetry or {}), **telemetry}
 
 
-async def refresh(db: AsyncSession, *, device_id: Any, telemetry: dict[str, Any], now: datetime) -> bool:
+async def refresh(db: AsyncSession, *, device_id: uuid.UUID, telemetry: dict[str, Any], now: datetime) -> bool:
     """A heartbeat of a phone the row holds online, in one statement (no read); False when it is not online
     (offline, never connected, or replaced) and nothing was written."""
     online = and_(Device.connected_at.is_not(None), Device.disconnected_at.is_(None), Device.superseded_at.is_(None))
