@@ -1,7 +1,7 @@
 """An exam day against a real dualcam, driven only through its public interfaces (JSON on stdout).
 
-    .venv/bin/python bench/exam_day.py [--candidates 50] [--faults 0.1] [--seed 1] [--waiting-minutes 1.5]
-        [--answer-minutes 1] [--upload-minutes 1] [--arrival-seconds 30] [--json]
+    .venv/bin/python bench/exam_day.py [--candidates 50] [--faults 0.1] [--seed 1] [--waiting-minutes 0.75]
+        [--answer-minutes 0.75] [--upload-minutes 0.75] [--arrival-seconds 30] [--json]
         [--topology single|replicas] [--kill-replica-at answer+60s] [--kill-which leader|follower] [--restart-after 20]
 
 Topologies (bench/exam_day_topology.py), each on loopback in a fresh temporary directory, with the real system clock
@@ -15,7 +15,7 @@ and the sface models of var/models:
   the run checks that another replica took the lead and that the restarted one serves requests again.
 
 The first ops account comes from `dualcam staff create`; everything after is HTTP: an exam, a formal session whose
-waiting window opens ~20 s after seeding (answer window and upload deadline from the flags), a question, and a
+waiting window opens ~15 s after seeding (answer window and upload deadline from the flags), a question, and a
 roster of N candidates imported with a zip of ID photos (real faces from tests/data/faces, reused across candidates).
 
 Then one asyncio task per candidate (arrivals spread over `--arrival-seconds` before the waiting window opens): log
@@ -365,10 +365,10 @@ def main() -> None:
                         help="replicas: kill -9 one replica this long after the answer starts")
     parser.add_argument("--kill-which", choices=["leader", "follower"], default="leader", help="the scheduler's leader, or another")
     parser.add_argument("--restart-after", type=float, default=20, help="seconds from the kill to starting it again")
-    parser.add_argument("--lead-seconds", type=float, default=20, help="seeding to waiting window open")
-    parser.add_argument("--waiting-minutes", type=float, default=1.5)
-    parser.add_argument("--answer-minutes", type=float, default=1)
-    parser.add_argument("--upload-minutes", type=float, default=1, help="answer end to upload deadline")
+    parser.add_argument("--lead-seconds", type=float, default=15, help="seeding to waiting window open")
+    parser.add_argument("--waiting-minutes", type=float, default=0.75)
+    parser.add_argument("--answer-minutes", type=float, default=0.75)
+    parser.add_argument("--upload-minutes", type=float, default=0.75, help="answer end to upload deadline")
     parser.add_argument("--arrival-seconds", type=float, default=30, help="arrivals from seeding over this long (by mid-waiting at the latest)")
     parser.add_argument("--arrival-shape", type=float, default=2.0,
                         help="the k-th of n candidates arrives at (k/n)^shape of the spread: 1 evenly, 2 (default) most of them early")

@@ -24,8 +24,10 @@ def test_mock_exam_from_log_in_to_upload_complete(server: E2EServer, ops: Ops, p
     flows.login(main, server, candidate)
     assert "考前须知" in main.text_content("[data-test=notices]")
     main.click("[data-nav=identity]")
-    main.click("[data-action=selfie]")
-    main.wait_for_selector("[data-test=identity-ok]", timeout=20000)
+    main.click("[data-action=selfie]:not([disabled])")
+    # The comparison's outcome, whichever it is: a failure shows what the candidate read instead of a bare timeout.
+    main.wait_for_selector("[data-test=identity-ok], [data-test=identity] .banner-bad, [data-test=identity] [data-finding]", timeout=30000)
+    assert main.locator("[data-test=identity-ok]").count() == 1, main.inner_text("[data-test=identity]")
     main.goto(f"{server.url}/main/#/confirm")
     main.check("input[name=accept]")
     main.click("[data-action=confirm]")
