@@ -26,6 +26,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(240))
 
 
+LOG_AT = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    server = getattr(item, "funcargs", {}).get("server")
+    if isinstance(server, E2EServer):
+        item.stash[LOG_AT] = server.log_size()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report carries what the server logged while it ran: a browser timeout alone says nothing of
+    what the server answered."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    server = getattr(item, "funcargs", {}).get("server")
+    if report.when == "call" and report.failed and isinstance(server, E2EServer) and LOG_AT in item.stash:
+        report.sections.append(("dualcam serve log during the test", server.log_since(item.stash[LOG_AT])))
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():

@@ -196,6 +196,17 @@ class E2EServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
 
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, offset: int, lines: int = 80) -> str:
+        """The last `lines` lines the server wrote after `offset` bytes of its log."""
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log.exists():
             return ""
