@@ -30,17 +30,19 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
 
 from tests.e2e import flows  # noqa: E402
-from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, empty_desk_camera, make_fake_camera  # noqa: E402
+from tests.e2e.support import CHROMIUM, CHROMIUM_FLAGS, FACES, PHONE, T0, E2EServer, Ops, TickingClock, empty_desk_camera, make_fake_camera, question_picture  # noqa: E402
 
 
-def shot(page: Page, out: Path, name: str) -> None:
+def shot(page: Page, out: Path, name: str, *, full_page: bool = True) -> None:
+    """`full_page=False`: the screen only, for what covers the screen (a full-page picture shows a fixed overlay over
+    its top part only)."""
     # From the top: a click further down scrolled the page, and a full-page picture of a scrolled page shows the
     # sticky top bar part-way down with the step bar under it.
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(400)  # let the camera preview paint a frame
     path = out / f"{name}.png"
     # 128 colours: a quarter of the bytes, still crisp text (the repository keeps these files).
-    image = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")
+    image = Image.open(io.BytesIO(page.screenshot(full_page=full_page))).convert("RGB")
     image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"  {path}")
 
@@ -121,7 +123,7 @@ def main() -> None:
 
 
 def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) -> None:  # type: ignore[no-untyped-def]
-    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=answer_seconds, title="2026年某市事业单位公开招聘面试")
+    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=answer_seconds, question_image=question_picture(), title="2026年某市事业单位公开招聘面试")
     ops.notice(exam["id"], "考前须知", "请准备两部手机：主机位放在正前方，辅机位放在侧后方；两部手机全程连接充电器。", pinned=True)
     ops.notice(exam["id"], "设备要求", "安卓 8 或 iOS 14 以上，使用系统浏览器或微信扫码打开。")
     practice = ops.practice(exam["id"], waiting=120, answer=120)
@@ -179,9 +181,14 @@ def run(browser, server: E2EServer, ops: Ops, out: Path, answer_seconds: int) ->
     main.wait_for_selector("[data-test=question]", timeout=15000)
     main.wait_for_selector("[data-test=recording][data-recording=true]")
     aux.wait_for_selector("[data-test=recording][data-recording=true]")
+    main.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=main.wait_for_selector("[data-test=question-image]"))
     time.sleep(2)
     shot(main, out, "main-10-answering")
     shot(aux, out, "aux-04-recording")
+    main.click("[data-test=question-image]")
+    main.wait_for_selector("[data-test=question-image-zoom]")
+    shot(main, out, "main-19-question-image-zoomed", full_page=False)
+    main.click("[data-test=question-image-zoom]")
 
     if not uploads:
         print("  note: no tus server at /api/v1/uploads/ yet; the upload screens are left out")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from app import errors
 from app.api.deps import DB, CandidateUser, Now, SettingsDep, Store
+from app.api import pictures
 from app.models import Candidate
 from app.schemas.candidates import (
     CandidateOut,
@@ -23,7 +24,7 @@ from app.schemas.exams import ExamOut, NoticeOut
 from app.schemas.sessions import QuestionOut
 from app.services.exam import candidates, exams
 from app.services.sitting import devices, sittings
-from app.services.sitting.questions import revealed_questions
+from app.services.sitting.questions import revealed_image, revealed_questions
 from app.services.timezones import to_local
 
 router = APIRouter(prefix="/api/v1/candidate", tags=["candidate"])
@@ -123,18 +124,15 @@ async def questions(sitting_id: uuid.UUID, principal: CandidateUser, db: DB, now
     "/sittings/{sitting_id}/questions/{question_id}/image",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The question image"},
+        **pictures.QUESTION_IMAGE_200,
         **errors.responses(errors.SittingNotFound, errors.QuestionNotRevealed, errors.SittingClosed, errors.QuestionNotFound),
     },
 )
 async def question_image(sitting_id: uuid.UUID, question_id: uuid.UUID, principal: CandidateUser, db: DB, now: Now, store: Store) -> Response:
     """A question's image, under the same reveal rule as its text."""
     view = await sittings.load(db, sitting_id=sitting_id, candidate_id=_me(principal).id, now=now)
-    revealed = await revealed_questions(db, view=view, now=now)
-    question = next((q for q in revealed if q.id == question_id and q.image_key), None)
-    if question is None or question.image_key is None:
-        raise errors.QuestionNotFound()
-    return Response(await store.get(question.image_key), media_type=question.image_type, headers={"Cache-Control": "no-store"})
+    question = await revealed_image(db, view=view, now=now, question_id=question_id)
+    return await pictures.question_image(store, question)
 
 
 @router.post(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Response
 
 from app import errors
-from app.api.deps import DB, DeviceUser, Now, SettingsDep, Uploads
+from app.api.deps import DB, DeviceUser, Now, SettingsDep, Store, Uploads
+from app.api import pictures
 from app.schemas.candidates import DeviceSittingOut, QuestionsOut, SittingOut
 from app.schemas.recordings import RecordingOut
 from app.models import DeviceRole
@@ -41,3 +44,19 @@ async def my_questions(principal: DeviceUser, db: DB, now: Now) -> QuestionsOut:
     view = await sittings.load(db, sitting_id=principal.device.sitting_id, now=now)
     revealed = await questions.revealed_questions(db, view=view, now=now)
     return QuestionsOut(sitting_id=view.sitting.id, questions=[QuestionOut.of(q) for q in revealed])
+
+
+@router.get(
+    "/questions/{question_id}/image",
+    response_class=Response,
+    responses={
+        **pictures.QUESTION_IMAGE_200,
+        **errors.responses(errors.SittingNotFound, errors.QuestionNotRevealed, errors.SittingClosed, errors.QuestionNotFound),
+    },
+)
+async def my_question_image(question_id: uuid.UUID, principal: DeviceUser, db: DB, now: Now, store: Store) -> Response:
+    """A question's image, under the same reveal rule as its text (the main phone shows it with the question)."""
+    assert principal.device is not None
+    view = await sittings.load(db, sitting_id=principal.device.sitting_id, now=now)
+    question = await questions.revealed_image(db, view=view, now=now, question_id=question_id)
+    return await pictures.question_image(store, question)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFi
 
 from app import errors
 from app.api.deps import DB, CandidateUser, MainDevice, Now, Scope, Staff, Store, client_quota
+from app.api import pictures
 from app.schemas.face import (
     FaceDecisionIn,
     FaceReviewDetailOut,
@@ -173,7 +174,7 @@ async def decide(review_id: uuid.UUID, body: FaceDecisionIn, principal: Staff, s
 async def check_image(check_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, store: Store) -> Response:
     """The capture of a face check (viewing is audited)."""
     data, media_type = await reviews.staff_image(db, check_id=check_id, store=store, actor=principal.actor, now=now, scope=scope)
-    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
+    return pictures.picture(data, media_type)
 
 
 @router.get(
@@ -185,4 +186,4 @@ async def check_image(check_id: uuid.UUID, principal: Staff, scope: Scope, db: D
 async def id_photo(candidate_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, store: Store) -> Response:
     """A candidate's ID photo (viewing is audited)."""
     data, media_type = await reviews.staff_id_photo(db, candidate_id=candidate_id, store=store, actor=principal.actor, now=now, scope=scope)
-    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
+    return pictures.picture(data, media_type)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app import errors
-from app.api.deps import DB, GraderUser, Now, SettingsDep
+from app.api.deps import DB, GraderUser, Now, SettingsDep, Store
+from app.api import pictures
 from app.schemas.grading import QueueEntryOut, SavedOut, ScoresIn, SheetOut
 from app.services.grading import sheets
 
@@ -33,6 +34,21 @@ async def open_sheet(sheet_id: uuid.UUID, principal: GraderUser, db: DB, now: No
         link_ttl=settings.recording_link_timedelta, actor=principal.actor,
     )  # fmt: skip
     return SheetOut.of(view, view.entry.timezone)
+
+
+@router.get(
+    "/sheets/{sheet_id}/questions/{question_id}/image",
+    response_class=Response,
+    responses={
+        **pictures.QUESTION_IMAGE_200,
+        **errors.responses(errors.GradeSheetNotFound, errors.QuestionNotFound),
+    },
+)
+async def question_image(sheet_id: uuid.UUID, question_id: uuid.UUID, principal: GraderUser, db: DB, store: Store) -> Response:
+    """The image of one of the sheet's questions."""
+    assert principal.staff is not None
+    question = await sheets.question_image(db, sheet_id=sheet_id, grader=principal.staff, question_id=question_id)
+    return await pictures.question_image(store, question)
 
 
 @router.put("/sheets/{sheet_id}", response_model=SavedOut, responses=errors.responses(*_WRITE))

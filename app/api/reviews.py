@@ -7,10 +7,11 @@ import uuid
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from app import errors
-from app.api.deps import DB, Now, Ops, Scope, SettingsDep, Staff
+from app.api.deps import DB, Now, Ops, Scope, SettingsDep, Staff, Store
+from app.api import pictures
 from app.models import Decision, StaffUser
 from app.schemas.audit import AuditOut
 from app.schemas.reviews import (
@@ -45,6 +46,21 @@ async def reason_codes(principal: Staff) -> list[ReasonCodeOut]:
 async def review_sheet(sitting_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now) -> ReviewSheetOut:
     """Everything beside the videos: candidate, question, face checks, claim, verdicts, incidents, every decision."""
     return ReviewSheetOut.of(await sheet.sheet(db, sitting_id=sitting_id, now=now, scope=scope))
+
+
+@router.get(
+    "/sittings/{sitting_id}/questions/{question_id}/image",
+    response_class=Response,
+    responses={
+        **pictures.QUESTION_IMAGE_200,
+        **errors.responses(errors.SittingNotFound, errors.QuestionNotFound),
+    },
+)
+async def question_image(sitting_id: uuid.UUID, question_id: uuid.UUID, principal: Staff, scope: Scope, db: DB, now: Now, store: Store) -> Response:
+    """The image of one of the review sheet's questions, under the same rule as their text (once the answer window
+    has ended)."""
+    question = await sheet.question_image(db, sitting_id=sitting_id, question_id=question_id, now=now, scope=scope)
+    return await pictures.question_image(store, question)
 
 
 @router.post("/sittings/{sitting_id}/claim", response_model=ClaimOut, responses=errors.responses(*_WRITE))

@@ -6,9 +6,10 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, UploadFile, status
+from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from app import errors
+from app.api import pictures
 from app.api.deps import DB, Now, Ops, Scope, SettingsDep, Staff, Store, Uploads
 from app.models import DeviceRole
 from app.schemas.dashboard import DashboardOut
@@ -95,6 +96,17 @@ async def list_questions(session_id: uuid.UUID, principal: Ops, db: DB) -> list[
     return [QuestionOut.of(q) for q in await sessions.list_questions(db, session_id=session.id)]
 
 
+@router.get(
+    "/sessions/{session_id}/questions/{question_id}/image",
+    response_class=Response,
+    responses={**pictures.QUESTION_IMAGE_200, **errors.responses(errors.SessionNotFound, errors.QuestionNotFound)},
+)
+async def question_image(session_id: uuid.UUID, question_id: uuid.UUID, principal: Ops, db: DB, store: Store) -> Response:
+    """A question's image, to check what was attached (ops only, as the questions here)."""
+    session = await sessions.get_session(db, session_id)
+    return await pictures.question_image(store, await sessions.question_with_image(db, session=session, question_id=question_id))
+
+
 @router.put(
     "/sessions/{session_id}/questions/{question_id}/image",
     response_model=QuestionOut,
@@ -105,9 +117,7 @@ async def set_question_image(
 ) -> QuestionOut:
     """Attach an image (JPEG or PNG, at most 10 MB) to a question."""
     session = await sessions.get_session(db, session_id)
-    question = await sessions.get_question(db, question_id)
-    if question.session_id != session.id:
-        raise errors.QuestionNotFound()
+    question = await sessions.get_question(db, session=session, question_id=question_id)
     data = await image.read(MAX_IMAGE_BYTES + 1)
     question = await sessions.set_question_image(db, session=session, question=question, data=data, store=store, now=now, actor=principal.actor)
     return QuestionOut.of(question)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
 
 from app import errors
 from app.api.deps import DB, Now, Ops
-from app.models import AuditLog
 from app.schemas import AwareInstant
 from app.schemas.audit import AuditOut
 from app.schemas.auth import StaffAssignmentOut, StaffCreate, StaffOut
 from app.services import audit, auth
 from app.services.exam import assignments
-from app.services.timezones import local_details, to_local
+from app.services.timezones import to_local
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops: staff and audit"])
 

@@ -122,6 +122,7 @@ class QueueEntryOut(Output):
 class QuestionOut(Output):
     position: int
     text: str
+    image_url: str | None = Field(description="its image, GET with the grader's token; null when it has none")
 
 
 class VideoOut(Output):
@@ -153,7 +154,11 @@ class SheetOut(Output):
         sheet, rubric = view.entry.sheet, view.plan.require_rubric()
         return cls(
             sheet_id=sheet.id, code=view.entry.code, session_title=view.entry.session.title, exam_title=view.entry.exam_title,
-            questions=[QuestionOut(position=q.position, text=q.text) for q in view.questions], items=rubric.to_json(),
+            questions=[
+                QuestionOut(position=q.position, text=q.text, image_url=f"/api/v1/grading/sheets/{sheet.id}/questions/{q.id}/image" if q.image_key else None)
+                for q in view.questions
+            ],
+            items=rubric.to_json(),
             maximum=float(rubric.maximum),
             videos=[VideoOut(role=v.role, url=v.link.path, duration_s=v.duration_s, offset_s=v.offset_s) for v in view.videos],
             answer_seconds=view.answer_seconds, status=_status(sheet), scores=sheet.scores, comment=sheet.comment,

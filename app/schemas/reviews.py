@@ -166,6 +166,9 @@ class ReviewSheetOut(Output):
     answer_ends_at: datetime
     candidate: ReviewCandidateOut
     questions: list[str] = Field(description="the question texts the sitting saw, once its answer window has ended")
+    question_images: list[str | None] = Field(
+        description="for each of `questions`, the URL of its image (GET it with the staff token), or null when it has none"
+    )
     face_checks: list[FaceCheckOut] = Field(description="the waiting-room gate and the live stills, in time order")
     claim: ClaimOut | None
     verdicts: list[VerdictOut]
@@ -181,7 +184,9 @@ class ReviewSheetOut(Output):
             sitting_id=s.view.sitting.id, session_id=s.view.session.id, session_title=s.view.session.title, timezone=tz, state=s.view.state,
             answer_starts_at=to_local(s.view.windows.answer_starts_at, tz), answer_ends_at=to_local(s.view.windows.answer_ends_at, tz),
             candidate=ReviewCandidateOut(id=c.id, name=c.name, id_number_masked=c.id_number_masked, id_photo_url=photo),
-            questions=[q.text for q in s.questions], face_checks=[FaceCheckOut.of(f, tz) for f in s.face_checks],
+            questions=[q.text for q in s.questions],
+            question_images=[f"/api/v1/ops/sittings/{s.view.sitting.id}/questions/{q.id}/image" if q.image_key else None for q in s.questions],
+            face_checks=[FaceCheckOut.of(f, tz) for f in s.face_checks],
             claim=ClaimOut.of(s.claim, tz) if s.claim else None, verdicts=[VerdictOut.of(v, s.staff, tz) for v in s.verdicts],
             incidents=[IncidentOut.of(i, s.staff, tz) for i in s.incidents], decisions=[DecisionOut.of(d, s.staff, tz) for d in s.decisions],
             settled=s.settled,

@@ -218,6 +218,11 @@ const zh = {
   "answer.waiting_question": "等待试题…",
   "answer.no_questions": "本场次没有文字试题，请按考务要求作答。",
   "answer.keep_in_view": "请保持面部和上半身在画面中",
+  "answer.image_alt": "试题图片",
+  "answer.image_loading": "试题图片加载中…",
+  "answer.image_failed": "试题图片未能加载，点此重试",
+  "answer.image_zoom": "放大试题图片",
+  "answer.image_close": "点击任意处关闭",
 
   "upload.title": "上传录像",
   "upload.title_done": "录制完成，录像已校验",
@@ -489,6 +494,11 @@ const en = {
   "answer.waiting_question": "Waiting for the question…",
   "answer.no_questions": "This session has no written question; answer as the exam office instructed.",
   "answer.keep_in_view": "Keep your face and upper body in view",
+  "answer.image_alt": "Question image",
+  "answer.image_loading": "Loading the question image…",
+  "answer.image_failed": "The question image did not load: tap to try again",
+  "answer.image_zoom": "Enlarge the question image",
+  "answer.image_close": "Tap anywhere to close",
 
   "upload.title": "Uploading the recording",
   "upload.title_done": "Recording complete and verified",

@@ -1,9 +1,10 @@
-// One sitting to score, blind: its code, the question, both recordings under one control (player.js), and the
+// One sitting to score, blind: its code, the question (and its image), both recordings under one control (player.js), and the
 // rubric as a form. A draft saves any of the items; submitting needs them all and locks the sheet.
 
 import { pick, t } from "/common/i18n.js";
 import { confirmDialog, errorText, fmtSeconds, h, mount, toast } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import { Pictures, questionList } from "./pictures.js";
 import { RATES, syncedPlayer } from "./player.js";
 import "./grading-strings.js";
 import "./review-strings.js";
@@ -18,6 +19,8 @@ export function page(root, ctx, sheetId) {
   const position = h("span", { class: "position", dataset: { test: "position" } });
   const controls = h("div", { class: "controls" });
   const form = h("div", { class: "grade-form" });
+  const pictures = new Pictures(ctx.api);
+  const questions = h("div");
 
   async function load() {
     try {
@@ -25,6 +28,7 @@ export function page(root, ctx, sheetId) {
       Object.assign(scores, sheet.scores);
       videos = sheet.videos.map((v) => ({ role: v.role, offset: v.offset_s, el: h("video", { playsinline: true, src: v.url, dataset: { test: `video-${v.role}` } }) }));
       player = syncedPlayer(videos, { span: sheet.answer_seconds, onTick: (at) => (position.textContent = `${fmtSeconds(at)} / ${fmtSeconds(sheet.answer_seconds)}`) });
+      mount(questions, await questionList(pictures, sheet.questions));
     } catch (e) {
       error = errorText(e);
     }
@@ -125,7 +129,7 @@ export function page(root, ctx, sheetId) {
       h("h2", { dataset: { test: "code" } }, sheet.code, " ", h("span", { class: "muted small" }, sheet.session_title)),
       videos.length ? h("div", { class: "videos" }, videos.map(pane)) : h("p", { class: "muted" }, t("console.grading.no_video")),
       controls,
-      h("section", { class: "question" }, h("h3", {}, t("console.review.question")), sheet.questions.map((q) => h("p", { dataset: { test: "question" } }, q.text))),
+      h("section", { class: "question" }, h("h3", {}, t("console.review.question")), questions),
     );
     mount(root, consolePage(ctx, crumbs, h("div", { class: "review" }, stage, form)));
     drawControls();
@@ -138,6 +142,7 @@ export function page(root, ctx, sheetId) {
     render,
     destroy() {
       player?.destroy();
+      pictures.release();
     },
   };
 }

@@ -6,6 +6,7 @@
 import { t } from "/common/i18n.js";
 import { errorText, h, mount, timeEl } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import { Pictures, questionList } from "./pictures.js";
 import { RATES, syncedPlayer } from "./player.js";
 import { reasonLabel, reviewPanel } from "./review-panel.js";
 import { clock, lanesOf, timeline } from "./timeline.js";
@@ -18,7 +19,7 @@ export function page(root, ctx, sittingId) {
   let line = null;
   let videos = null;
   let error = null;
-  const blobs = [];
+  const pictures = new Pictures(ctx.api);
   const slots = { panel: h("div"), line: h("div"), info: h("div"), position: h("span", { class: "position", dataset: { test: "position" } }, "00:00") };
 
   async function load() {
@@ -111,21 +112,6 @@ export function page(root, ctx, sittingId) {
     line.at(player?.position ?? 0);
   }
 
-  async function picture(url) {
-    const img = h("img", { alt: "" });
-    try {
-      const response = await ctx.api.request("GET", url, { raw: true });
-      if (response.ok) {
-        const blob = URL.createObjectURL(await response.blob());
-        blobs.push(blob);
-        img.src = blob;
-      }
-    } catch {
-      // no picture: the alt text's empty box stays
-    }
-    return img;
-  }
-
   async function drawInfo() {
     const { sheet } = s;
     const tz = sheet.timezone;
@@ -134,7 +120,7 @@ export function page(root, ctx, sittingId) {
         h(
           "figure",
           { class: `still ${c.passed ? "" : "still-bad"}`, dataset: { test: "face-check", purpose: c.purpose } },
-          c.image_url ? await picture(c.image_url) : h("div", { class: "no-image" }),
+          c.image_url ? await pictures.img(c.image_url) : h("div", { class: "no-image" }),
           h("figcaption", {}, t(`console.review.check_${c.purpose}`), " ", c.similarity === null ? t("console.review.no_face") : `${c.similarity.toFixed(2)} / ${c.threshold.toFixed(2)}`, h("br"), timeEl(c.at, tz, { seconds: true })),
         ),
       ),
@@ -145,9 +131,14 @@ export function page(root, ctx, sittingId) {
         "section",
         { class: "identity" },
         h("h3", {}, sheet.candidate.name, " ", h("span", { class: "muted small" }, sheet.candidate.id_number_masked), " ", h("span", { class: "pill", dataset: { test: "state" } }, t(`state.${sheet.state}`))),
-        h("div", { class: "stills" }, h("figure", { class: "still" }, sheet.candidate.id_photo_url ? await picture(sheet.candidate.id_photo_url) : h("div", { class: "no-image" }), h("figcaption", {}, t("console.review.id_photo"))), checks),
+        h("div", { class: "stills" }, h("figure", { class: "still" }, sheet.candidate.id_photo_url ? await pictures.img(sheet.candidate.id_photo_url) : h("div", { class: "no-image" }), h("figcaption", {}, t("console.review.id_photo"))), checks),
       ),
-      h("section", { class: "question" }, h("h3", {}, t("console.review.question")), sheet.questions.length ? sheet.questions.map((q) => h("p", { dataset: { test: "question" } }, q)) : h("p", { class: "muted" }, t("console.review.question_hidden"))),
+      h(
+        "section",
+        { class: "question" },
+        h("h3", {}, t("console.review.question")),
+        sheet.questions.length ? await questionList(pictures, sheet.questions.map((text, i) => ({ text, image_url: sheet.question_images[i] }))) : h("p", { class: "muted" }, t("console.review.question_hidden")),
+      ),
       h("p", { class: "muted small" }, t("console.review.window"), " ", timeEl(sheet.answer_starts_at, tz), " – ", timeEl(sheet.answer_ends_at, tz)),
       ctx.isOps ? h("p", {}, h("a", { href: `#/audit/${sheet.sitting_id}`, dataset: { test: "audit-link" } }, t("console.audit.link"))) : null,
     );
@@ -186,7 +177,7 @@ export function page(root, ctx, sittingId) {
     destroy() {
       document.removeEventListener("keydown", onKey);
       player?.destroy();
-      for (const url of blobs) URL.revokeObjectURL(url);
+      pictures.release();
     },
   };
 }

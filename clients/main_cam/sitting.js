@@ -17,6 +17,7 @@ import { Pairing, pairStage } from "./pairing.js";
 import { SittingDevice } from "./sitting-device.js";
 import { examTimeZone } from "./sitting-shared.js";
 import { finalStage, uploadStage } from "./upload.js";
+import { QuestionImages } from "./question-images.js";
 import { waitStage } from "./waiting.js";
 
 const STAGES = {
@@ -50,6 +51,7 @@ class MainSitting {
     this.guideDone = guideDone(sittingId);
     this.face = new FaceCheck(this);
     this.stills = new LiveStills({ api: () => this.session.api, video: () => this.video, onChange: () => this.render() });
+    this.images = new QuestionImages({ api: () => this.session.api, onChange: () => this.render() });
     this.message = null;
     this.finished = null; // the candidate's view of a sitting over before this phone logged in to it
     this.alive = true;
@@ -160,6 +162,7 @@ class MainSitting {
     this.alive = false;
     clearInterval(this.timer);
     this.stills.stop();
+    this.images.stop();
     this.session?.stop();
   }
 
@@ -186,6 +189,7 @@ class MainSitting {
     const s = this.session;
     if (stage === "answer" && s.capture.recorder.recording && !s.closedReason) this.stills.run(s.liveStillSeconds);
     else this.stills.stop();
+    if (stage === "answer") this.images.want(s.questions);
     if (stage === "pair" || this.pairing.shown) this.pairing.renewIfExpired();
     if (this.pairing.shown && this.pairing.used() && this.session?.peerOnline) {
       this.pairing.shown = false; // the code was scanned and the new aux phone is here: done
@@ -201,7 +205,7 @@ class MainSitting {
     return JSON.stringify([
       getLang(), stage, s?.state ?? this.finished?.state, s?.peerOnline, s?.paired, s?.channelStatus, s?.closedReason, s?.lastError?.code,
       this.message, this.pairing.offer?.token, this.pairing.busy, this.guideDone, stage !== "pair" && Boolean(this.video), this.pairing.shown,
-      this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null, this.stills.hint,
+      this.face.busy, this.face.result?.check_id, this.face.error?.code, s?.questions?.length ?? null, this.images.key(), this.stills.hint,
       s?.capture.recorder.recording, p && progressKey(p), navigator.onLine, Boolean(this.relogging), this.device.device?.replaced_at,
     ]);
   }

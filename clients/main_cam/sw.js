@@ -14,6 +14,7 @@ self.SHELL_FILES = [
   "/main/face-check.js",
   "/main/waiting.js",
   "/main/answer.js",
+  "/main/question-images.js",
   "/main/upload.js",
   "/main/manifest.webmanifest",
   "/common/device.js",

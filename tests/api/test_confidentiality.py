@@ -132,9 +132,11 @@ async def test_no_get_endpoint_shows_the_question_before_answer_start(api: Api) 
     sitting, question = world["present"]["sitting"], world["question"]["id"]
     assert sorted(await leaks(api, tokens, world["ids"], SECRETS)) == [
         "present aux: GET /api/v1/device/questions → 200",
+        f"present aux: GET /api/v1/device/questions/{question}/image → 200",
         f"present candidate: GET /api/v1/candidate/sittings/{sitting}/questions → 200",
         f"present candidate: GET /api/v1/candidate/sittings/{sitting}/questions/{question}/image → 200",
         "present main: GET /api/v1/device/questions → 200",
+        f"present main: GET /api/v1/device/questions/{question}/image → 200",
     ]
 
 
@@ -150,15 +152,20 @@ async def test_a_ready_candidate_sees_the_question_from_answer_start(api: Api, a
         "main": await api.request("GET", "/api/v1/device/questions", present["main"]),
         "aux": await api.request("GET", "/api/v1/device/questions", present["aux"]),
     }
-    image = await api.request("GET", f"/api/v1/candidate/sittings/{present['sitting']}/questions/{question['id']}/image", present["candidate"])
+    images = [
+        await api.request("GET", f"/api/v1/candidate/sittings/{present['sitting']}/questions/{question['id']}/image", present["candidate"]),
+        await api.request("GET", f"/api/v1/device/questions/{question['id']}/image", present["main"]),
+        await api.request("GET", f"/api/v1/device/questions/{question['id']}/image", present["aux"]),
+    ]
     if shown:
         for response in reads.values():
             assert response.status_code == 200
             assert [(q["text"], q["has_image"]) for q in response.json()["questions"]] == [(SECRET, True)]
-        assert (image.status_code, image.content, image.headers["content-type"]) == (200, IMAGE, "image/png")
-        assert image.headers["cache-control"] == "no-store"
+        for image in images:
+            assert (image.status_code, image.content, image.headers["content-type"]) == (200, IMAGE, "image/png")
+            assert image.headers["cache-control"] == "no-store"
     else:
-        for response in [*reads.values(), image]:
+        for response in [*reads.values(), *images]:
             assert (response.status_code, response.json()["error"]["code"]) == (403, "question_not_revealed")
             assert SECRET.encode() not in response.content
 
@@ -174,6 +181,7 @@ async def test_an_absent_candidate_never_sees_the_question(api: Api) -> None:
             (f"/api/v1/candidate/sittings/{absent['sitting']}/questions/{question['id']}/image", absent["candidate"]),
             ("/api/v1/device/questions", absent["main"]),
             ("/api/v1/device/questions", absent["aux"]),
+            (f"/api/v1/device/questions/{question['id']}/image", absent["main"]),
         ]:
             response = await api.request("GET", url, token)
             assert (response.status_code, response.json()["error"]["code"]) == (409, "sitting_closed")

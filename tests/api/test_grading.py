@@ -4,13 +4,16 @@ brings one extra grader, and the scores make the results."""
 
 from __future__ import annotations
 
+import io
 import re
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from app.services.sitting.facts import mark_ready, mark_uploaded
 from tests.support.api import PASSWORD, Api, id_number, phone
@@ -80,14 +83,19 @@ class Graded:
         return response.json()["error"]
 
 
-async def graded_world(api: Api, *, uploaded: int = 2, unfinished: int = 0, names: tuple[str, ...] = (), settle: bool = True) -> Graded:
+async def graded_world(
+    api: Api, *, uploaded: int = 2, unfinished: int = 0, names: tuple[str, ...] = (), settle: bool = True, question_image: bytes | None = None
+) -> Graded:
     """A formal session after its answer window: `uploaded` sittings with both recordings in (through the hooks the
     upload services call), `unfinished` ones that answered but sent nothing, one candidate absent, every review
-    settled clean (unless not `settle`), and a rubric set."""
+    settled clean (unless not `settle`), and a rubric set; the question has `question_image` (a PNG) if given."""
     ops = await api.staff()
     exam = await api.exam(ops)
     session = await api.timed_session(ops, exam["id"], OPENS, STARTS, ENDS, DEADLINE)
-    await api.question(ops, session["id"], QUESTION)
+    question = await api.question(ops, session["id"], QUESTION)
+    if question_image is not None:
+        files = {"image": ("q.png", question_image, "image/png")}
+        await api.ok("PUT", f"{V1}/ops/sessions/{session['id']}/questions/{question['id']}/image", ops, files=files)
     count = uploaded + unfinished + 1
     rows = await api.roster(ops, exam["id"], [(names[i] if i < len(names) else f"考生{i + 1}", id_number(i + 1), phone(i + 1)) for i in range(count)])
     sittings = []
@@ -162,7 +170,7 @@ async def test_graders_score_blind_and_the_mean_of_three_makes_the_score(api: Ap
     first = world.sittings[0]
     (entry,) = [e for e in await world.queue("g1") if e["code"] == codes[first]]
     sheet = await api.ok("GET", f"{V1}/grading/sheets/{entry['sheet_id']}", world.graders["g1"])
-    assert sheet["code"] == codes[first] and [q["text"] for q in sheet["questions"]] == [QUESTION]
+    assert sheet["code"] == codes[first] and [(q["text"], q["image_url"]) for q in sheet["questions"]] == [(QUESTION, None)]
     assert [i["key"] for i in sheet["items"]] == ["content", "expression"] and sheet["maximum"] == 10
     assert sheet["items"][0]["descriptors"][0]["text"] == "切题，见解深入"
     assert_blind(world, sheet)
@@ -366,3 +374,36 @@ async def test_a_grader_watches_both_recordings_through_links_that_name_no_one(a
         assert (report["name"], report["sitting_state"], report["result"]["state"], report["result"]["reason"]) == ("考生1", "uploaded", "pending", "grading")
         assert report["answer_starts_at"].endswith("+08:00")
         assert await api.ok("GET", f"{V1}/ops/audit", ops, params={"action": "results.report.view"})
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (31, 111, 235)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_a_grader_sees_the_question_image_of_their_own_sheets_only(api: Api) -> None:
+    picture = png()
+    world = await graded_world(api, uploaded=1, question_image=picture)
+    await world.add_graders("g1", "g2", "g3")
+    await api.ok("POST", world.url("grading/assign"), world.ops)
+    (mine,) = await world.queue("g1")
+    sheet = await api.ok("GET", f"{V1}/grading/sheets/{mine['sheet_id']}", world.graders["g1"])
+    (question,) = sheet["questions"]
+    assert question["image_url"] == f"{V1}/grading/sheets/{mine['sheet_id']}/questions/{question_url_id(question)}/image"
+    image = await api.request("GET", question["image_url"], world.graders["g1"])
+    assert (image.status_code, image.content, image.headers["content-type"], image.headers["cache-control"]) == (200, picture, "image/png", "no-store")
+    assert_blind(world, sheet)
+
+    # Through another grader's sheet (each grader has a sheet of their own) it is not found, nor is a question the
+    # sheet does not have.
+    await world.refused("GET", question["image_url"], world.graders["g2"], 404, "grade_sheet_not_found")
+    unknown = f"{V1}/grading/sheets/{mine['sheet_id']}/questions/{uuid.uuid4()}/image"
+    await world.refused("GET", unknown, world.graders["g1"], 404, "question_not_found")
+
+
+def question_url_id(question: dict[str, Any]) -> str:
+    """The question's id, as its image link carries it (the sheet names questions by position and text only)."""
+    match = re.search(r"/questions/([0-9a-f-]{36})/image$", question["image_url"])
+    assert match, question
+    return match.group(1)

@@ -114,6 +114,13 @@ async def test_questions_are_numbered_and_carry_their_image(api: Api) -> None:
     listing = await api.ok("GET", f"/api/v1/ops/sessions/{session['id']}/questions", ops)
     assert [(q["position"], q["text"], q["has_image"]) for q in listing] == [(1, "第一题", False), (2, "第二题", True)]
     assert listing[0] == first
+    # Ops see what they attached; a question without one, or of another session, has no image here.
+    image = await api.request("GET", f"/api/v1/ops/sessions/{session['id']}/questions/{second['id']}/image", ops)
+    assert (image.status_code, image.content, image.headers["content-type"], image.headers["cache-control"]) == (200, PNG, "image/png", "no-store")
+    other = await api.timed_session(ops, (await api.exam(ops))["id"], OPENS, STARTS, ENDS, DEADLINE)
+    for url in (f"/api/v1/ops/sessions/{session['id']}/questions/{first['id']}/image", f"/api/v1/ops/sessions/{other['id']}/questions/{second['id']}/image"):
+        response = await api.request("GET", url, ops)
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "question_not_found"), url
 
 
 # --- the live status of a session -------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ NO_TIMES = {
     f"{V1}/ops/sessions/{{session_id}}/questions",
     f"{V1}/ops/face-checks/{{check_id}}/image",  # a picture
     f"{V1}/ops/candidates/{{candidate_id}}/id-photo",  # a picture
+    f"{V1}/ops/sittings/{{sitting_id}}/questions/{{question_id}}/image",  # a picture
+    f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image",  # a picture
     f"{V1}/ops/sessions/{{session_id}}/review-queue",  # risks and counts; the times are in each sitting's flags
     f"{V1}/ops/review/reason-codes",  # a fixed list
     f"{V1}/ops/exams/{{exam_id}}/conduct-rules",  # codes and consequences

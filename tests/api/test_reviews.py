@@ -16,6 +16,8 @@ from tests.support.flags import V1, answering, recorded
 from tests.support.media import webm
 from tests.support.realtime import QUESTION, STARTS
 
+PICTURE = b"\x89PNG\r\n\x1a\n" + b"question-picture-9e2b" * 8
+
 pytestmark = pytest.mark.anyio
 
 POLICY = {"interruption_limit": 10, "interruption_grace_seconds": 600}
@@ -185,14 +187,27 @@ async def test_no_review_before_the_answer_starts_and_no_question_before_it_ends
     _, token = await api.candidate(ops, exam["id"])
     await api.confirm(token)
     sitting = await api.sitting_of(token, session["id"])
-    await api.question(ops, session["id"], "保密题")
+    question = await api.question(ops, session["id"], "保密题")
+    await api.question(ops, session["id"], "第二题，无图")
+    await api.ok("PUT", f"{V1}/ops/sessions/{session['id']}/questions/{question['id']}/image", ops, files={"image": ("q.png", PICTURE, "image/png")})
     response = await api.request("POST", f"{V1}/ops/sittings/{sitting['id']}/decisions", ops, json={"outcome": "clean"})
     assert (response.status_code, response.json()["error"]["code"]) == (409, "review_not_open")
     url = f"{V1}/ops/sittings/{sitting['id']}/review"
-    api.clock.set(opens + timedelta(minutes=19, seconds=59))  # answering: the question stays off the sheet
-    assert (await api.ok("GET", url, ops))["questions"] == []
+    image = f"{V1}/ops/sittings/{sitting['id']}/questions/{question['id']}/image"
+    api.clock.set(opens + timedelta(minutes=19, seconds=59))  # answering: the question and its image stay off the sheet
+    sheet = await api.ok("GET", url, ops)
+    assert (sheet["questions"], sheet["question_images"]) == ([], [])
+    hidden = await api.request("GET", image, ops)
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "question_not_found") and PICTURE not in hidden.content
     api.clock.set(opens + timedelta(minutes=20))
-    assert (await api.ok("GET", url, ops))["questions"] == ["保密题"]
+    sheet = await api.ok("GET", url, ops)
+    assert (sheet["questions"], sheet["question_images"]) == (["保密题", "第二题，无图"], [image, None])
+    shown = await api.request("GET", image, ops)
+    assert (shown.status_code, shown.content, shown.headers["content-type"], shown.headers["cache-control"]) == (200, PICTURE, "image/png", "no-store")
+    # Another exam's staff: the sitting is out of their scope.
+    other = await api.reviewer(ops, (await api.exam(ops))["id"])
+    refused = await api.request("GET", image, other)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "sitting_not_found")
 
 
 async def test_every_review_action_and_recording_view_is_audited_per_sitting_and_per_staff(reviewed: Reviewed) -> None:

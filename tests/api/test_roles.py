@@ -98,6 +98,7 @@ TABLE: list[Op] = [
     Op("PATCH", f"{V1}/ops/sessions/{{session_id}}", {OPS}, json=lambda w: {"title": "formal session"}),
     Op("POST", f"{V1}/ops/sessions/{{session_id}}/questions", {OPS}, 201, json=lambda w: {"text": "再加一题"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/questions", {OPS}),
+    Op("GET", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image", {OPS}, ids={"session_id": "practice"}),
     Op("PUT", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image", {OPS},
        files=lambda w: {"image": ("q.png", PNG, "image/png")}, ids={"session_id": "practice"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/status", STAFF),
@@ -129,6 +130,7 @@ TABLE: list[Op] = [
        ids={"sitting_id": "formal_sitting"}),
     Op("GET", f"{V1}/device/sitting", DEVICES),
     Op("GET", f"{V1}/device/questions", DEVICES),
+    Op("GET", f"{V1}/device/questions/{{question_id}}/image", DEVICES),
     Op("POST", f"{V1}/device/pairing", {MAIN}, 201),
     Op("POST", f"{V1}/pairing/claim", ANYONE, 404, json=lambda w: {"token": "pair_unknown-token"}),
     Op("POST", f"{V1}/device/events", DEVICES, 204, json=lambda w: {"kind": "battery_low", "details": {"level": 15}}),
@@ -140,6 +142,8 @@ TABLE: list[Op] = [
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/review-queue", STAFF),
     Op("GET", f"{V1}/ops/review/reason-codes", STAFF),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/review", STAFF),
+    # Answering in this world: the sheet shows no question yet, nor its image.
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/questions/{{question_id}}/image", STAFF, 404),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/audit", {OPS}),
     # Review writes on unknown rows: past authorization, 404 (a claim by one role would refuse the next one's).
     Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/claim", STAFF, 404, unknown=("sitting_id",)),
@@ -181,6 +185,7 @@ TABLE: list[Op] = [
     Op("PUT", f"{V1}/ops/exams/{{exam_id}}/conduct-rules", {OPS}, json=lambda w: {"rules": {"beauty_filter": "disqualify"}}),
     Op("GET", f"{V1}/grading/queue", {GRADER}),
     Op("GET", f"{V1}/grading/sheets/{{sheet_id}}", {GRADER}, 404, unknown=("sheet_id",)),
+    Op("GET", f"{V1}/grading/sheets/{{sheet_id}}/questions/{{question_id}}/image", {GRADER}, 404, unknown=("sheet_id",)),
     Op("PUT", f"{V1}/grading/sheets/{{sheet_id}}", {GRADER}, 404, json=lambda w: {"scores": {}}, unknown=("sheet_id",)),
     Op("POST", f"{V1}/grading/sheets/{{sheet_id}}/submit", {GRADER}, 404, json=lambda w: {"scores": {}}, unknown=("sheet_id",)),
 ]

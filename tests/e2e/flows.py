@@ -99,17 +99,20 @@ def to_recording(main: Any, aux: Any, server: E2EServer, session: dict[str, Any]
 
 
 def exam_with_mock(
-    ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, ready_candidate: bool = True, **exam_fields: Any
+    ops: Ops, server: E2EServer, *, answer_seconds: int, waiting_minutes: int = 5, ready_candidate: bool = True,
+    question_image: bytes | None = None, **exam_fields: Any,
 ) -> tuple[dict[str, Any], dict[str, Any], Candidate]:
-    """An exam with a mock session whose waiting room opened a second ago, a question, and a candidate (ID photo
-    person_a_1; the fake camera shows person_a_2), confirmed and identity-verified over the API unless
-    `ready_candidate` is false (then the test does it in the app)."""
+    """An exam with a mock session whose waiting room opened a second ago, a question (with `question_image`, a PNG,
+    if given), and a candidate (ID photo person_a_1; the fake camera shows person_a_2), confirmed and
+    identity-verified over the API unless `ready_candidate` is false (then the test does it in the app)."""
     exam = ops.exam(**exam_fields)
     now = server.clock.now().replace(microsecond=0)
     opens = now + timedelta(minutes=1)  # questions are frozen once the waiting room opens: add them first
     starts = opens + timedelta(minutes=waiting_minutes)
     session = ops.timed_session(exam["id"], "mock", opens, starts, starts + timedelta(seconds=answer_seconds), starts + timedelta(minutes=30))
-    ops.question(session["id"], "请结合岗位要求，谈谈你如何在一周内熟悉新的工作环境。")
+    question = ops.question(session["id"], "请结合岗位要求，谈谈你如何在一周内熟悉新的工作环境。")
+    if question_image is not None:
+        ops.question_image(session["id"], question["id"], question_image)
     candidate = ops.candidate(exam["id"]).login()
     if ready_candidate:
         candidate.confirm()

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tests.support.api import id_number, phone
 from tests.support.processes import ClockFile, child_env, dualcam_command, free_port
@@ -55,6 +55,25 @@ PHONE = {"viewport": {"width": 390, "height": 800}, "device_scale_factor": 1, "l
 # 2026-06-01 08:00 in Beijing: where every e2e run's server clock starts.
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 T = TypeVar("T")
+
+
+def question_picture(width: int = 800, height: int = 500) -> bytes:
+    """A PNG a question could show: a bar chart on a white ground (axes, gridlines, five bars)."""
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    left, bottom, top = 70, height - 50, 30
+    for k in range(6):
+        y = bottom - k * (bottom - top) // 5
+        draw.line([(left, y), (width - 30, y)], fill=(225, 228, 232), width=1)
+    draw.line([(left, top), (left, bottom), (width - 30, bottom)], fill=(60, 60, 60), width=3)
+    colours = [(31, 111, 235), (26, 127, 55), (191, 135, 0), (207, 34, 46), (130, 80, 223)]
+    step = (width - left - 60) // len(colours)
+    for i, (colour, share) in enumerate(zip(colours, (0.45, 0.8, 0.6, 0.95, 0.3), strict=True)):
+        x = left + 30 + i * step
+        draw.rectangle([(x, bottom - share * (bottom - top)), (x + step - 40, bottom - 2)], fill=colour)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def make_fake_camera(photo: Path, target: Path, width: int = 480, height: int = 640, frames: int = 30) -> Path:
@@ -324,6 +343,10 @@ class Ops:
 
     def question(self, session_id: str, text: str) -> dict[str, Any]:
         return self.http.call("POST", f"/api/v1/ops/sessions/{session_id}/questions", 201, json={"text": text})
+
+    def question_image(self, session_id: str, question_id: str, png: bytes) -> dict[str, Any]:
+        files = {"image": ("question.png", png, "image/png")}
+        return self.http.call("PUT", f"/api/v1/ops/sessions/{session_id}/questions/{question_id}/image", files=files)
 
     def candidate(self, exam_id: str, name: str = "张考生", id_photo: str | None = "person_a_1") -> Candidate:
         self.seq += 1

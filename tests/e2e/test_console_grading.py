@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from tests.e2e import flows
 from tests.e2e.console import log_in, shoot, staff_account, until
 from tests.e2e.recordings import require_uploads
-from tests.e2e.support import E2EServer, Ops
+from tests.e2e.support import E2EServer, Ops, question_picture
 
 ANSWER_SECONDS = 10
 HOSTILE = '=HYPERLINK("x")'
@@ -62,7 +62,7 @@ def score(page: Any, content: str, expression: str, *, draft_first: bool = False
 
 def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, ops: Ops, phone: Callable[..., Any], desk: Callable[[], Any], tmp_path: Any) -> None:
     require_uploads(server)
-    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS)
+    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS, question_image=question_picture())
     ops.candidate(exam["id"], name=HOSTILE, id_photo=None)  # on the roster, never confirmed
     sitting_id = candidate.sitting(session["id"])["id"]
     main, aux = phone(), phone()
@@ -110,6 +110,9 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
             video = page.locator(f"[data-test=video-{role}]")
             expect(video).to_have_count(1)
             until(page, lambda: video.evaluate("v => v.readyState") >= 2, timeout=20, what=f"the {role} video to load")
+        image = page.locator("[data-test=question-image]")
+        until(page, lambda: image.evaluate("img => img.naturalWidth"), timeout=10, what="the question image")
+        assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [800, 500]
         assert_blind(page.locator("body").inner_text(), candidate, sitting_id)
         score(page, content, expression, draft_first=first)
         expect(page.locator("[data-test=grade-sum]")).to_contain_text(f"{float(content) + float(expression):g} / 10")

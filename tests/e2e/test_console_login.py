@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.e2e.console import log_in, shoot, staff_account
 from tests.e2e.support import E2EServer, Ops

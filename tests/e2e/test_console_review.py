@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.e2e import flows
 from tests.e2e.console import log_in, shoot, staff_account, until
 from tests.e2e.recordings import require_uploads
-from tests.e2e.support import T0, E2EServer, Ops, TickingClock
+from tests.e2e.support import T0, E2EServer, Ops, TickingClock, question_picture
 
 ANSWER_SECONDS = 20
 TOLERANCE = 0.3
@@ -45,7 +45,7 @@ def ops(server: E2EServer) -> Ops:
 
 
 def answered_and_analysed(server: E2EServer, ops: Ops, phone: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS)
+    exam, session, candidate = flows.exam_with_mock(ops, server, answer_seconds=ANSWER_SECONDS, question_image=question_picture())
     sitting_id = candidate.sitting(session["id"])["id"]
     main, aux = phone(), phone()
     flows.answered(main, aux, server, candidate, session, ANSWER_SECONDS)
@@ -77,6 +77,10 @@ def test_a_reviewer_watches_both_videos_in_sync_marks_and_a_second_confirms_the_
     for role in ("main", "aux"):
         video = page.locator(f"[data-test=video-{role}]")
         until(page, lambda: video.evaluate("v => v.readyState") >= 2, timeout=20, what=f"the {role} video to load")
+    # The question as the candidate saw it, with its image (fetched with the staff token).
+    expect(page.locator("[data-test=question]")).to_have_count(1)
+    until(page, lambda: page.locator("[data-test=question-image]").evaluate("img => img.naturalWidth"), timeout=10, what="the question image")
+    assert page.locator("[data-test=question-image]").evaluate("img => [img.naturalWidth, img.naturalHeight]") == [800, 500]
     expect(page.locator("[data-test=mark][data-kind=poor_video]")).to_have_count(2)
 
     # One control plays both, and they show the same instant of the answer window.

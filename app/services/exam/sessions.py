@@ -167,9 +167,17 @@ async def list_questions(db: AsyncSession, *, session_id: uuid.UUID) -> list[Que
     return list((await db.scalars(query)).all())
 
 
-async def get_question(db: AsyncSession, question_id: uuid.UUID) -> Question:
+async def get_question(db: AsyncSession, *, session: ExamSession, question_id: uuid.UUID) -> Question:
+    """A question of this session (one of another session is not found here)."""
     question = await db.get(Question, question_id)
-    if question is None:
+    if question is None or question.session_id != session.id:
+        raise errors.QuestionNotFound()
+    return question
+
+
+async def question_with_image(db: AsyncSession, *, session: ExamSession, question_id: uuid.UUID) -> Question:
+    question = await get_question(db, session=session, question_id=question_id)
+    if question.image_key is None:
         raise errors.QuestionNotFound()
     return question
 

@@ -105,6 +105,15 @@ async def open_sheet(
     )  # fmt: skip
 
 
+async def question_image(db: AsyncSession, *, sheet_id: uuid.UUID, grader: StaffUser, question_id: uuid.UUID) -> Question:
+    """A question of the grader's sheet that has an image (a sheet exists once its sitting's answer is over)."""
+    entry = await _entry(db, sheet_id, grader)
+    question = next((q for q in await list_questions(db, session_id=entry.session.id) if q.id == question_id), None)
+    if question is None or question.image_key is None:
+        raise errors.QuestionNotFound()
+    return question
+
+
 async def _writable(db: AsyncSession, sheet_id: uuid.UUID, grader: StaffUser) -> tuple[QueueEntry, plans.Plan]:
     entry = await _entry(db, sheet_id, grader, lock=True)
     if entry.sheet.submitted_at is not None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import errors
 from app.models import Candidate, Decision, FaceCheck, FacePurpose, FlagVerdict, Incident, Question, StaffUser
 from app.services.review import claims, decisions, marks
 from app.services.review.claims import Holder
@@ -37,13 +38,26 @@ class Sheet:
         return decisions.is_settled(current)
 
 
+async def _shown(db: AsyncSession, view: SittingView, now: datetime) -> list[Question]:
+    """The questions only once answering is over for everyone: staff watching live never carry one to a candidate."""
+    if now < view.windows.answer_ends_at:
+        return []
+    return questions.drawn(view.session, await list_questions(db, session_id=view.session.id), [view.sitting])
+
+
+async def question_image(db: AsyncSession, *, sitting_id: uuid.UUID, question_id: uuid.UUID, now: datetime, scope: ExamScope) -> Question:
+    """A question of the sheet that has an image, under the sheet's rule for its text."""
+    view = await sittings.load(db, sitting_id=sitting_id, now=now, scope=scope)
+    question = next((q for q in await _shown(db, view, now) if q.id == question_id), None)
+    if question is None or question.image_key is None:
+        raise errors.QuestionNotFound()
+    return question
+
+
 async def sheet(db: AsyncSession, *, sitting_id: uuid.UUID, now: datetime, scope: ExamScope) -> Sheet:
     view = await sittings.load(db, sitting_id=sitting_id, now=now, scope=scope)
     candidate = await db.get_one(Candidate, view.sitting.candidate_id)
-    # The questions only once answering is over for everyone: staff watching live never carry one to a candidate.
-    shown: list[Question] = []
-    if now >= view.windows.answer_ends_at:
-        shown = questions.drawn(view.session, await list_questions(db, session_id=view.session.id), [view.sitting])
+    shown = await _shown(db, view, now)
     checks = list(
         await db.scalars(
             select(FaceCheck)

@@ -3,6 +3,7 @@ read and the answer-start push go through these two functions."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -41,3 +42,11 @@ async def revealed_questions(db: AsyncSession, *, view: SittingView, now: dateti
     if refused is not None:
         raise refused
     return drawn(view.session, await list_questions(db, session_id=view.session.id), [view.sitting])
+
+
+async def revealed_image(db: AsyncSession, *, view: SittingView, now: datetime, question_id: uuid.UUID) -> Question:
+    """A revealed question of the sitting that has an image, under the same rule as its text."""
+    question = next((q for q in await revealed_questions(db, view=view, now=now) if q.id == question_id), None)
+    if question is None or question.image_key is None:
+        raise errors.QuestionNotFound()
+    return question

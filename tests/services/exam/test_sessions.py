@@ -168,9 +168,13 @@ async def test_questions_are_numbered_in_order(env: Env) -> None:
     async with env.tx() as db:
         listed = await sessions.list_questions(db, session_id=session.id)
         assert [(q.position, q.text) for q in listed] == [(1, "一"), (2, "二"), (3, "三")]
-        assert (await sessions.get_question(db, listed[1].id)).text == "二"
+        assert (await sessions.get_question(db, session=session, question_id=listed[1].id)).text == "二"
         with pytest.raises(errors.QuestionNotFound):
-            await sessions.get_question(db, uuid.uuid4())
+            await sessions.get_question(db, session=session, question_id=uuid.uuid4())
+    other = await env.formal(exam, "另一场")
+    async with env.tx() as db:
+        with pytest.raises(errors.QuestionNotFound):  # a question of another session
+            await sessions.get_question(db, session=other, question_id=listed[1].id)
 
 
 async def test_a_question_image_must_be_a_jpeg_or_png(env: Env) -> None:
