@@ -30,6 +30,7 @@ from app.services.exam import assignments, exams, photo_archive, roster, session
 from app.services.recordings import progress
 from app.services.sitting import sittings
 from app.services.auth import create_staff
+from app.services.images import MAX_IMAGE_BYTES
 from app.cli_grading import grading_cli, results_cli
 from app.cli_common import CLI_ACTOR, emit, fail, migrated_engine, load_settings, parse_input, parse_when, run_work, uuid_arg
 from app.cli_output import progress_bar, show
@@ -330,15 +331,24 @@ def session_create(
 
 
 @session_cli.command("question")
-def session_question(session_id: uuid.UUID, text: Annotated[str, typer.Option()]) -> None:
-    """Add a question to a session."""
+def session_question(
+    session_id: uuid.UUID,
+    text: Annotated[str, typer.Option()],
+    image: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="a JPEG or PNG shown with the question (at most 10 MB)")] = None,
+) -> None:
+    """Add a question to a session, with an image if given (both or neither)."""
 
     async def work(db: AsyncSession, store: ObjectStore, s: Settings, now: datetime) -> Any:
+        if image is not None and image.stat().st_size > MAX_IMAGE_BYTES:  # as the API's upload limit
+            raise errors.PayloadTooLarge()
         session = await sessions.get_session(db, session_id)
-        return await sessions.add_question(db, session=session, text=text, now=now, actor=CLI_ACTOR)
+        question = await sessions.add_question(db, session=session, text=text, now=now, actor=CLI_ACTOR)
+        if image is not None:
+            await sessions.set_question_image(db, session=session, question=question, data=image.read_bytes(), store=store, now=now, actor=CLI_ACTOR)
+        return question
 
     question = run_work(work)
-    emit({"id": str(question.id), "position": question.position}, False)
+    emit({"id": str(question.id), "position": question.position, "has_image": question.image_key is not None}, False)
 
 
 @session_cli.command("status")

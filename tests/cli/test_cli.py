@@ -290,6 +290,15 @@ def test_ops_set_up_an_exam_import_a_gbk_roster_with_photos_and_watch_the_sessio
     session = dualcam(data_dir, "session", "create", exam_id, "--kind", "formal", "--title", "正式考试", *session_times(day), "--json")
     assert session["kind"] == "formal"
     assert "position: 1" in dualcam(data_dir, "session", "question", session["id"], "--text", "请做自我介绍。")
+    picture = tmp_path / "图表.jpg"
+    picture.write_bytes(jpeg())
+    added = dualcam(data_dir, "session", "question", session["id"], "--text", "请描述图中的趋势。", "--image", str(picture))
+    assert "position: 2" in added and "has_image: True" in added
+    # A file that is no picture: refused in one line, and the question is not added either.
+    text_file = tmp_path / "不是图片.jpg"
+    text_file.write_text("just text")
+    refused = dualcam(data_dir, "session", "question", session["id"], "--text", "第三题", "--image", str(text_file), exit_code=2)
+    assert refused["error"]["code"] == "bad_image"
 
     photos = tmp_path / "照片"
     photos.mkdir()
@@ -320,6 +329,10 @@ def test_ops_set_up_an_exam_import_a_gbk_roster_with_photos_and_watch_the_sessio
         assert exam["confirm_closes_at"] == f"{datetime.now(SHANGHAI).date() + timedelta(days=30)}T18:00:00+08:00"
         (listed,) = await get(client, f"/api/v1/ops/exams/{exam_id}/sessions", ops)
         assert listed["answer_starts_at"] == f"{day}T09:00:00+08:00"
+        questions = await get(client, f"/api/v1/ops/sessions/{session['id']}/questions", ops)
+        assert [(q["text"], q["has_image"]) for q in questions] == [("请做自我介绍。", False), ("请描述图中的趋势。", True)]
+        image = await client.get(f"/api/v1/ops/sessions/{session['id']}/questions/{questions[1]['id']}/image", headers=ops)
+        assert (image.status_code, image.content, image.headers["content-type"]) == (200, picture.read_bytes(), "image/jpeg")
         roster_page = await get(client, f"/api/v1/ops/exams/{exam_id}/candidates", ops)
         assert sorted((c["name"], c["has_photo"]) for c in roster_page["items"]) == [("张三", True), ("李四", False)]
 
