@@ -136,6 +136,7 @@ class ReportOut(Output):
     flag_kinds: dict[str, int]
     decision: dict[str, Any] | None = Field(description="outcome, reason codes, note, who decided and who confirmed")
     result: ResultRowOut | None
+    comments: dict[str, str] = Field(description="each grader's comment on their submitted sheet, by grader code")
     published_version: int | None
 
     @classmethod
@@ -164,5 +165,5 @@ class ReportOut(Output):
             identity_check=check(r.identity), gate_check=check(r.gate),
             recordings=[RecordingBrief(role=x.role.value, status=x.status.value, sha256=x.sha256, size=x.size, duration_s=x.duration_seconds, verified_at=to_local(x.verified_at, tz)) for x in r.recordings],  # type: ignore[arg-type]
             risk=r.risk.score, flag_kinds=r.flag_kinds, decision=decision,
-            result=ResultRowOut.model_validate(r.result) if r.result else None, published_version=r.published_version,
+            result=ResultRowOut.model_validate(r.result) if r.result else None, comments=r.comments, published_version=r.published_version,
         )  # fmt: skip

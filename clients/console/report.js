@@ -86,6 +86,10 @@ export function page(root, ctx, sittingId) {
             r.published_version ? h("span", { class: "muted small" }, ` · ${t("console.report.version", { version: r.published_version })}`) : null,
           )
         : h("p", { class: "muted" }, "—"),
+      Object.keys(r.comments).length ? h("h3", {}, t("console.report.comments")) : null,
+      Object.keys(r.comments).length
+        ? h("ul", { class: "report-comments", dataset: { test: "report-comments" } }, Object.entries(r.comments).map(([code, text]) => h("li", {}, h("strong", {}, `${code}：`), text)))
+        : null,
     );
     mount(root, consolePage(ctx, crumbs, body));
   }

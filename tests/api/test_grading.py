@@ -65,9 +65,9 @@ class Graded:
     async def queue(self, name: str) -> list[dict[str, Any]]:
         return await self.api.ok("GET", f"{V1}/grading/queue", self.graders[name])
 
-    async def submit(self, name: str, code: str, content: float, expression: int, status: int = 200) -> Any:
+    async def submit(self, name: str, code: str, content: float, expression: int, status: int = 200, comment: str | None = None) -> Any:
         (entry,) = [e for e in await self.queue(name) if e["code"] == code]
-        body = {"scores": {"content": content, "expression": expression}}
+        body: dict[str, Any] = {"scores": {"content": content, "expression": expression}, "comment": comment}
         return await self.api.ok("POST", f"{V1}/grading/sheets/{entry['sheet_id']}/submit", self.graders[name], status=status, json=body)
 
     async def codes(self) -> dict[str, str]:

@@ -31,12 +31,13 @@ async def violation(world: Graded, second: str, sitting: str, *codes: str) -> No
     await world.api.ok("POST", f"{V1}/ops/decisions/{decided['id']}/second", second, json={"agrees": True})
 
 
-async def score_all(world: Graded, sittings: list[str], points: tuple[float, int] = (5, 3)) -> None:
+async def score_all(world: Graded, sittings: list[str], points: tuple[float, int] = (5, 3), comments: dict[str, str] | None = None) -> None:
+    """Every grader submits every sheet they hold, with the comment `comments` gives them (by grader name)."""
     codes = await world.codes()
     for sitting in sittings:
         for name in world.graders:
             if any(e["code"] == codes[sitting] for e in await world.queue(name)):
-                await world.submit(name, codes[sitting], *points)
+                await world.submit(name, codes[sitting], *points, comment=(comments or {}).get(name))
 
 
 def by_sitting(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -137,9 +138,12 @@ async def test_exports_are_excel_ready_and_formula_safe(api: Api) -> None:
     world = await graded_world(api, uploaded=2, names=(HOSTILE, "李四"))
     await world.add_graders("g1", "g2", "g3")
     await api.ok("POST", world.url("grading/assign"), world.ops)
-    await score_all(world, world.sittings)
+    await score_all(world, world.sittings, comments={"g1": "思路清晰", "g2": '=HYPERLINK("x")', "g3": "  "})
     await api.ok("POST", world.url("results/publish"), world.ops, json={})
     sha256 = (await world.results())["published"]["sha256"]
+    codes = {g["code"]: g["username"] for g in (await api.ok("GET", world.url("grading"), world.ops))["graders"]}
+    g1, g2 = (next(code for code, name in codes.items() if name == f"grader-{n}") for n in ("g1", "g2"))
+    comment = f'{g1}：思路清晰；{g2}：=HYPERLINK("x")' if g1 < g2 else f'{g2}：=HYPERLINK("x")；{g1}：思路清晰'
 
     response = await api.request("GET", world.url("results/export"), world.ops, params={"format": "csv"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
@@ -147,9 +151,11 @@ async def test_exports_are_excel_ready_and_formula_safe(api: Api) -> None:
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     header, body = rows[0], {r[0]: r for r in rows[1:]}
-    assert header == ["考生编号 Roster id", "姓名 Name", "身份证号 ID number", "评分编号 Code", "结果 Result", "result_state", "成绩 Score", "G01", "G02", "G03", "原因 Reason"]
+    assert header == ["考生编号 Roster id", "姓名 Name", "身份证号 ID number", "评分编号 Code", "结果 Result", "result_state", "成绩 Score", "G01", "G02", "G03", "原因 Reason", "评语 Comments"]
     hostile = world.candidates[0]["candidate_id"]
     assert body[hostile][1] == "'" + HOSTILE
+    # Each grader's comment on a submitted sheet, by code (a blank one is none); the absent candidate has none.
+    assert body[hostile][-1] == comment and body[world.candidates[2]["candidate_id"]][-1] == ""
     assert body[hostile][2].count("*") >= 8 and body[hostile][4:7] == ["有效成绩", "scored", "8.0"]
     assert body[world.candidates[2]["candidate_id"]][5] == "disqualified"
 
@@ -160,7 +166,9 @@ async def test_exports_are_excel_ready_and_formula_safe(api: Api) -> None:
     assert sheet.freeze_panes == "A2"
     values = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert values[hostile][1] == "'" + HOSTILE and sheet.cell(2, 2).data_type == "s"
-    assert values[hostile][6] == 8.0 and values[hostile][7:10] == (8.0, 8.0, 8.0)
+    assert values[hostile][6] == 8.0 and values[hostile][7:10] == (8.0, 8.0, 8.0) and values[hostile][-1] == comment
+    report = await api.ok("GET", f"{V1}/ops/sittings/{world.sittings[0]}/report", world.ops)
+    assert report["comments"] == {g1: "思路清晰", g2: '=HYPERLINK("x")'}
     assert {sheet.cell(2, column).data_type for column in (7, 8, 9, 10)} == {"n"}  # numbers, not text
     assert sheet.column_dimensions["A"].width >= 36  # a whole UUID shows
     about = dict(book["说明 About"].iter_rows(values_only=True))

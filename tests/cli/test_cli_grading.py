@@ -43,7 +43,8 @@ def test_rubric_graders_assignment_and_export_from_the_cli(data_dir: Path, tmp_p
     assert dualcam(data_dir, "results", "export", session_id, "--format", "csv", "--out", str(out)) == f"wrote 2 rows to {out}\n"
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert [(r[1], r[5], r[-1]) for r in rows[1:]] == [("'=HYPERLINK(\"x\")", "pending", "not_confirmed"), ("李四", "pending", "not_confirmed")]
+    assert rows[0][-2:] == ["原因 Reason", "评语 Comments"]
+    assert [(r[1], r[5], r[-2], r[-1]) for r in rows[1:]] == [("'=HYPERLINK(\"x\")", "pending", "not_confirmed", ""), ("李四", "pending", "not_confirmed", "")]
     xlsx = tmp_path / "成绩.xlsx"
     dualcam(data_dir, "results", "export", session_id, "--format", "xlsx", "--out", str(xlsx))
     sheet = load_workbook(xlsx)["成绩 Results"]

@@ -151,6 +151,7 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     assert data.startswith(b"\xef\xbb\xbf")
     table = {r[1]: r for r in list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]}
     assert table[candidate.name][5:9] == ["scored", "7.75", "8.5", "7.0"]
+    assert table[candidate.name][-1] == "G01：思路清晰；G02：思路清晰"  # each grader's comment, by code
     assert table["'" + HOSTILE][5] == "disqualified"
 
     # The candidate's report: the evidence and the outcome on one printable A4 page.
@@ -162,6 +163,7 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
         expect(page.locator(f"[data-test=report-recordings] tr[data-role={role}]")).to_contain_text(hashes[role])
     expect(page.locator("[data-test=report-decision]")).to_contain_text("无违规")
     expect(page.locator("[data-test=report-result][data-state=scored]")).to_contain_text("7.75")
+    expect(page.locator("[data-test=report-comments] li")).to_have_text(["G01：思路清晰", "G02：思路清晰"])
     shoot(page, "report")
     page.emulate_media(media="print")
     expect(page.locator(".console-bar")).to_be_hidden()

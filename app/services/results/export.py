@@ -22,16 +22,18 @@ FIXED = ("考生编号 Roster id", "姓名 Name", "身份证号 ID number", "评
 
 
 def header(table: Table) -> list[str]:
-    return [*FIXED, *table.grader_codes, "原因 Reason"]
+    return [*FIXED, *table.grader_codes, "原因 Reason", "评语 Comments"]
 
 
 def body(table: Table) -> list[list[Any]]:
     rows = []
     for row in table.rows:
         graders = [row["graders"].get(code) for code in table.grader_codes]
+        comments = table.comments.get(row["sitting_id"] or "", {})
         rows.append([
             row["candidate_id"], row["name"], row["id_number_masked"], row["grading_code"] or "",
             STATE_LABELS[row["state"]], row["state"], row["score"], *graders, row["reason"],
+            "；".join(f"{code}：{text}" for code, text in comments.items()),
         ])  # fmt: skip
     return rows
 

@@ -1,5 +1,5 @@
 """One candidate's report for the file (ops only, one printable page): identity checks, both recordings' evidence,
-the flags in brief, the conduct decision with its reasons, and the result with each grader's total."""
+the flags in brief, the conduct decision with its reasons, and the result with each grader's total and comment."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Report:
     decision: Decision | None
     staff: dict[uuid.UUID, StaffUser]
     result: dict[str, Any] | None  # the results row (the published one when published)
+    comments: dict[str, str]  # the graders' comments, by grader code
     published_version: int | None
 
 
@@ -61,5 +62,5 @@ async def report(db: AsyncSession, *, sitting_id: uuid.UUID, now: datetime, poli
         view, candidate,
         await _latest(db, candidate.id, FacePurpose.identity, None), await _latest(db, candidate.id, FacePurpose.waiting, sitting_id),
         list(recordings), found.risk, dict(Counter(f.kind for f in found.flags)), decision, await staff_named(db, named),
-        row, results.publication.version if results.publication else None,
+        row, results.comments.get(str(sitting_id), {}), results.publication.version if results.publication else None,
     )  # fmt: skip

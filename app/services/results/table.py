@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +39,21 @@ class Table:
     rows: list[dict[str, Any]]
     grader_codes: list[str]
     publication: ResultPublication | None  # set: the rows are the frozen ones of this version
+    # Graders' comments on submitted sheets, by sitting id then grader code. Not in the rows, whose sha256 is the
+    # publication's; a submitted sheet never changes, so they stand as well as the rows do.
+    comments: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+async def comments_of(db: AsyncSession, *, session_id: uuid.UUID) -> dict[str, dict[str, str]]:
+    graders = {row.staff_id: row.code for row in await db.scalars(select(SessionGrader).where(SessionGrader.session_id == session_id))}
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    sheets = await db.scalars(
+        select(GradeSheet).where(GradeSheet.session_id == session_id, GradeSheet.submitted_at.is_not(None), GradeSheet.comment.is_not(None))
+    )
+    for sheet in sheets:
+        if sheet.comment and sheet.comment.strip() and sheet.grader_id in graders:
+            found[str(sheet.sitting_id)][graders[sheet.grader_id]] = sheet.comment.strip()
+    return {sitting: dict(sorted(by_code.items())) for sitting, by_code in found.items()}
 
 
 async def live_rows(db: AsyncSession, *, session: ExamSession, now: datetime, policy: AuditPolicy) -> tuple[list[dict[str, Any]], list[str]]:
@@ -101,11 +116,12 @@ async def table(db: AsyncSession, *, session_id: uuid.UUID, now: datetime, polic
     session = await plans.graded_session(db, session_id)
     timezone = (await exams.get_exam(db, session.exam_id)).timezone
     published = await publications.current(db, session_id=session_id)
+    comments = await comments_of(db, session_id=session_id)
     if published is not None:
         codes = sorted({code for row in published.rows for code in row["graders"]})
-        return Table(session, timezone, published.rows, codes, published)
+        return Table(session, timezone, published.rows, codes, published, comments)
     rows, codes = await live_rows(db, session=session, now=now, policy=policy)
-    return Table(session, timezone, rows, codes, None)
+    return Table(session, timezone, rows, codes, None, comments)
 
 
 async def publish(
