@@ -1,9 +1,11 @@
-// Ops: a session's grading and results. The rubric and graders at a glance, assigning the grading, the results
-// table (live, or frozen once published, with its SHA-256), publishing and reopening, and the CSV/XLSX exports.
+// Ops: a session's grading and results. The rubric and graders at a glance, assigning the grading, the exam's
+// conduct rules, the results table (live, or frozen once published, with its SHA-256), publishing and reopening,
+// and the CSV/XLSX exports.
 
 import { t } from "/common/i18n.js";
 import { errorText, h, mount, timeEl, toast } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import { conductRulesCard } from "./conduct-rules.js";
 import { setupCard } from "./grading-setup.js";
 import "./grading-strings.js";
 
@@ -21,6 +23,7 @@ export function page(root, ctx, sessionId) {
   let results = null;
   let error = null;
   let reopening = false;
+  let rulesCard = null; // made once: it keeps its own state across the table's reloads
   const base = `/api/v1/ops/sessions/${sessionId}`;
 
   async function load() {
@@ -142,7 +145,8 @@ export function page(root, ctx, sessionId) {
       h("button", { class: "btn btn-small btn-secondary", dataset: { action: "export-csv" }, onclick: () => download("csv") }, t("console.results.export_csv")),
       h("button", { class: "btn btn-small btn-secondary", dataset: { action: "export-xlsx" }, onclick: () => download("xlsx") }, t("console.results.export_xlsx")),
     );
-    mount(root, consolePage(ctx, crumbs, h("div", { class: "results-page" }, planCard(), h("section", { class: "card" }, publication(), counts, exports, table))));
+    rulesCard ??= conductRulesCard(ctx, session.exam_id, load);
+    mount(root, consolePage(ctx, crumbs, h("div", { class: "results-page" }, h("div", {}, planCard(), rulesCard), h("section", { class: "card" }, publication(), counts, exports, table))));
   }
 
   render();
