@@ -24,6 +24,7 @@ export function page(root, ctx, sessionId) {
   let error = null;
   let reopening = false;
   let rulesCard = null; // made once: it keeps its own state across the table's reloads
+  let scoring = null; // the sitting whose score ops are setting by hand
   const base = `/api/v1/ops/sessions/${sessionId}`;
 
   async function load() {
@@ -112,8 +113,38 @@ export function page(root, ctx, sessionId) {
     );
   }
 
-  function row(r) {
+  // A final score by hand, with the reason (a re-sit, a technical fault settled): it replaces the graders' result.
+  function scoreForm(r) {
+    const submit = (e) => {
+      e.preventDefault();
+      const form = new FormData(e.target);
+      scoring = null;
+      act(async () => {
+        await ctx.api.put(`/api/v1/ops/sittings/${r.sitting_id}/score`, { score: Number(form.get("score")), reason: form.get("reason") });
+        toast(t("console.results.score_set"), "ok");
+      });
+    };
     return h(
+      "tr",
+      { class: "score-form", dataset: { test: "score-form" } },
+      h(
+        "td",
+        { colspan: 6 + results.grader_codes.length },
+        h(
+          "form",
+          { class: "inline-form", onsubmit: submit },
+          h("input", { name: "score", type: "number", required: true, min: 0, max: plan.maximum ?? undefined, step: "any", placeholder: t("console.results.score"), "aria-label": t("console.results.score") }),
+          h("input", { name: "reason", required: true, maxlength: 500, placeholder: t("console.results.score_reason"), "aria-label": t("console.results.score_reason") }),
+          h("button", { class: "btn btn-small", type: "submit", dataset: { action: "score-save" } }, t("console.results.score_save")),
+          h("button", { class: "btn btn-small btn-secondary", type: "button", onclick: () => ((scoring = null), render()) }, t("common.cancel")),
+        ),
+      ),
+    );
+  }
+
+  function row(r) {
+    const settable = r.sitting_id && !results.published;
+    const line = h(
       "tr",
       { dataset: { test: "result-row", candidateId: r.candidate_id, state: r.state } },
       h("td", {}, r.name, h("div", { class: "muted small" }, r.id_number_masked)),
@@ -122,8 +153,14 @@ export function page(root, ctx, sessionId) {
       h("td", { dataset: { test: "score" } }, r.score === null ? "—" : r.score.toFixed(2)),
       results.grader_codes.map((code) => h("td", { class: "muted" }, r.graders[code] ?? "—")),
       h("td", { class: "small", dataset: { test: "reason", reason: r.reason } }, reasonText(r.reason)),
-      h("td", { class: "actions" }, r.sitting_id ? h("a", { class: "btn-link small", href: `#/report/${r.sitting_id}` }, t("console.results.report")) : null),
+      h(
+        "td",
+        { class: "actions" },
+        r.sitting_id ? h("a", { class: "btn-link small", href: `#/report/${r.sitting_id}` }, t("console.results.report")) : null,
+        settable ? h("button", { class: "btn-link small", type: "button", dataset: { action: "set-score" }, onclick: () => ((scoring = r.sitting_id), render()) }, t("console.results.set_score")) : null,
+      ),
     );
+    return scoring === r.sitting_id && settable ? [line, scoreForm(r)] : line;
   }
 
   function render() {

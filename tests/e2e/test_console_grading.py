@@ -169,3 +169,28 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     expect(page.locator(".console-bar")).to_be_hidden()
     pdf = page.pdf(format="A4", print_background=True)
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1, "the report should print on one A4 page"
+    page.emulate_media(media="screen")
+
+    # Reopened, ops set the score by hand with a reason: it replaces the graders' mean, and publishing makes v2.
+    page.goto(f"{server.url}/console/#/results/{session['id']}")
+    expect(page.locator("[data-test=published]")).to_be_visible()
+    expect(page.locator("[data-action=set-score]")).to_have_count(0)  # published rows are frozen
+    page.locator("[data-action=reopen]").click()
+    page.locator("[data-test=reopen-reason]").fill("复核后调整")
+    page.locator("[data-action=reopen-confirm]").click()
+    expect(page.locator("[data-test=not-published]")).to_be_visible()
+    page.locator("[data-test=result-row][data-state=scored] [data-action=set-score]").click()
+    form = page.locator("[data-test=score-form]")
+    form.locator("[name=score]").fill("9")
+    form.locator("[name=reason]").fill("复核录像后由考务组议定")
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "results-set-score")
+    form.locator("[data-action=score-save]").click()
+    expect(page.locator("#toast")).to_contain_text("成绩已设定")
+    scored = page.locator("[data-test=result-row][data-state=scored]")
+    expect(scored.locator("[data-test=score]")).to_have_text("9.00")
+    expect(scored.locator("[data-test=reason]")).to_have_text("考务手工设定")
+    (entry,) = ops.http.call("GET", "/api/v1/ops/audit", params={"action": "grading.score.set"})
+    assert entry["details"]["reason"] == "复核录像后由考务组议定", entry
+    page.locator("[data-action=publish]").click()
+    expect(page.locator("[data-test=published]")).to_contain_text("已发布第 2 版")
