@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -175,11 +176,16 @@ async def get_question(db: AsyncSession, *, session: ExamSession, question_id: u
     return question
 
 
-async def question_with_image(db: AsyncSession, *, session: ExamSession, question_id: uuid.UUID) -> Question:
-    question = await get_question(db, session=session, question_id=question_id)
-    if question.image_key is None:
+def with_image(questions: Iterable[Question], question_id: uuid.UUID) -> Question:
+    """Of the questions a reader may see, the one asked for if it has an image: no image is no such question."""
+    question = next((q for q in questions if q.id == question_id), None)
+    if question is None or question.image_key is None:
         raise errors.QuestionNotFound()
     return question
+
+
+async def question_with_image(db: AsyncSession, *, session: ExamSession, question_id: uuid.UUID) -> Question:
+    return with_image([await get_question(db, session=session, question_id=question_id)], question_id)
 
 
 async def add_question(

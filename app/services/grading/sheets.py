@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import errors
 from app.models import Exam, ExamSession, GradeSheet, GradingCode, Question, Recording, RecordingStatus, SessionGrader, StaffUser
 from app.services.audit import Actor, record
-from app.services.exam.sessions import list_questions
+from app.services.exam.sessions import list_questions, with_image
 from app.services.flags.timeline import recording_starts
 from app.services.grading import plan as plans
 from app.services.grading.assignment import add_extra_if_needed
@@ -108,10 +108,7 @@ async def open_sheet(
 async def question_image(db: AsyncSession, *, sheet_id: uuid.UUID, grader: StaffUser, question_id: uuid.UUID) -> Question:
     """A question of the grader's sheet that has an image (a sheet exists once its sitting's answer is over)."""
     entry = await _entry(db, sheet_id, grader)
-    question = next((q for q in await list_questions(db, session_id=entry.session.id) if q.id == question_id), None)
-    if question is None or question.image_key is None:
-        raise errors.QuestionNotFound()
-    return question
+    return with_image(await list_questions(db, session_id=entry.session.id), question_id)
 
 
 async def _writable(db: AsyncSession, sheet_id: uuid.UUID, grader: StaffUser) -> tuple[QueueEntry, plans.Plan]:

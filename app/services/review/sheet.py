@@ -10,12 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import errors
 from app.models import Candidate, Decision, FaceCheck, FacePurpose, FlagVerdict, Incident, Question, StaffUser
 from app.services.review import claims, decisions, marks
 from app.services.review.claims import Holder
 from app.services.scope import ExamScope
-from app.services.exam.sessions import list_questions
+from app.services.exam.sessions import list_questions, with_image
 from app.services.sitting import questions, sittings
 from app.services.sitting.sittings import SittingView
 
@@ -48,10 +47,7 @@ async def _shown(db: AsyncSession, view: SittingView, now: datetime) -> list[Que
 async def question_image(db: AsyncSession, *, sitting_id: uuid.UUID, question_id: uuid.UUID, now: datetime, scope: ExamScope) -> Question:
     """A question of the sheet that has an image, under the sheet's rule for its text."""
     view = await sittings.load(db, sitting_id=sitting_id, now=now, scope=scope)
-    question = next((q for q in await _shown(db, view, now) if q.id == question_id), None)
-    if question is None or question.image_key is None:
-        raise errors.QuestionNotFound()
-    return question
+    return with_image(await _shown(db, view, now), question_id)
 
 
 async def sheet(db: AsyncSession, *, sitting_id: uuid.UUID, now: datetime, scope: ExamScope) -> Sheet:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import errors
 from app.models import ExamSession, Question, SessionKind, Sitting
-from app.services.exam.sessions import list_questions
+from app.services.exam.sessions import list_questions, with_image
 from app.services.sitting.lifecycle import SittingState
 from app.services.sitting.sittings import SittingView
 
@@ -46,7 +46,4 @@ async def revealed_questions(db: AsyncSession, *, view: SittingView, now: dateti
 
 async def revealed_image(db: AsyncSession, *, view: SittingView, now: datetime, question_id: uuid.UUID) -> Question:
     """A revealed question of the sitting that has an image, under the same rule as its text."""
-    question = next((q for q in await revealed_questions(db, view=view, now=now) if q.id == question_id), None)
-    if question is None or question.image_key is None:
-        raise errors.QuestionNotFound()
-    return question
+    return with_image(await revealed_questions(db, view=view, now=now), question_id)
