@@ -171,7 +171,7 @@ async def test_questions_are_numbered_in_order(env: Env) -> None:
         assert (await sessions.get_question(db, session=session, question_id=listed[1].id)).text == "二"
         with pytest.raises(errors.QuestionNotFound):
             await sessions.get_question(db, session=session, question_id=uuid.uuid4())
-    other = await env.formal(exam, "另一场")
+    other = await env.formal(await env.exam(), "另一场")
     async with env.tx() as db:
         with pytest.raises(errors.QuestionNotFound):  # a question of another session
             await sessions.get_question(db, session=other, question_id=listed[1].id)
