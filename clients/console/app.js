@@ -64,6 +64,7 @@ const PAGES = {
   grading: () => import("./grading.js"),
   grade: () => import("./grade.js"),
   results: () => import("./results.js"),
+  questions: () => import("./questions.js"),
   report: () => import("./report.js"),
 };
 // What each role may open: a grader scores blind and never reaches a page that names candidates.

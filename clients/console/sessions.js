@@ -34,6 +34,7 @@ export function page(root, ctx) {
         { class: "actions" },
         h("a", { class: "btn btn-secondary", href: `#/session/${session.id}`, dataset: { action: "dashboard" } }, t("console.sessions.dashboard")),
         h("a", { class: "btn", href: `#/queue/${session.id}`, dataset: { action: "queue" } }, t("console.sessions.queue")),
+        ctx.isOps ? h("a", { class: "btn btn-secondary", href: `#/questions/${session.id}`, dataset: { action: "questions" } }, t("console.sessions.questions")) : null,
         ctx.isOps && session.kind !== "practice" ? h("a", { class: "btn btn-secondary", href: `#/results/${session.id}`, dataset: { action: "results" } }, t("console.sessions.results")) : null,
       ),
     );
