@@ -65,6 +65,7 @@ const PAGES = {
   grade: () => import("./grade.js"),
   results: () => import("./results.js"),
   questions: () => import("./questions.js"),
+  roster: () => import("./roster.js"),
   report: () => import("./report.js"),
 };
 // What each role may open: a grader scores blind and never reaches a page that names candidates.

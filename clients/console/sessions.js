@@ -50,7 +50,13 @@ export function page(root, ctx) {
         h(
           "section",
           { class: "card", dataset: { test: "exam", examId: exam.id } },
-          h("h2", {}, exam.title, h("span", { class: "muted small" }, ` · ${exam.organizer}`)),
+          h(
+            "h2",
+            {},
+            exam.title,
+            h("span", { class: "muted small" }, ` · ${exam.organizer}`),
+            ctx.isOps ? h("a", { class: "btn btn-small btn-secondary exam-link", href: `#/roster/${exam.id}`, dataset: { action: "roster" } }, t("console.sessions.roster")) : null,
+          ),
           h(
             "table",
             { class: "grid" },
