@@ -66,6 +66,8 @@ const PAGES = {
   results: () => import("./results.js"),
   questions: () => import("./questions.js"),
   roster: () => import("./roster.js"),
+  "exam-new": () => import("./exam-new.js"),
+  "session-new": () => import("./session-new.js"),
   report: () => import("./report.js"),
 };
 // What each role may open: a grader scores blind and never reaches a page that names candidates.

@@ -4,6 +4,7 @@
 import { t } from "/common/i18n.js";
 import { errorText, h, mount, timeEl } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import "./setup-strings.js";
 
 export function page(root, ctx) {
   let exams = null;
@@ -56,6 +57,7 @@ export function page(root, ctx) {
             exam.title,
             h("span", { class: "muted small" }, ` · ${exam.organizer}`),
             ctx.isOps ? h("a", { class: "btn btn-small btn-secondary exam-link", href: `#/roster/${exam.id}`, dataset: { action: "roster" } }, t("console.sessions.roster")) : null,
+            ctx.isOps ? h("a", { class: "btn btn-small btn-secondary exam-link", href: `#/session-new/${exam.id}`, dataset: { action: "new-session" } }, t("console.setup.new_session")) : null,
           ),
           h(
             "table",
@@ -65,7 +67,8 @@ export function page(root, ctx) {
           ),
         ),
       );
-    mount(root, consolePage(ctx, [[t("console.sessions.crumb")]], body));
+    const create = ctx.isOps ? h("p", { class: "actions" }, h("a", { class: "btn", href: "#/exam-new", dataset: { action: "new-exam" } }, t("console.setup.new_exam"))) : null;
+    mount(root, consolePage(ctx, [[t("console.sessions.crumb")]], create, body));
   }
 
   render();
