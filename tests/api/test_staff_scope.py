@@ -80,6 +80,8 @@ TABLE: list[Op] = [
     Op("GET", f"{V1}/ops/face-checks/{{check_id}}/image", "face_check_not_found"),
     Op("GET", f"{V1}/ops/candidates/{{candidate_id}}/id-photo", "candidate_not_found"),
     Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/review", "sitting_not_found"),
+    # The answer window has not ended: the sheet's question and its image are not shown yet, to anyone.
+    Op("GET", f"{V1}/ops/sittings/{{sitting_id}}/questions/{{question_id}}/image", "sitting_not_found", answer=(404, "question_not_found")),
     Op("POST", f"{V1}/ops/sittings/{{sitting_id}}/claim", "sitting_not_found"),  # ops claim another sitting
     Op("DELETE", f"{V1}/ops/sittings/{{sitting_id}}/claim", "sitting_not_found", answer=(204, None)),
     Op("PUT", f"{V1}/ops/flags/{{flag_id}}/verdict", "flag_not_found", json={"verdict": "dismissed", "note": "误报"}),
@@ -122,6 +124,7 @@ async def _seed(api: Api) -> World:
     opens = T0 + timedelta(days=1)
     session = await api.timed_session(ops, exam["id"], opens, opens + timedelta(minutes=10), opens + timedelta(minutes=40), opens + timedelta(hours=3))
     await api.ok("POST", f"{V1}/ops/exams/{exam['id']}/notices", ops, status=201, json={"title": "须知", "body": "请充电"})
+    question = await api.question(ops, session["id"], "保密题")
     row, token = await _review(api, ops, exam["id"], seq=1)
     second, second_token = await _review(api, ops, exam["id"], seq=2)
     await _review(api, ops, other_exam["id"], seq=3)
@@ -145,6 +148,7 @@ async def _seed(api: Api) -> World:
         ids={
             "exam_id": exam["id"],
             "session_id": session["id"],
+            "question_id": question["id"],
             "sitting_id": sitting["id"],
             "candidate_id": row["candidate_id"],
             "review_id": detail["id"],

@@ -543,6 +543,7 @@ def test_two_processes_alternate_patches_on_postgres_and_s3(tmp_path: Path, seaw
                 assert stale.status_code == 409, (stale.status_code, stale.text)
                 assert heads_agree() == offset
         assert offset == len(data)
+        await_finish(here, upload_id, len(data), own_pg_uploads_url)  # on S3 the last PATCH is assembled after its answer
         view = read_bucket(seaweed, bucket, f"uploads/{upload_id}")
         row = upload_row(own_pg_uploads_url, upload_id)
     assert view.data == data
