@@ -96,6 +96,18 @@ async def list_questions(session_id: uuid.UUID, principal: Ops, db: DB) -> list[
     return [QuestionOut.of(q) for q in await sessions.list_questions(db, session_id=session.id)]
 
 
+@router.patch(
+    "/sessions/{session_id}/questions/{question_id}",
+    response_model=QuestionOut,
+    responses=errors.responses(errors.SessionNotFound, errors.QuestionNotFound, errors.SessionStarted),
+)
+async def update_question(session_id: uuid.UUID, question_id: uuid.UUID, body: QuestionCreate, principal: Ops, db: DB, now: Now) -> QuestionOut:
+    """Correct a question's text, until the waiting window opens (timed sessions)."""
+    session = await sessions.get_session(db, session_id)
+    question = await sessions.get_question(db, session=session, question_id=question_id)
+    return QuestionOut.of(await sessions.set_question_text(db, session=session, question=question, text=body.text, now=now, actor=principal.actor))
+
+
 @router.get(
     "/sessions/{session_id}/questions/{question_id}/image",
     response_class=Response,

@@ -1,6 +1,6 @@
-// Ops: a session's questions (试题) — each text with its image, a new question with an optional image, an image
-// attached to one already there. A timed session's questions freeze once its waiting window opens (server time):
-// the page then only shows them. For practice sessions these are the pool each attempt draws one from.
+// Ops: a session's questions (试题) — each text with its image, a new question with an optional image, a text
+// corrected, an image attached to one already there. A timed session's questions freeze once its waiting window
+// opens (server time): the page then only shows them. For practice sessions these are the pool attempts draw from.
 
 import { serverNow } from "/common/clock.js";
 import { t } from "/common/i18n.js";
@@ -18,6 +18,7 @@ export function page(root, ctx, sessionId) {
   let questions = null;
   let error = null;
   let busy = false;
+  let editing = null; // the question whose text is being corrected
 
   const frozen = () => session.kind !== "practice" && session.waiting_opens_at && serverNow() >= Date.parse(session.waiting_opens_at);
 
@@ -62,8 +63,31 @@ export function page(root, ctx, sessionId) {
     }, "console.questions.added");
   }
 
+  function editor(q) {
+    const save = (e) => {
+      e.preventDefault();
+      const text = new FormData(e.target).get("text");
+      editing = null;
+      work(() => ctx.api.patch(`${base}/questions/${q.id}`, { text }), "console.questions.updated");
+    };
+    return h(
+      "form",
+      { class: "question-form", dataset: { test: "question-edit" }, onsubmit: save },
+      h("textarea", { name: "text", required: true, maxlength: 20000, rows: 3, "aria-label": t("console.questions.text") }, q.text),
+      h(
+        "p",
+        { class: "actions" },
+        h("button", { class: "btn btn-small", type: "submit", dataset: { action: "save-question" } }, t("console.questions.save")),
+        h("button", { class: "btn btn-small btn-secondary", type: "button", onclick: () => ((editing = null), render()) }, t("common.cancel")),
+      ),
+    );
+  }
+
   async function item(q) {
-    const shown = await questionList(pictures, [{ text: `${q.position}. ${q.text}`, image_url: q.has_image ? `${base}/questions/${q.id}/image` : null }]);
+    const shown =
+      editing === q.id
+        ? [h("p", {}, `${q.position}.`), editor(q)]
+        : await questionList(pictures, [{ text: `${q.position}. ${q.text}`, image_url: q.has_image ? `${base}/questions/${q.id}/image` : null }]);
     const picker = h("input", {
       type: "file", accept: IMAGE_TYPES, class: "hidden", disabled: busy, dataset: { action: "attach-image" },
       onchange: (e) => e.target.files[0] && work(() => attach(q.id, e.target.files[0]), "console.questions.image_set"),
@@ -72,7 +96,14 @@ export function page(root, ctx, sessionId) {
       "li",
       { class: "question-item", dataset: { test: "question-item", id: q.id, hasImage: String(q.has_image) } },
       shown,
-      frozen() ? null : h("div", {}, h("label", { class: "btn btn-small btn-secondary" }, t(q.has_image ? "console.questions.replace_image" : "console.questions.attach_image"), picker)),
+      frozen() || editing === q.id
+        ? null
+        : h(
+            "div",
+            { class: "actions" },
+            h("button", { class: "btn btn-small btn-secondary", type: "button", disabled: busy, dataset: { action: "edit-question" }, onclick: () => ((editing = q.id), render()) }, t("console.questions.edit")),
+            h("label", { class: "btn btn-small btn-secondary" }, t(q.has_image ? "console.questions.replace_image" : "console.questions.attach_image"), picker),
+          ),
     );
   }
 

@@ -114,6 +114,10 @@ async def test_questions_are_numbered_and_carry_their_image(api: Api) -> None:
     listing = await api.ok("GET", f"/api/v1/ops/sessions/{session['id']}/questions", ops)
     assert [(q["position"], q["text"], q["has_image"]) for q in listing] == [(1, "第一题", False), (2, "第二题", True)]
     assert listing[0] == first
+    # A typo corrected until the waiting window opens, audited; then the questions stand.
+    fixed = await api.ok("PATCH", f"/api/v1/ops/sessions/{session['id']}/questions/{first['id']}", ops, json={"text": "第一题（改）"})
+    assert (fixed["position"], fixed["text"], fixed["has_image"]) == (1, "第一题（改）", False)
+    assert (await api.ok("GET", "/api/v1/ops/audit", ops, params={"action": "question.update"}))[0]["target_id"] == first["id"]
     # Ops see what they attached; a question without one, or of another session, has no image here.
     image = await api.request("GET", f"/api/v1/ops/sessions/{session['id']}/questions/{second['id']}/image", ops)
     assert (image.status_code, image.content, image.headers["content-type"], image.headers["cache-control"]) == (200, PNG, "image/png", "no-store")

@@ -99,6 +99,7 @@ TABLE: list[Op] = [
     Op("POST", f"{V1}/ops/sessions/{{session_id}}/questions", {OPS}, 201, json=lambda w: {"text": "再加一题"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/questions", {OPS}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image", {OPS}, ids={"session_id": "practice"}),
+    Op("PATCH", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}", {OPS}, json=lambda w: {"text": "练习题：自我介绍"}, ids={"session_id": "practice"}),
     Op("PUT", f"{V1}/ops/sessions/{{session_id}}/questions/{{question_id}}/image", {OPS},
        files=lambda w: {"image": ("q.png", PNG, "image/png")}, ids={"session_id": "practice"}),
     Op("GET", f"{V1}/ops/sessions/{{session_id}}/status", STAFF),

@@ -1,5 +1,5 @@
 """Ops set a session's questions in the console: one with its image in the same form, one plain that gets an image
-afterwards; both come back from the API as entered and the images show on the page; once the waiting window opens
+afterwards, and a typo corrected; all come back from the API as entered and the images show on the page; once the waiting window opens
 (server time) the page only shows them."""
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ def test_ops_add_questions_with_images_until_the_waiting_window_opens(server: E2
     second.locator("[data-action=attach-image]").set_input_files({"name": "other.png", "mimeType": "image/png", "buffer": other})
     expect(page.locator("[data-test=question-item]").nth(1)).to_have_attribute("data-has-image", "true")
 
+    # A typo corrected in place.
+    page.locator("[data-test=question-item]").nth(1).locator("[data-action=edit-question]").click()
+    page.locator("[data-test=question-edit] [name=text]").fill("请谈谈你对团队协作的理解。")
+    page.locator("[data-test=question-edit] [data-action=save-question]").click()
+    expect(page.locator("#toast")).to_contain_text("试题已修改")
+    expect(page.locator("[data-test=question-item]").nth(1).locator("[data-test=question]")).to_have_text("2. 请谈谈你对团队协作的理解。")
+
     images = page.locator("[data-test=question-item] [data-test=question-image]")
     expect(images).to_have_count(2)
     until(page, lambda: all(images.nth(i).evaluate("img => img.naturalWidth") for i in range(2)), timeout=10, what="both images")
     assert [images.nth(i).evaluate("img => img.naturalWidth") for i in range(2)] == [800, 640]
     listed = ops.http.call("GET", f"/api/v1/ops/sessions/{session['id']}/questions")
-    assert [(q["position"], q["text"], q["has_image"]) for q in listed] == [(1, "请描述图中五组数据的变化趋势。", True), (2, "请谈谈你对团队合作的理解。", True)]
+    assert [(q["position"], q["text"], q["has_image"]) for q in listed] == [(1, "请描述图中五组数据的变化趋势。", True), (2, "请谈谈你对团队协作的理解。", True)]
     stored = ops.http.call("GET", f"/api/v1/ops/sessions/{session['id']}/questions/{listed[0]['id']}/image")
     assert stored.content == chart
     page.evaluate("window.scrollTo(0, 0)")
@@ -56,3 +63,4 @@ def test_ops_add_questions_with_images_until_the_waiting_window_opens(server: E2
     expect(page.locator("[data-test=question-item]")).to_have_count(2)
     expect(page.locator("[data-test=question-form]")).to_have_count(0)
     expect(page.locator("[data-action=attach-image]")).to_have_count(0)
+    expect(page.locator("[data-action=edit-question]")).to_have_count(0)

@@ -205,6 +205,17 @@ async def add_question(
     return question
 
 
+async def set_question_text(
+    db: AsyncSession, *, session: ExamSession, question: Question, text: str, now: datetime, actor: Actor
+) -> Question:
+    """Correct a question's text, until its session freezes (the same rule as adding one)."""
+    if _frozen(session, now):
+        raise errors.SessionStarted()
+    question.text = text
+    record(db, at=now, actor=actor, action="question.update", target_kind="question", target_id=question.id, details={"session_id": str(session.id)})
+    return question
+
+
 async def set_question_image(
     db: AsyncSession,
     *,
