@@ -6,6 +6,7 @@ import { t } from "/common/i18n.js";
 import { errorText, h, mount, timeEl, toast } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
 import { conductRulesCard } from "./conduct-rules.js";
+import { saveFile } from "./files.js";
 import { setupCard } from "./grading-setup.js";
 import "./grading-strings.js";
 
@@ -59,12 +60,7 @@ export function page(root, ctx, sessionId) {
       const response = await ctx.api.request("GET", `${base}/results/export?format=${format}`, { raw: true });
       if (!response.ok) throw new Error(String(response.status));
       const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || `results.${format}`;
-      const url = URL.createObjectURL(await response.blob());
-      const link = h("a", { href: url, download: name, hidden: true });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      saveFile(await response.blob(), name);
     } catch (e) {
       toast(errorText(e), "bad");
     }

@@ -5,6 +5,7 @@
 import { pick, t } from "/common/i18n.js";
 import { confirmDialog, errorText, h, mount, timeEl, toast } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
+import { saveFile } from "./files.js";
 import "./roster-strings.js";
 
 const PAGE = 100;
@@ -78,15 +79,6 @@ export function page(root, ctx, examId) {
     render();
   }
 
-  function download(rows) {
-    const url = URL.createObjectURL(codesCsv(rows));
-    const link = h("a", { href: url, download: `access-codes-${examId}.csv`, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  }
-
   function outcomeView() {
     if (!outcome) return null;
     if (outcome.kind === "checked") return h("p", { class: "banner banner-ok", dataset: { test: "roster-checked" } }, t("console.roster.checked", { rows: outcome.rows }));
@@ -102,7 +94,7 @@ export function page(root, ctx, examId) {
       "div",
       { class: "banner banner-ok", dataset: { test: "roster-imported" } },
       h("p", {}, t("console.roster.imported", { n: outcome.imported.length }), " ", h("strong", {}, t("console.roster.codes_once"))),
-      h("button", { class: "btn btn-small", type: "button", dataset: { action: "download-codes" }, onclick: () => download(outcome.imported) }, t("console.roster.download_codes")),
+      h("button", { class: "btn btn-small", type: "button", dataset: { action: "download-codes" }, onclick: () => saveFile(codesCsv(outcome.imported), `access-codes-${examId}.csv`) }, t("console.roster.download_codes")),
       h(
         "table",
         { class: "grid", dataset: { test: "issued-codes" } },
