@@ -2,12 +2,13 @@
 // support contacts and the interruption allowance. Times are typed in the exam's zone; then on to its sessions.
 
 import { t } from "/common/i18n.js";
-import { h, mount, toast, zoneLabel } from "/common/ui.js";
+import { DEFAULT_TIME_ZONE, h, mount, toast, zoneLabel } from "/common/ui.js";
 import { consolePage } from "./chrome.js";
 import { field, submit, values } from "./forms.js";
 import "./setup-strings.js";
 
-const ZONES = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei"];
+// The default first (北京时间), then the other zones an exam in China, Hong Kong, Macau or Taiwan may keep.
+const ZONES = [DEFAULT_TIME_ZONE, "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei"];
 
 export function page(root, ctx) {
   const problems = h("div");
