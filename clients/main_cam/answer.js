@@ -1,6 +1,6 @@
-// Answering (答题): the question and its image (the server sends them only once the sitting is answering), the recording state, a
-// countdown to the end, the preview (with the live stills' hint when no face was seen), bytes uploaded so far, and
-// an early stop behind a confirmation.
+// Answering (答题): the question and its image (the server sends them only once the sitting is answering), the
+// recording state, a countdown to the end, the preview (with the live stills' hint when no face was seen), bytes
+// uploaded so far, and an early stop behind a confirmation.
 
 import { t } from "/common/i18n.js";
 import { previewWrap, recordingPill } from "/common/sitting-view.js";
