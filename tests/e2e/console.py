@@ -44,9 +44,11 @@ def log_in(page: Any, server: E2EServer, account: StaffAccount) -> None:
 
 
 def shoot(page: Any, name: str) -> Path:
-    """A full-page PNG of a console page under docs/screenshots/ (console-NAME.png)."""
+    """A full-page PNG of a console page under docs/screenshots/ (console-NAME.png), from the top: a full-page
+    picture of a scrolled page shows the sticky top bar part-way down."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"console-{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -40,7 +40,6 @@ def test_ops_set_what_a_violation_does_to_the_result_per_exam(server: E2EServer,
     expect(changed.locator("[data-test=rule-mark]")).to_have_text("已调整")
     saved = {r["code"]: r["consequence"] for r in ops.http.call("GET", url)}
     assert saved == {**defaults, "beauty_filter": "disqualify"}
-    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "conduct-rules")
 
     page.reload()

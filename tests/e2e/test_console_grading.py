@@ -183,7 +183,6 @@ def test_two_graders_score_blind_then_ops_publish_and_export(server: E2EServer, 
     form = page.locator("[data-test=score-form]")
     form.locator("[name=score]").fill("9")
     form.locator("[name=reason]").fill("复核录像后由考务组议定")
-    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "results-set-score")
     form.locator("[data-action=score-save]").click()
     expect(page.locator("#toast")).to_contain_text("成绩已设定")

@@ -54,7 +54,6 @@ def test_ops_add_questions_with_images_until_the_waiting_window_opens(server: E2
     assert [(q["position"], q["text"], q["has_image"]) for q in listed] == [(1, "请描述图中五组数据的变化趋势。", True), (2, "请谈谈你对团队协作的理解。", True)]
     stored = ops.http.call("GET", f"/api/v1/ops/sessions/{session['id']}/questions/{listed[0]['id']}/image")
     assert stored.content == chart
-    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "questions")
 
     server.clock.set(opens + timedelta(seconds=1))

@@ -39,7 +39,6 @@ def test_ops_create_an_exam_and_its_sessions_in_the_console(server: E2EServer, o
     form.locator("[name=confirm_closes_at]").fill(local(beijing + timedelta(days=5)))
     form.locator("[name=rules_text]").fill("诚信承诺：本人独立完成考试。")
     form.locator("[name=support_phone]").fill("400-800-1234")
-    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "new-exam")
     form.locator("[data-action=create-exam]").click()
     expect(page.locator("#toast")).to_contain_text("考试已创建")
